@@ -1,0 +1,18 @@
+"""Pure NumPy signal processing: mu-law, framing, mixing and time-stretching of encodings.
+
+Nothing here imports TensorFlow; every function is usable without a model.
+"""
+
+from .mulaw import mu_law_encode, mu_law_decode, codes_to_classes, classes_to_codes, quantize
+from .framing import frames_for, trim_to_hop, upsample_frames
+
+__all__ = [
+    "mu_law_encode",
+    "mu_law_decode",
+    "codes_to_classes",
+    "classes_to_codes",
+    "quantize",
+    "frames_for",
+    "trim_to_hop",
+    "upsample_frames",
+]

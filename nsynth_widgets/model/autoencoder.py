@@ -1,0 +1,121 @@
+"""The WaveNet autoencoder as a Keras 3 model: encoder, teacher-forced decoder, training forward.
+
+Inputs are *scaled mu-law codes*: ``code / 128`` with ``code`` from
+:func:`nsynth_widgets.dsp.mu_law_encode` (both the encoder and the decoder hear the 8-bit signal,
+as in the original). Conversion from audio lives in :mod:`nsynth_widgets.model.nsynth`.
+"""
+
+import keras
+from keras import ops
+
+from .config import ModelConfig
+from .layers import NSynthConv1D, gated_activation, repeat_frames, shift_right
+
+__all__ = ["WaveNetAutoencoder"]
+
+
+class WaveNetAutoencoder(keras.Model):
+    """NSynth's non-causal encoder and causal, conditioned WaveNet decoder.
+
+    Parameters
+    ----------
+    config : ModelConfig
+    """
+
+    def __init__(self, config, **kwargs):
+        super().__init__(name=kwargs.pop("name", config.name), **kwargs)
+        self.config = config
+        c = config
+        self.ae_startconv = NSynthConv1D(c.ae_width, c.ae_filter_length, causal=False, name="ae_startconv")
+        self.ae_dilatedconvs = [
+            NSynthConv1D(c.ae_width, c.ae_filter_length, d, causal=False, name=f"ae_dilatedconv_{i + 1}")
+            for i, d in enumerate(c.ae_dilations)
+        ]
+        self.ae_res = [NSynthConv1D(c.ae_width, name=f"ae_res_{i + 1}") for i in range(c.ae_num_layers)]
+        self.ae_bottleneck = NSynthConv1D(c.bottleneck_width, name="ae_bottleneck")
+
+        self.startconv = NSynthConv1D(c.width, c.filter_length, name="startconv")
+        self.skip_start = NSynthConv1D(c.skip_width, name="skip_start")
+        self.dilatedconvs = [
+            NSynthConv1D(2 * c.width, c.filter_length, d, name=f"dilatedconv_{i + 1}")
+            for i, d in enumerate(c.dilations)
+        ]
+        self.cond_maps = [NSynthConv1D(2 * c.width, name=f"cond_map_{i + 1}") for i in range(c.num_layers)]
+        # The last block's residual output feeds nothing, so the original graph never creates
+        # `res_{num_layers}` at inference; the published checkpoint still holds it (training graph).
+        self.res = [NSynthConv1D(c.width, name=f"res_{i + 1}") for i in range(c.num_layers)]
+        self.skips = [NSynthConv1D(c.skip_width, name=f"skip_{i + 1}") for i in range(c.num_layers)]
+        self.out1 = NSynthConv1D(c.skip_width, name="out1")
+        self.cond_map_out1 = NSynthConv1D(c.skip_width, name="cond_map_out1")
+        self.logits_layer = NSynthConv1D(c.quantization_channels, name="logits")
+        self._build_all()
+
+    def _build_all(self):
+        self.res[-1].build((None, None, self.config.width))
+        dummy = ops.zeros((1, self.config.hop_length))
+        self.decode_logits(dummy, self.encode(dummy))
+        self.built = True
+
+    # -- encoder ---------------------------------------------------------------------------
+    def encode(self, x_scaled):
+        """Encode scaled codes.
+
+        Parameters
+        ----------
+        x_scaled : tensor [shape=(batch, time)], float32
+            ``time`` a multiple of ``hop_length``.
+
+        Returns
+        -------
+        encoding : tensor [shape=(batch, time // hop_length, bottleneck_width)]
+        """
+        h = self.ae_startconv(ops.expand_dims(x_scaled, -1))
+        for dilated, res in zip(self.ae_dilatedconvs, self.ae_res):
+            h = h + res(ops.relu(dilated(ops.relu(h))))
+        h = self.ae_bottleneck(h)
+        hop = self.config.hop_length
+        frames = ops.shape(h)[1] // hop
+        h = ops.reshape(h, (ops.shape(h)[0], frames, hop, self.config.bottleneck_width))
+        return ops.mean(h, axis=2)
+
+    # -- decoder ---------------------------------------------------------------------------
+    def decode_logits(self, x_scaled, encoding):
+        """Teacher-forced decoder: logits for every sample given the true past.
+
+        Parameters
+        ----------
+        x_scaled : tensor [shape=(batch, time)], float32
+        encoding : tensor [shape=(batch, time // hop_length, bottleneck_width)]
+
+        Returns
+        -------
+        logits : tensor [shape=(batch, time, 256)]
+            ``logits[:, t]`` depends on ``x_scaled[:, :t]`` only.
+        """
+        hop = self.config.hop_length
+        h = self.startconv(shift_right(ops.expand_dims(x_scaled, -1)))
+        skip = self.skip_start(h)
+        for dilated, cond_map, res, skip_conv in zip(self.dilatedconvs, self.cond_maps, self.res, self.skips):
+            z = gated_activation(dilated(h) + repeat_frames(cond_map(encoding), hop))
+            h = h + res(z)
+            skip = skip + skip_conv(z)
+        s = self.out1(ops.relu(skip)) + repeat_frames(self.cond_map_out1(encoding), hop)
+        return self.logits_layer(ops.relu(s))
+
+    def call(self, x_scaled):
+        """Training forward pass: encode then decode teacher-forced → logits ``[batch, time, 256]``."""
+        return self.decode_logits(x_scaled, self.encode(x_scaled))
+
+    def conv_layers(self):
+        """Every convolution, by its checkpoint scope name: ``dict[str, NSynthConv1D]``."""
+        layers = [self.ae_startconv, *self.ae_dilatedconvs, *self.ae_res, self.ae_bottleneck,
+                  self.startconv, self.skip_start, *self.dilatedconvs, *self.cond_maps, *self.res,
+                  *self.skips, self.out1, self.cond_map_out1, self.logits_layer]
+        return {layer.name: layer for layer in layers}
+
+    def get_config(self):
+        return {"config": self.config.to_dict()}
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(ModelConfig.from_dict(config["config"]))

@@ -1,0 +1,218 @@
+"""Weights in and out: magenta's TF1 checkpoint and our own ``.npz`` weights format.
+
+Both formats speak the original layout, so one table maps them onto the Keras model:
+``NAME/W`` ``[1, k, in, out]`` ↔ ``NAME.kernel`` ``[k, in, out]`` and ``NAME/biases`` ↔ ``NAME.bias``.
+
+Our native format (``*.npz``) holds those arrays under their checkpoint names plus the model
+configuration as JSON under ``__config__``; it loads without TensorFlow and round-trips bit-exactly.
+"""
+
+import json
+import os
+import re
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from ..download import checkpoint_prefix
+from ..errors import CheckpointError
+from .config import ModelConfig
+
+__all__ = [
+    "expected_variables",
+    "read_tf_checkpoint",
+    "assign_variables",
+    "collect_variables",
+    "save_weights",
+    "load_weights",
+]
+
+_EMA_SUFFIX = "/ExponentialMovingAverage"
+# Training bookkeeping that a checkpoint may hold next to the model: ignored by name.
+_IGNORED = re.compile(r"(^global_step$|^beta[12]_power(_\d+)?$|/Adam(_\d+)?$)")
+_CONFIG_KEY = "__config__"
+
+
+def expected_variables(config):
+    """Every variable the model needs, in checkpoint layout.
+
+    Parameters
+    ----------
+    config : ModelConfig
+
+    Returns
+    -------
+    shapes : dict[str, tuple[int, ...]]
+        ``NAME/W`` → ``(1, k, in, out)`` and ``NAME/biases`` → ``(out,)``.
+    """
+    c = config
+    convs = {"ae_startconv": (c.ae_filter_length, 1, c.ae_width)}
+    for i in range(1, c.ae_num_layers + 1):
+        convs[f"ae_dilatedconv_{i}"] = (c.ae_filter_length, c.ae_width, c.ae_width)
+        convs[f"ae_res_{i}"] = (1, c.ae_width, c.ae_width)
+    convs["ae_bottleneck"] = (1, c.ae_width, c.bottleneck_width)
+    convs["startconv"] = (c.filter_length, 1, c.width)
+    convs["skip_start"] = (1, c.width, c.skip_width)
+    for i in range(1, c.num_layers + 1):
+        convs[f"dilatedconv_{i}"] = (c.filter_length, c.width, 2 * c.width)
+        convs[f"cond_map_{i}"] = (1, c.bottleneck_width, 2 * c.width)
+        convs[f"res_{i}"] = (1, c.width, c.width)
+        convs[f"skip_{i}"] = (1, c.width, c.skip_width)
+    convs["out1"] = (1, c.skip_width, c.skip_width)
+    convs["cond_map_out1"] = (1, c.bottleneck_width, c.skip_width)
+    convs["logits"] = (1, c.skip_width, c.quantization_channels)
+    shapes = {}
+    for name, (k, cin, cout) in convs.items():
+        shapes[f"{name}/W"] = (1, k, cin, cout)
+        shapes[f"{name}/biases"] = (cout,)
+    return shapes
+
+
+def _unused_names(config):
+    """Variables the forward pass never reads (``res_{last}``): may be absent from a checkpoint."""
+    return {f"res_{config.num_layers}/W", f"res_{config.num_layers}/biases"}
+
+
+def _select(available, config, source):
+    """Pick model variables out of ``available`` (name → shape), preferring EMA shadows.
+
+    Returns ``dict[model name, stored name]``; raises :class:`CheckpointError` listing every
+    missing, unexpected or misshaped variable at once.
+    """
+    expected = expected_variables(config)
+    chosen, missing, misshaped = {}, [], []
+    for name, shape in expected.items():
+        stored = name + _EMA_SUFFIX if name + _EMA_SUFFIX in available else name
+        if stored not in available:
+            if name not in _unused_names(config):
+                missing.append(f"{name} {list(shape)}")
+            continue
+        if tuple(available[stored]) != shape:
+            misshaped.append(f"{stored}: expected {list(shape)}, found {list(available[stored])}")
+            continue
+        chosen[name] = stored
+    known = set(expected) | {n + _EMA_SUFFIX for n in expected}
+    extra = sorted(n for n in available if n not in known and not _IGNORED.search(n))
+    problems = []
+    if missing:
+        problems.append(f"missing {len(missing)} variable(s): " + ", ".join(missing[:12]) + (" ..." if len(missing) > 12 else ""))
+    if misshaped:
+        problems.append(f"{len(misshaped)} variable(s) with the wrong shape: " + "; ".join(misshaped[:12]))
+    if extra:
+        problems.append(f"{len(extra)} unexpected variable(s): " + ", ".join(extra[:12]) + (" ..." if len(extra) > 12 else ""))
+    if problems:
+        raise CheckpointError(
+            f"`checkpoint` must hold the variables of model '{config.name}' (layers={config.num_layers}, "
+            f"width={config.width}, skip_width={config.skip_width}, ae_width={config.ae_width}). "
+            f"Received: {source} with " + "; ".join(problems) + "."
+        )
+    return chosen
+
+
+def read_tf_checkpoint(path, config):
+    """Read model variables from a TF1 (magenta) checkpoint.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The checkpoint *prefix* (``.../model.ckpt-200000``), or a folder holding one checkpoint.
+    config : ModelConfig
+
+    Returns
+    -------
+    arrays : dict[str, np.ndarray]
+        Checkpoint-layout float32 arrays by plain name (EMA shadows used when present,
+        Adam slots and step counters ignored).
+    """
+    import tensorflow as tf
+
+    prefix = checkpoint_prefix(path)
+    try:
+        reader = tf.train.load_checkpoint(prefix)
+    except Exception as exc:  # TF raises several types for unreadable bundles
+        raise CheckpointError(
+            f"`checkpoint` must be a readable TensorFlow checkpoint prefix. Received: checkpoint='{prefix}' "
+            f"(TensorFlow said: {str(exc).splitlines()[0]})."
+        ) from exc
+    chosen = _select(reader.get_variable_to_shape_map(), config, f"checkpoint '{prefix}'")
+    return {name: np.asarray(reader.get_tensor(stored), dtype=np.float32) for name, stored in chosen.items()}
+
+
+def collect_variables(model):
+    """The model's weights in checkpoint layout: ``dict[str, np.ndarray]`` (copies)."""
+    arrays = {}
+    for name, layer in model.conv_layers().items():
+        arrays[f"{name}/W"] = np.asarray(layer.kernel.numpy() if hasattr(layer.kernel, "numpy") else layer.kernel)[None]
+        arrays[f"{name}/biases"] = np.asarray(layer.bias.numpy() if hasattr(layer.bias, "numpy") else layer.bias)
+    return arrays
+
+
+def assign_variables(model, arrays):
+    """Copy checkpoint-layout arrays into a :class:`WaveNetAutoencoder`.
+
+    Parameters
+    ----------
+    model : WaveNetAutoencoder
+    arrays : dict[str, np.ndarray]
+        As returned by :func:`read_tf_checkpoint` or :func:`load_weights` (already validated).
+    """
+    for name, layer in model.conv_layers().items():
+        kernel = arrays.get(f"{name}/W")
+        if kernel is None:  # only the never-used last residual conv may be absent
+            continue
+        layer.kernel.assign(np.asarray(kernel, dtype=np.float32)[0])
+        layer.bias.assign(np.asarray(arrays[f"{name}/biases"], dtype=np.float32))
+
+
+def save_weights(path, config, arrays):
+    """Write our native weights file (``.npz``), atomically.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        Destination; ``.npz`` is appended when missing.
+    config : ModelConfig
+    arrays : dict[str, np.ndarray]
+        Checkpoint-layout arrays (see :func:`collect_variables`).
+    """
+    path = Path(path)
+    if path.suffix != ".npz":
+        path = path.with_name(path.name + ".npz")
+    _select({n: a.shape for n, a in arrays.items()}, config, "the arrays to save")
+    payload = {name: np.asarray(a, dtype=np.float32) for name, a in arrays.items()}
+    payload[_CONFIG_KEY] = np.array(config.to_json())
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=path.name, suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            np.savez(f, **payload)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def load_weights(path):
+    """Read our native weights file.
+
+    Returns
+    -------
+    config : ModelConfig
+    arrays : dict[str, np.ndarray]
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"`weights` must be an existing .npz weights file. Received: weights='{path}' (not found).")
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            config = ModelConfig.from_dict(json.loads(str(data[_CONFIG_KEY])))
+            arrays = {name: data[name] for name in data.files if name != _CONFIG_KEY}
+    except (OSError, ValueError, KeyError) as exc:
+        raise CheckpointError(
+            f"`weights` must be a weights file written by nsynth_widgets (.npz with a `{_CONFIG_KEY}` entry). "
+            f"Received: weights='{path}' ({exc})."
+        ) from exc
+    chosen = _select({n: a.shape for n, a in arrays.items()}, config, f"weights '{path}'")
+    return config, {name: arrays[stored] for name, stored in chosen.items()}

@@ -1,0 +1,123 @@
+"""Model configurations: the published NSynth model and smaller members of its family.
+
+This module is pure Python (no TensorFlow) so that widgets and the CLI can describe a model
+without loading one.
+"""
+
+import dataclasses
+import json
+
+from ..errors import ParameterError, describe
+
+__all__ = ["ModelConfig", "H512_BO16"]
+
+
+@dataclasses.dataclass(frozen=True)
+class ModelConfig:
+    """Hyper-parameters of an NSynth WaveNet autoencoder.
+
+    Parameters
+    ----------
+    name : str
+        A label shown in the UI and stored with saved weights.
+    num_layers, num_stages : int
+        Decoder residual blocks and the dilation cycle: block ``i`` (1-based) has dilation
+        ``2 ** ((i - 1) % num_stages)``.
+    filter_length : int
+        Decoder dilated-conv kernel width (also the start conv's width).
+    width, skip_width : int
+        Decoder residual channels and skip channels.
+    ae_num_layers, ae_num_stages, ae_filter_length, ae_width : int
+        The same for the non-causal encoder.
+    bottleneck_width : int
+        Channels of the encoding (16 for NSynth).
+    hop_length : int
+        Samples per encoding frame (average-pool window and stride, 512 for NSynth).
+    sample_rate : int
+        Audio rate the model was trained on (16000 for NSynth).
+    quantization_channels : int
+        Softmax classes (256: 8-bit mu-law).
+    """
+
+    name: str = "custom"
+    num_layers: int = 30
+    num_stages: int = 10
+    filter_length: int = 3
+    width: int = 512
+    skip_width: int = 256
+    ae_num_layers: int = 30
+    ae_num_stages: int = 10
+    ae_filter_length: int = 3
+    ae_width: int = 128
+    bottleneck_width: int = 16
+    hop_length: int = 512
+    sample_rate: int = 16000
+    quantization_channels: int = 256
+
+    def __post_init__(self):
+        for field in dataclasses.fields(self):
+            if field.name == "name":
+                if not isinstance(self.name, str):
+                    raise ParameterError(f"`name` must be a string. Received: name={describe(self.name)}.")
+                continue
+            value = getattr(self, field.name)
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise ParameterError(
+                    f"`{field.name}` must be a strictly positive integer. Received: {field.name}={describe(value)}."
+                )
+        if self.quantization_channels != 256:
+            raise ParameterError(
+                "`quantization_channels` must be 256 (8-bit mu-law). "
+                f"Received: quantization_channels={self.quantization_channels}."
+            )
+
+    # -- derived facts ---------------------------------------------------------------------
+    @property
+    def dilations(self):
+        """Decoder dilation of each residual block, ``tuple[int]`` of length ``num_layers``."""
+        return tuple(2 ** (i % self.num_stages) for i in range(self.num_layers))
+
+    @property
+    def ae_dilations(self):
+        """Encoder dilation of each residual block, ``tuple[int]`` of length ``ae_num_layers``."""
+        return tuple(2 ** (i % self.ae_num_stages) for i in range(self.ae_num_layers))
+
+    @property
+    def receptive_field(self):
+        """How many past samples one decoder prediction can see.
+
+        The prediction for sample ``t`` depends on samples ``t - receptive_field .. t - 1``
+        (the input is shifted right by one, then the start conv and every dilated conv widen
+        the window by ``(filter_length - 1) * dilation``).
+        """
+        span = (self.filter_length - 1) * (1 + sum(self.dilations))
+        return span + 1
+
+    @property
+    def ae_receptive_field(self):
+        """Samples the encoder sees around one time step, before pooling (centred window)."""
+        return (self.ae_filter_length - 1) * (1 + sum(self.ae_dilations)) + 1
+
+    def to_dict(self):
+        """Every field as a plain ``dict`` (JSON-serialisable)."""
+        return dataclasses.asdict(self)
+
+    def to_json(self):
+        return json.dumps(self.to_dict(), sort_keys=True)
+
+    @classmethod
+    def from_dict(cls, values):
+        """Inverse of :meth:`to_dict`; unknown keys are rejected by name."""
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise ParameterError(f"`config` must only have the keys {sorted(known)}. Received unknown keys: {unknown}.")
+        return cls(**values)
+
+    def replace(self, **changes):
+        """A copy with some fields changed (validated again)."""
+        return dataclasses.replace(self, **changes)
+
+
+#: The published model (Engel et al. 2017), as in magenta's ``h512_bo16.py``.
+H512_BO16 = ModelConfig(name="h512_bo16")

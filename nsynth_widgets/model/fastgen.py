@@ -1,0 +1,344 @@
+"""Incremental WaveNet generation: one compiled step loop, explicit state, chunked calls.
+
+The decoder is re-expressed for one step at a time:
+
+* every dilated layer keeps a ring buffer of its last ``(filter_length - 1) * dilation``
+  inputs, so a step reads its taps instead of recomputing the past;
+* the conditioning (``cond_map_i(encoding)`` plus the dilated conv's bias, and
+  ``cond_map_out1(encoding)`` plus ``out1``'s bias) is computed once per frame;
+* ``res_i`` and ``skip_i`` are fused into one matrix per layer;
+* a numba-compiled loop (``nogil``: a widget thread never blocks the notebook) runs a chunk of
+  steps per call; between chunks Python reports progress, checks the cancel hook and can hand
+  out partial audio.
+
+Sampling uses uniform numbers drawn from an injected :class:`numpy.random.Generator` in time
+order, so the result depends on the seed only, never on the chunk size.
+
+This module needs NumPy and numba only: it reads checkpoint-layout arrays
+(see :mod:`nsynth_widgets.model.checkpoint`), not a Keras model.
+"""
+
+import dataclasses
+import math
+
+import numba
+import numpy as np
+
+from ..errors import EncodingError, ParameterError, SynthesisCancelled, describe
+
+__all__ = ["DecoderWeights", "IncrementalDecoder", "generate"]
+
+
+@dataclasses.dataclass(frozen=True)
+class DecoderWeights:
+    """The decoder's weights rearranged for single-step use (all float32, C-contiguous).
+
+    Shapes use ``L`` layers, ``k`` taps, ``C`` width, ``S`` skip width, ``E`` encoding width.
+    """
+
+    start_w: np.ndarray  # [k, C]
+    start_b: np.ndarray  # [C]
+    skip_start_w: np.ndarray  # [C, S]
+    skip_b: np.ndarray  # [S]  skip_start bias + every skip_i bias
+    dilated_w: np.ndarray  # [L, k*C, 2C]  taps stacked oldest first
+    cond_w: np.ndarray  # [L, E, 2C]
+    cond_b: np.ndarray  # [L, 2C]  cond_map_i bias + dilatedconv_i bias
+    res_skip_w: np.ndarray  # [L, C, C+S]
+    res_b: np.ndarray  # [L, C]
+    out1_w: np.ndarray  # [S, S]
+    cond_out_w: np.ndarray  # [E, S]
+    cond_out_b: np.ndarray  # [S]  cond_map_out1 bias + out1 bias
+    logits_w: np.ndarray  # [S, 256]
+    logits_b: np.ndarray  # [256]
+    dilations: np.ndarray  # [L] int64
+    hop_length: int
+
+    @classmethod
+    def from_arrays(cls, arrays, config):
+        """Build from checkpoint-layout arrays (``NAME/W [1, k, in, out]``, ``NAME/biases``).
+
+        Parameters
+        ----------
+        arrays : dict[str, np.ndarray]
+        config : ModelConfig
+        """
+        def w(name):
+            return np.asarray(arrays[f"{name}/W"], dtype=np.float32)[0]
+
+        def b(name):
+            return np.asarray(arrays[f"{name}/biases"], dtype=np.float32)
+
+        layers = range(1, config.num_layers + 1)
+        c, k = config.width, config.filter_length
+        # The last block's residual output feeds nothing; a checkpoint may omit `res_{last}`.
+        res_w = [w(f"res_{i}")[0] if f"res_{i}/W" in arrays else np.zeros((c, c), np.float32) for i in layers]
+        res_b = [b(f"res_{i}") if f"res_{i}/biases" in arrays else np.zeros(c, np.float32) for i in layers]
+
+        def contiguous(x):
+            return np.ascontiguousarray(x, dtype=np.float32)
+
+        return cls(
+            start_w=contiguous(w("startconv")[:, 0, :]),
+            start_b=contiguous(b("startconv")),
+            skip_start_w=contiguous(w("skip_start")[0]),
+            skip_b=contiguous(b("skip_start") + sum(b(f"skip_{i}") for i in layers)),
+            dilated_w=contiguous(np.stack([w(f"dilatedconv_{i}").reshape(k * c, 2 * c) for i in layers])),
+            cond_w=contiguous(np.stack([w(f"cond_map_{i}")[0] for i in layers])),
+            cond_b=contiguous(np.stack([b(f"cond_map_{i}") + b(f"dilatedconv_{i}") for i in layers])),
+            res_skip_w=contiguous(
+                np.stack([np.concatenate([r, w(f"skip_{i}")[0]], axis=1) for i, r in zip(layers, res_w)])
+            ),
+            res_b=contiguous(np.stack(res_b)),
+            out1_w=contiguous(w("out1")[0]),
+            cond_out_w=contiguous(w("cond_map_out1")[0]),
+            cond_out_b=contiguous(b("cond_map_out1") + b("out1")),
+            logits_w=contiguous(w("logits")[0]),
+            logits_b=contiguous(b("logits")),
+            dilations=np.asarray(config.dilations, dtype=np.int64),
+            hop_length=config.hop_length,
+        )
+
+    @property
+    def filter_length(self):
+        return self.start_w.shape[0]
+
+    @property
+    def width(self):
+        return self.start_w.shape[1]
+
+    @property
+    def encoding_width(self):
+        return self.cond_w.shape[1]
+
+
+@numba.njit(cache=True, nogil=True)
+def _run_steps(
+    t0, n_steps, hop, start_w, start_b, skip_start_w, skip_b, dilated_w, cond, res_skip_w, res_b,
+    out1_w, cond_out, logits_w, logits_b, dilations, offsets, buffers, inputs,
+    forced, uniforms, inv_temperature, greedy, classes_out, logits_out, record_logits,
+):  # pragma: no cover - compiled; exercised through IncrementalDecoder
+    batch, width = buffers.shape[1], buffers.shape[2]
+    taps = start_w.shape[0]
+    n_layers = dilated_w.shape[0]
+    skip_width = skip_start_w.shape[1]
+    n_classes = logits_w.shape[1]
+    h = np.empty((batch, width), np.float32)
+    gathered = np.empty((batch, taps * width), np.float32)
+    pre = np.empty((batch, 2 * width), np.float32)
+    z = np.empty((batch, width), np.float32)
+    res_skip = np.empty((batch, width + skip_width), np.float32)
+    skip = np.empty((batch, skip_width), np.float32)
+    relu_skip = np.empty((batch, skip_width), np.float32)
+    out = np.empty((batch, skip_width), np.float32)
+    logits = np.empty((batch, n_classes), np.float32)
+    for step in range(n_steps):
+        t = t0 + step
+        frame = t // hop
+        # start conv over the shifted input: inputs[j] holds x[t - taps + j]
+        for b in range(batch):
+            for c in range(width):
+                acc = start_b[c]
+                for j in range(taps):
+                    acc += inputs[j, b] * start_w[j, c]
+                h[b, c] = acc
+        np.dot(h, skip_start_w, skip)
+        for b in range(batch):
+            for c in range(skip_width):
+                skip[b, c] += skip_b[c]
+        for layer in range(n_layers):
+            d = dilations[layer]
+            span = (taps - 1) * d
+            base = offsets[layer]
+            for j in range(taps - 1):
+                slot = base + (t - (taps - 1 - j) * d) % span
+                for b in range(batch):
+                    for c in range(width):
+                        gathered[b, j * width + c] = buffers[slot, b, c]
+            for b in range(batch):
+                for c in range(width):
+                    gathered[b, (taps - 1) * width + c] = h[b, c]
+            np.dot(gathered, dilated_w[layer], pre)
+            write = base + t % span
+            for b in range(batch):
+                for c in range(width):
+                    buffers[write, b, c] = h[b, c]
+                    gate = pre[b, c] + cond[b, frame, layer, c]
+                    filt = pre[b, width + c] + cond[b, frame, layer, width + c]
+                    z[b, c] = math.tanh(filt) / (1.0 + math.exp(-gate))
+            np.dot(z, res_skip_w[layer], res_skip)
+            for b in range(batch):
+                for c in range(width):
+                    h[b, c] += res_skip[b, c] + res_b[layer, c]
+                for c in range(skip_width):
+                    skip[b, c] += res_skip[b, width + c]
+        for b in range(batch):
+            for c in range(skip_width):
+                relu_skip[b, c] = max(skip[b, c], 0.0)
+        np.dot(relu_skip, out1_w, out)
+        for b in range(batch):
+            for c in range(skip_width):
+                out[b, c] = max(out[b, c] + cond_out[b, frame, c], 0.0)
+        np.dot(out, logits_w, logits)
+        for b in range(batch):
+            best = 0
+            top = -np.inf
+            for q in range(n_classes):
+                logits[b, q] += logits_b[q]
+                if record_logits:
+                    logits_out[b, step, q] = logits[b, q]
+                if logits[b, q] > top:
+                    top = logits[b, q]
+                    best = q
+            if forced.shape[1] > 0:
+                chosen = forced[b, t]
+            elif greedy:
+                chosen = best
+            else:
+                total = 0.0
+                for q in range(n_classes):
+                    total += math.exp((logits[b, q] - top) * inv_temperature)
+                target = uniforms[b, step] * total
+                running = 0.0
+                chosen = n_classes - 1
+                for q in range(n_classes):
+                    running += math.exp((logits[b, q] - top) * inv_temperature)
+                    if running > target:
+                        chosen = q
+                        break
+            classes_out[b, step] = chosen
+            for j in range(taps - 1):
+                inputs[j, b] = inputs[j + 1, b]
+            inputs[taps - 1, b] = (chosen - 128) / 128.0
+
+
+class IncrementalDecoder:
+    """Generation state for a batch of encodings, advanced chunk by chunk.
+
+    Parameters
+    ----------
+    weights : DecoderWeights
+    encoding : np.ndarray [shape=(batch, frames, E)], float
+        Not modified.
+
+    Attributes
+    ----------
+    position : int
+        Samples generated so far (per batch item).
+    total : int
+        ``frames * hop_length``: the samples this encoding describes.
+    classes : np.ndarray [shape=(batch, total)], int32
+        Generated softmax classes; the first ``position`` are valid.
+    """
+
+    def __init__(self, weights, encoding):
+        encoding = np.asarray(encoding, dtype=np.float32)
+        if encoding.ndim != 3 or encoding.shape[2] != weights.encoding_width or encoding.shape[1] < 1:
+            raise EncodingError(
+                f"`encoding` must have shape (batch, frames >= 1, {weights.encoding_width}). "
+                f"Received: encoding={describe(encoding)}."
+            )
+        self.weights = weights
+        batch, frames, _ = encoding.shape
+        w = weights
+        self._cond = np.ascontiguousarray(np.einsum("bfe,lec->bflc", encoding, w.cond_w) + w.cond_b, dtype=np.float32)
+        self._cond_out = np.ascontiguousarray(encoding @ w.cond_out_w + w.cond_out_b, dtype=np.float32)
+        spans = (w.filter_length - 1) * w.dilations
+        self._offsets = np.concatenate([[0], np.cumsum(spans)[:-1]]).astype(np.int64)
+        self._buffers = np.zeros((int(spans.sum()), batch, w.width), np.float32)
+        self._inputs = np.zeros((w.filter_length, batch), np.float32)
+        self.total = frames * w.hop_length
+        self.classes = np.zeros((batch, self.total), np.int32)
+        self.position = 0
+
+    @property
+    def batch_size(self):
+        return self.classes.shape[0]
+
+    def step(self, n_steps, rng=None, temperature=1.0, greedy=False, forced=None, record_logits=False):
+        """Generate the next ``n_steps`` samples (fewer at the end).
+
+        Parameters
+        ----------
+        n_steps : int
+        rng : np.random.Generator, optional
+            Source of the sampling noise (required unless ``greedy`` or ``forced``).
+        temperature : float
+            Softmax temperature (> 0); lower is more conservative.
+        greedy : bool
+            Take the most likely class instead of sampling.
+        forced : np.ndarray [shape=(batch, total)], int, optional
+            Teacher forcing: feed these classes back instead of sampled ones.
+        record_logits : bool
+            Return the logits of every step.
+
+        Returns
+        -------
+        logits : np.ndarray [shape=(batch, n, 256)] or None
+        """
+        n = int(min(n_steps, self.total - self.position))
+        w = self.weights
+        batch = self.batch_size
+        if forced is None:
+            forced_arr = np.zeros((batch, 0), np.int32)
+        else:
+            forced_arr = np.ascontiguousarray(forced, dtype=np.int32)
+        if forced is None and not greedy:
+            uniforms = np.ascontiguousarray(rng.random((n, batch)).T, dtype=np.float64)
+        else:
+            uniforms = np.zeros((batch, n), np.float64)
+        logits_out = np.zeros((batch, n if record_logits else 0, 256), np.float32)
+        chunk = np.zeros((batch, n), np.int32)
+        _run_steps(
+            self.position, n, w.hop_length, w.start_w, w.start_b, w.skip_start_w, w.skip_b, w.dilated_w,
+            self._cond, w.res_skip_w, w.res_b, w.out1_w, self._cond_out, w.logits_w, w.logits_b,
+            w.dilations, self._offsets, self._buffers, self._inputs, forced_arr, uniforms,
+            1.0 / temperature, greedy, chunk, logits_out, record_logits,
+        )
+        self.classes[:, self.position : self.position + n] = chunk
+        self.position += n
+        return logits_out if record_logits else None
+
+
+def _check_sampling(temperature, chunk_size):
+    if not isinstance(temperature, (int, float)) or isinstance(temperature, bool) or not (
+        math.isfinite(temperature) and temperature > 0
+    ):
+        raise ParameterError(f"`temperature` must be a finite number > 0. Received: temperature={describe(temperature)}.")
+    if not isinstance(chunk_size, (int, np.integer)) or isinstance(chunk_size, bool) or chunk_size < 1:
+        raise ParameterError(f"`chunk_size` must be a positive integer. Received: chunk_size={describe(chunk_size)}.")
+
+
+def generate(weights, encoding, seed=0, temperature=1.0, greedy=False, chunk_size=4096, progress=None, cancel=None):
+    """Generate softmax classes for a batch of encodings.
+
+    Parameters
+    ----------
+    weights : DecoderWeights
+    encoding : np.ndarray [shape=(batch, frames, E)]
+    seed : int or np.random.Generator or None
+        Sampling noise; the same seed gives the same audio whatever ``chunk_size``.
+    temperature : float
+    greedy : bool
+    chunk_size : int
+        Steps per compiled call; progress and cancel are checked between chunks.
+    progress : callable(done, total, classes), optional
+        Called after each chunk with the samples done so far, the total, and the
+        ``(batch, done)`` classes generated so far (a view: copy to keep).
+    cancel : callable() -> bool, optional
+        Checked between chunks; when it returns True, :class:`SynthesisCancelled` is raised
+        carrying the classes so far as ``partial_audio`` (decoded by the caller).
+
+    Returns
+    -------
+    classes : np.ndarray [shape=(batch, frames * hop_length)], int32
+    """
+    _check_sampling(temperature, chunk_size)
+    rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
+    decoder = IncrementalDecoder(weights, encoding)
+    while decoder.position < decoder.total:
+        if cancel is not None and cancel():
+            raise SynthesisCancelled(decoder.classes[:, : decoder.position].copy())
+        decoder.step(chunk_size, rng=rng, temperature=float(temperature), greedy=greedy)
+        if progress is not None:
+            progress(decoder.position, decoder.total, decoder.classes[:, : decoder.position])
+    return decoder.classes

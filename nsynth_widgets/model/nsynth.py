@@ -1,0 +1,223 @@
+"""`NSynth`: the model users hold: load once, encode, decode teacher-forced, synthesize."""
+
+import os
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TensorFlow's start-up chatter out of notebooks
+
+import numpy as np
+
+from ..audio import validate_audio
+from ..dsp.framing import trim_to_hop
+from ..dsp.mulaw import mu_law_decode, mu_law_encode
+from ..encodings import validate_encoding
+from ..errors import CheckpointError, EncodingError, ParameterError, SynthesisCancelled, describe
+from . import checkpoint, fastgen
+from .config import H512_BO16, ModelConfig
+
+__all__ = ["NSynth", "DEFAULT_WEIGHTS"]
+
+#: The embedded default model shipped with the package (see ``assets/MODEL_CARD.md``).
+DEFAULT_WEIGHTS = Path(__file__).resolve().parent.parent / "assets" / "default_model.npz"
+
+# softmax class → audio sample, for all 256 classes at once
+_CLASS_TO_AUDIO = mu_law_decode(np.arange(-128, 128))
+
+
+def classes_to_audio(classes):
+    """Softmax classes ``[0, 255]`` → float32 audio (NSynth's inverse mu-law)."""
+    return _CLASS_TO_AUDIO[np.asarray(classes)]
+
+
+class NSynth:
+    """An NSynth WaveNet autoencoder held in memory: load it once, call it many times.
+
+    Parameters
+    ----------
+    config : ModelConfig
+        Architecture. Weights start random (Glorot) unless ``arrays`` is given.
+    arrays : dict[str, np.ndarray], optional
+        Weights in checkpoint layout (``NAME/W [1, k, in, out]``, ``NAME/biases``).
+    source : str
+        Where the weights came from (shown in the UI and in errors).
+
+    Examples
+    --------
+    >>> model = NSynth.from_checkpoint("wavenet-ckpt/model.ckpt-200000")
+    >>> enc = model.encode(audio[:40000])        # (1, 78, 16)
+    >>> out = model.synthesize(enc, seed=0)      # (1, 39936)
+    """
+
+    def __init__(self, config=H512_BO16, arrays=None, source="random initialisation"):
+        if not isinstance(config, ModelConfig):
+            raise ParameterError(f"`config` must be a ModelConfig. Received: config={describe(config)}.")
+        from .autoencoder import WaveNetAutoencoder
+
+        self.config = config
+        self.source = source
+        self.keras_model = WaveNetAutoencoder(config)
+        if arrays is not None:
+            checkpoint.assign_variables(self.keras_model, arrays)
+        self._decoder_weights = None
+        self._encode_fn = None
+
+    # -- construction ----------------------------------------------------------------------
+    @classmethod
+    def from_checkpoint(cls, path, config=H512_BO16):
+        """Load magenta's TF1 checkpoint (e.g. ``wavenet-ckpt/model.ckpt-200000``, the prefix).
+
+        EMA shadows are used when the checkpoint has them; Adam slots are ignored.
+        """
+        arrays = checkpoint.read_tf_checkpoint(path, config)
+        return cls(config, arrays, source=f"checkpoint {path}")
+
+    @classmethod
+    def from_weights(cls, path):
+        """Load a weights file written by :meth:`save_weights` (configuration included)."""
+        config, arrays = checkpoint.load_weights(path)
+        return cls(config, arrays, source=f"weights {path}")
+
+    @classmethod
+    def default(cls):
+        """The small embedded model shipped with the package (works offline, fast on a CPU)."""
+        if not DEFAULT_WEIGHTS.is_file():
+            raise CheckpointError(
+                "`NSynth.default()` must find the embedded weights shipped with the package. "
+                f"Received: no file at '{DEFAULT_WEIGHTS}' (reinstall nsynth_widgets, or train one with "
+                "`nsynth-widgets train`)."
+            )
+        model = cls.from_weights(DEFAULT_WEIGHTS)
+        model.source = "embedded default model"
+        return model
+
+    def variables(self):
+        """Current weights in checkpoint layout: ``dict[str, np.ndarray]`` (copies)."""
+        return checkpoint.collect_variables(self.keras_model)
+
+    def save_weights(self, path):
+        """Write the weights and configuration to our ``.npz`` format; returns the path."""
+        return checkpoint.save_weights(path, self.config, self.variables())
+
+    def weights_changed(self):
+        """Tell the model its Keras weights were modified in place (e.g. by training)."""
+        self._decoder_weights = None
+
+    # -- encoder ---------------------------------------------------------------------------
+    def _scaled_codes(self, audio, name="audio"):
+        audio = validate_audio(audio, name=name, min_samples=self.config.hop_length)
+        if audio.ndim == 1:
+            audio = audio[None]
+        return (mu_law_encode(trim_to_hop(audio, self.config.hop_length)) / 128.0).astype(np.float32)
+
+    def encode(self, audio, batch_size=8):
+        """Encode audio to NSynth's latent sequence.
+
+        Parameters
+        ----------
+        audio : np.ndarray [shape=(n,) or (batch, n)], float in [-1, 1]
+            16 kHz audio; trimmed to a whole number of hops (``n // 512 * 512``).
+        batch_size : int
+            Sounds encoded per forward pass.
+
+        Returns
+        -------
+        encoding : np.ndarray [shape=(batch, n // hop_length, bottleneck_width)], float32
+        """
+        if not isinstance(batch_size, int) or isinstance(batch_size, bool) or batch_size < 1:
+            raise ParameterError(f"`batch_size` must be a positive integer. Received: batch_size={describe(batch_size)}.")
+        x = self._scaled_codes(audio)
+        if self._encode_fn is None:
+            import tensorflow as tf
+
+            self._encode_fn = tf.function(self.keras_model.encode, reduce_retracing=True)
+        parts = [np.asarray(self._encode_fn(x[i : i + batch_size])) for i in range(0, len(x), batch_size)]
+        return np.concatenate(parts).astype(np.float32)
+
+    # -- decoder ---------------------------------------------------------------------------
+    def decode_logits(self, audio, encoding):
+        """Teacher-forced decoder logits (what training sees).
+
+        Parameters
+        ----------
+        audio : np.ndarray [shape=(n,) or (batch, n)]
+        encoding : np.ndarray [shape=(batch, n // hop_length, bottleneck_width)]
+
+        Returns
+        -------
+        logits : np.ndarray [shape=(batch, n // hop_length * hop_length, 256)]
+        """
+        x = self._scaled_codes(audio)
+        enc = validate_encoding(encoding, self.config.bottleneck_width)
+        if enc.shape[:2] != (x.shape[0], x.shape[1] // self.config.hop_length):
+            raise EncodingError(
+                f"`encoding` must have {x.shape[1] // self.config.hop_length} frames for batch {x.shape[0]} "
+                f"(one per {self.config.hop_length} samples of `audio`). Received: encoding={describe(enc)}."
+            )
+        return np.asarray(self.keras_model.decode_logits(x, enc))
+
+    @property
+    def decoder_weights(self):
+        """Decoder weights arranged for :mod:`fastgen` (built once, reused by every call)."""
+        if self._decoder_weights is None:
+            self._decoder_weights = fastgen.DecoderWeights.from_arrays(self.variables(), self.config)
+        return self._decoder_weights
+
+    def synthesize(self, encoding, seed=0, temperature=1.0, greedy=False, chunk_size=4096, progress=None, cancel=None):
+        """Generate audio from encodings, sample by sample.
+
+        Parameters
+        ----------
+        encoding : np.ndarray [shape=(batch, frames, 16) or (frames, 16)] or list of such
+            An array runs as one batch. A list (lengths may differ) is padded with zero
+            frames to the longest, generated as one batch, and each result trimmed back to its
+            own ``frames * hop_length`` samples (padding only affects samples that are thrown
+            away: the decoder is causal).
+        seed : int or np.random.Generator or None
+            Sampling noise; equal seeds give equal audio.
+        temperature : float
+            Softmax temperature (> 0).
+        greedy : bool
+            Always take the most likely sample (deterministic, often duller).
+        chunk_size : int
+            Samples generated per compiled call; progress and cancel are handled between chunks.
+        progress : callable(done, total, partial_audio), optional
+            ``partial_audio`` is ``(batch, done)`` float32 audio generated so far.
+        cancel : callable() -> bool, optional
+            Return True to stop; :class:`SynthesisCancelled` is raised with the audio so far.
+
+        Returns
+        -------
+        audio : np.ndarray [shape=(batch, frames * hop_length)], float32 in [-1, 1]
+            Or, when ``encoding`` was a list, a list of 1-D arrays (one per encoding row).
+        """
+        encodings, lengths = self._batch_encodings(encoding)
+        on_chunk = None
+        if progress is not None:
+            def on_chunk(done, total, classes):
+                progress(done, total, classes_to_audio(classes))
+        try:
+            classes = fastgen.generate(
+                self.decoder_weights, encodings, seed=seed, temperature=temperature, greedy=greedy,
+                chunk_size=chunk_size, progress=on_chunk, cancel=cancel,
+            )
+        except SynthesisCancelled as stop:
+            raise SynthesisCancelled(classes_to_audio(stop.partial_audio)) from None
+        audio = classes_to_audio(classes)
+        if lengths is None:
+            return audio
+        return [row[: n * self.config.hop_length] for row, n in zip(audio, lengths)]
+
+    def _batch_encodings(self, encoding):
+        """``(batch, frames, E)`` array and, for a list, each row's frame count (else None)."""
+        width = self.config.bottleneck_width
+        if not isinstance(encoding, (list, tuple)):
+            return validate_encoding(encoding, width), None
+        if not encoding:
+            raise EncodingError("`encoding` must hold at least one encoding. Received: encoding=[].")
+        items = [validate_encoding(e, width, name=f"encoding[{i}]") for i, e in enumerate(encoding)]
+        items = [row for item in items for row in item]
+        lengths = [len(item) for item in items]
+        padded = np.zeros((len(items), max(lengths), width), np.float32)
+        for row, item in zip(padded, items):
+            row[: len(item)] = item
+        return padded, lengths

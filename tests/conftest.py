@@ -1,0 +1,47 @@
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+
+import numpy as np
+import pytest
+
+from nsynth_widgets.model.config import ModelConfig
+
+#: Small but structurally complete: 2 dilation stacks in both nets, batch-friendly, hop 64.
+TINY = ModelConfig(
+    name="tiny", num_layers=6, num_stages=3, width=8, skip_width=12,
+    ae_num_layers=4, ae_num_stages=2, ae_width=8, hop_length=64,
+)
+
+
+def random_arrays(config, seed=0, scale=0.3):
+    """Random checkpoint-layout weights for ``config`` (big enough to make every path matter)."""
+    from nsynth_widgets.model.checkpoint import expected_variables
+
+    rng = np.random.default_rng(seed)
+    return {name: rng.normal(0.0, scale, shape).astype(np.float32) for name, shape in expected_variables(config).items()}
+
+
+@pytest.fixture(scope="session")
+def tiny_config():
+    return TINY
+
+
+@pytest.fixture(scope="session")
+def tiny_arrays():
+    return random_arrays(TINY)
+
+
+@pytest.fixture(scope="session")
+def tiny_model(tiny_arrays):
+    from nsynth_widgets.model.nsynth import NSynth
+
+    return NSynth(TINY, tiny_arrays, source="test")
+
+
+@pytest.fixture
+def sine():
+    """0.5 s of a 440 Hz sine at 16 kHz, amplitude 0.5 (float32)."""
+    t = np.arange(8000) / 16000.0
+    return (0.5 * np.sin(2 * np.pi * 440.0 * t)).astype(np.float32)

@@ -1,0 +1,405 @@
+"""Load, check, save and serialise audio: everything the model sees is 16 kHz mono float32 in [-1, 1].
+
+Files are decoded with ``soundfile`` (libsndfile: wav, flac, ogg/vorbis, mp3 and more) and resampled with
+``soxr``. Only when libsndfile cannot decode a file does :func:`load_audio` fall back to ``librosa.load``
+(audioread/ffmpeg), which also reads what a browser's microphone recorder gives (webm/opus, m4a). librosa is
+imported only then, because it is slow to import.
+"""
+
+import io
+import numbers
+import os
+import tempfile
+import uuid
+import warnings
+
+import numpy as np
+import soundfile as sf
+import soxr
+
+from .errors import AudioError, ParameterError, describe
+
+__all__ = ["load_audio", "validate_audio", "normalize", "save_audio", "to_wav_bytes", "duration_seconds"]
+
+_SILENCE_PEAK = 1e-6  # below this peak amplitude a signal counts as silent
+_RANGE_TOLERANCE = 1e-4  # how far beyond [-1, 1] float rounding may reach before a signal is rejected
+_WRITE_FORMATS = {".wav": "WAV", ".flac": "FLAC"}
+_UNREADABLE = "`source` must be a readable audio file (wav, flac, ogg or mp3). Received: source={} (decoder said: {})."
+
+
+def load_audio(source, sample_rate=16000, mono=True, offset=0.0, duration=None):
+    """Decode an audio file into float32 samples at ``sample_rate``.
+
+    Parameters
+    ----------
+    source : str, os.PathLike, bytes, bytearray, memoryview or binary file object
+        A path, the file's raw bytes (what an upload widget gives) or an object with ``read()``.
+        wav (8/16/24/32-bit integer, 32/64-bit float), flac, ogg/vorbis and mp3 are read by libsndfile;
+        other formats are tried with librosa/audioread.
+    sample_rate : int
+        Rate of the returned samples in Hz; any file rate is resampled with soxr (high quality).
+    mono : bool
+        Average all channels into one. If False, every channel is kept.
+    offset : float
+        Start reading this many seconds into the file.
+    duration : float or None
+        Read at most this many seconds (None: to the end).
+
+    Returns
+    -------
+    audio : np.ndarray [shape=(n,) if mono else (channels, n)], float32
+        Values in [-1, 1].
+
+    Raises
+    ------
+    AudioError
+        The file is missing, empty or unreadable, or its audio is silent, contains NaN/Inf or lies outside [-1, 1].
+    ParameterError
+        ``sample_rate``, ``mono``, ``offset`` or ``duration`` break their rules.
+    """
+    _check_sample_rate(sample_rate)
+    if not isinstance(mono, (bool, np.bool_)):
+        raise ParameterError(f"`mono` must be True or False. Received: mono={describe(mono)}.")
+    if not _is_real(offset) or not np.isfinite(offset) or offset < 0:
+        raise ParameterError(f"`offset` must be a non-negative number of seconds. Received: offset={describe(offset)}.")
+    if duration is not None and (not _is_real(duration) or not np.isfinite(duration) or duration <= 0):
+        raise ParameterError(
+            f"`duration` must be None or a positive number of seconds. Received: duration={describe(duration)}."
+        )
+
+    frames, file_rate = _decode(source, float(offset), duration)  # (n, channels) float32
+    _check_audio(frames.T, "source", min_samples=1, allow_silence=False)
+    n_file = frames.shape[0]
+    if mono:
+        frames = frames.mean(axis=1, keepdims=True)
+    if file_rate != sample_rate:
+        frames = soxr.resample(frames, file_rate, sample_rate, quality="HQ")
+    if frames.shape[0] == 0:
+        raise AudioError(
+            f"`source` must hold enough audio for one sample at sample_rate={sample_rate}. "
+            f"Received: source with {n_file} samples at {file_rate} Hz."
+        )
+    audio = np.ascontiguousarray(frames.T, dtype=np.float32)
+    np.clip(audio, -1.0, 1.0, out=audio)  # resampling may overshoot full-scale edges slightly
+    return audio[0] if mono else audio
+
+
+def validate_audio(audio, name="audio", min_samples=1, allow_silence=False):
+    """Check that ``audio`` is usable by the model and return it as a float32 copy.
+
+    Parameters
+    ----------
+    audio : array-like [shape=(n,) or (batch, n)]
+        Real numbers (float or integer).
+    name : str
+        Argument name used in error messages.
+    min_samples : int
+        Fewest samples each signal must have.
+    allow_silence : bool
+        Accept signals whose peak amplitude is below 1e-6.
+
+    Returns
+    -------
+    audio : np.ndarray [shape=(n,) or (batch, n)], float32
+        A new array (the input is never modified), clipped to [-1, 1] (values may exceed it by at most 1e-4).
+
+    Raises
+    ------
+    AudioError
+        Wrong dtype or shape, empty, too short, NaN/Inf, silent, or values outside [-1, 1].
+    """
+    if not isinstance(min_samples, numbers.Integral) or isinstance(min_samples, bool) or min_samples < 1:
+        raise ParameterError(
+            f"`min_samples` must be a positive integer. Received: min_samples={describe(min_samples)}."
+        )
+    array = _check_audio(audio, name, min_samples, allow_silence)
+    result = array.astype(np.float32)
+    np.clip(result, -1.0, 1.0, out=result)
+    return result
+
+
+def normalize(audio, peak=0.99):
+    """Scale ``audio`` so that its largest absolute value is ``peak``.
+
+    Parameters
+    ----------
+    audio : array-like [shape=(n,) or (batch, n)]
+        Any finite, non-silent signal, also one outside [-1, 1]. A batch is scaled by one common factor, so
+        the relative levels of its signals are kept.
+    peak : float
+        Target peak amplitude in (0, 1].
+
+    Returns
+    -------
+    normalized : np.ndarray [shape=(n,) or (batch, n)], float32
+        A new array; the input is never modified.
+    """
+    if not _is_real(peak) or not 0 < peak <= 1:
+        raise ParameterError(f"`peak` must be a number in (0, 1]. Received: peak={describe(peak)}.")
+    array = _check_array(audio, "audio", min_samples=1)
+    current = _peak(array)
+    if current < _SILENCE_PEAK:
+        raise AudioError(
+            f"`audio` must not be silent (peak amplitude below {_SILENCE_PEAK:g}) to be normalized. "
+            f"Received: audio with peak {current:.3g}."
+        )
+    result = array.astype(np.float32)
+    result *= np.float32(peak / current)
+    return result
+
+
+def save_audio(path, audio, sample_rate=16000, subtype="PCM_16"):
+    """Write one sound to a wav or flac file, atomically.
+
+    The data go to a temporary file in the same folder, which then replaces ``path``: an interrupted or failed
+    write never leaves a half-written file behind.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        Ends in ``.wav`` or ``.flac``, which chooses the format.
+    audio : array-like [shape=(n,) or (1, n)]
+        Values in [-1, 1]; silence is allowed.
+    sample_rate : int
+        Sample rate written in the header, in Hz.
+    subtype : str
+        A libsndfile subtype the format supports, e.g. ``"PCM_16"`` (default), ``"PCM_24"``, ``"FLOAT"`` (wav only).
+    """
+    path = os.fspath(path)
+    file_format = _WRITE_FORMATS.get(os.path.splitext(path)[1].lower())
+    if file_format is None:
+        raise ParameterError(f"`path` must end in .wav or .flac. Received: path={path!r}.")
+    if not isinstance(subtype, str) or not sf.check_format(file_format, subtype.upper()):
+        raise ParameterError(
+            f"`subtype` must be a subtype that {file_format} supports, e.g. 'PCM_16' or 'PCM_24'. "
+            f"Received: subtype={describe(subtype)}."
+        )
+    directory = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(directory):
+        raise ParameterError(f"`path` must be in an existing folder. Received: path={path!r}.")
+    samples = _one_sound(audio, sample_rate)
+
+    temporary = os.path.join(directory, f".{os.path.basename(path)}.{uuid.uuid4().hex[:12]}.tmp")
+    os.close(os.open(temporary, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o666))  # 0o666 & ~umask, like open()
+    try:
+        sf.write(temporary, samples, sample_rate, format=file_format, subtype=subtype.upper())
+        os.replace(temporary, path)
+    except BaseException:
+        os.remove(temporary)
+        raise
+
+
+def to_wav_bytes(audio, sample_rate=16000):
+    """Encode one sound as a 16-bit PCM wav file in memory, e.g. for ``ipywidgets.Audio(value=...)``.
+
+    Parameters
+    ----------
+    audio : array-like [shape=(n,) or (1, n)]
+        Values in [-1, 1]; silence is allowed.
+    sample_rate : int
+
+    Returns
+    -------
+    wav : bytes
+    """
+    samples = _one_sound(audio, sample_rate)
+    buffer = io.BytesIO()
+    sf.write(buffer, samples, sample_rate, format="WAV", subtype="PCM_16")
+    return buffer.getvalue()
+
+
+def duration_seconds(n_samples, sample_rate=16000):
+    """Length in seconds of ``n_samples`` samples at ``sample_rate`` Hz."""
+    _check_sample_rate(sample_rate)
+    if not isinstance(n_samples, numbers.Integral) or isinstance(n_samples, bool) or n_samples < 0:
+        raise ParameterError(f"`n_samples` must be a non-negative integer. Received: n_samples={describe(n_samples)}.")
+    return int(n_samples) / int(sample_rate)
+
+
+# ----------------------------------------------------------------------------------------------- decoding
+
+
+def _decode(source, offset, duration):
+    """Read the selected region of ``source`` as ``(frames (n, channels) float32, file_rate)``."""
+    path, content = _resolve_source(source)
+    try:
+        return _read_soundfile(path if content is None else io.BytesIO(content), offset, duration)
+    except sf.SoundFileError as error:
+        soundfile_error = error
+    try:
+        if content is None:
+            return _read_librosa(path, offset, duration)
+        with tempfile.TemporaryDirectory() as folder:  # audioread/ffmpeg only read named files
+            spooled = os.path.join(folder, "upload")
+            with open(spooled, "wb") as file:
+                file.write(content)
+            return _read_librosa(spooled, offset, duration)
+    except ParameterError:
+        raise
+    except Exception:  # audioread/ffmpeg fail in many ways; the first decoder's reason is the useful one
+        reason = getattr(soundfile_error, "error_string", str(soundfile_error)).rstrip(".")
+        raise AudioError(_UNREADABLE.format(_describe_source(source), reason)) from soundfile_error
+
+
+def _resolve_source(source):
+    """Return ``(path, None)`` for a file on disk or ``(None, content_bytes)`` for in-memory data."""
+    if isinstance(source, (bytes, bytearray, memoryview)):
+        content = bytes(source)
+    elif hasattr(source, "read"):
+        content = source.read()
+        if not isinstance(content, (bytes, bytearray, memoryview)):
+            raise ParameterError(
+                f"`source` must be opened in binary mode ('rb'), so that read() returns bytes. "
+                f"Received: source={describe(source)}."
+            )
+        content = bytes(content)
+    elif isinstance(source, (str, os.PathLike)):
+        path = os.fspath(source)
+        if not os.path.exists(path):
+            raise AudioError(f"`source` must be an existing audio file. Received: source={path!r} (no such file).")
+        if os.path.isdir(path):
+            raise AudioError(f"`source` must be an audio file, not a folder. Received: source={path!r}.")
+        if os.path.getsize(path) == 0:
+            raise AudioError(_UNREADABLE.format(_describe_source(path), "the file is empty"))
+        return path, None
+    else:
+        raise ParameterError(
+            "`source` must be a file path, the file's bytes or a binary file object. "
+            f"Received: source={describe(source)}."
+        )
+    if not content:
+        raise AudioError(_UNREADABLE.format(_describe_source(source), "the file is empty"))
+    return None, content
+
+
+def _read_soundfile(file, offset, duration):
+    with sf.SoundFile(file) as sound:
+        rate = sound.samplerate
+        if sound.format == "MP3":
+            # libsndfile's mp3 decoder can return wrong samples after a seek or a partial read: decode in one go.
+            frames = sound.read(dtype="float32", always_2d=True)
+            start, stop = _region(offset, duration, rate, len(frames))
+            return frames[start:stop], rate
+        start, stop = _region(offset, duration, rate, sound.frames)
+        sound.seek(start)
+        return sound.read(stop - start, dtype="float32", always_2d=True), rate
+
+
+def _read_librosa(path, offset, duration):
+    import librosa  # slow to import: only when libsndfile could not decode the file
+
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", category=UserWarning)  # "PySoundFile failed. Trying audioread instead."
+        warnings.filterwarnings("ignore", category=FutureWarning)  # audioread fallback is deprecated in librosa
+        warnings.filterwarnings("ignore", category=DeprecationWarning)  # audioread imports aifc, audioop, sunau
+        samples, rate = librosa.load(path, sr=None, mono=False, dtype=np.float32)
+    frames = samples.reshape(1, -1).T if samples.ndim == 1 else samples.T
+    start, stop = _region(offset, duration, rate, len(frames))
+    return frames[start:stop], int(rate)
+
+
+def _region(offset, duration, rate, total):
+    """First and one-past-last frame of the region ``[offset, offset + duration)`` seconds."""
+    start = int(offset * rate)
+    if offset > 0 and start >= total:
+        raise ParameterError(
+            f"`offset` must be less than the audio's duration ({total / rate:.3f} s). Received: offset={offset!r}."
+        )
+    if duration is None:
+        return start, total
+    return start, min(total, start + int(round(duration * rate)))
+
+
+def _describe_source(source):
+    if isinstance(source, (bytes, bytearray, memoryview)):
+        content = bytes(source)
+        return f"<{len(content)} bytes: {content[:8]!r}...>" if content else "<0 bytes>"
+    if isinstance(source, (str, os.PathLike)):
+        return repr(os.fspath(source))  # the whole path: it is what the user needs to see
+    return describe(source)
+
+
+# ----------------------------------------------------------------------------------------------- checks
+
+
+def _check_array(audio, name, min_samples):
+    """Shape, dtype, length and finiteness checks; returns ``audio`` as an array without copying it."""
+    try:
+        array = np.asarray(audio)
+    except (TypeError, ValueError) as error:
+        raise AudioError(
+            f"`{name}` must be an array of real numbers. Received: {name}={describe(audio)}."
+        ) from error
+    if not (np.issubdtype(array.dtype, np.floating) or np.issubdtype(array.dtype, np.integer)):
+        raise AudioError(
+            f"`{name}` must be an array of real numbers (float or integer). Received: {name}={describe(array)}."
+        )
+    if array.ndim not in (1, 2):
+        raise AudioError(f"`{name}` must have shape (n,) or (batch, n). Received: {name}={describe(array)}.")
+    if array.size == 0:
+        raise AudioError(f"`{name}` must not be empty. Received: {name}={describe(array)}.")
+    if array.shape[-1] < min_samples:
+        raise AudioError(
+            f"`{name}` must have at least {min_samples} samples. Received: {name} with {array.shape[-1]} samples."
+        )
+    if np.issubdtype(array.dtype, np.floating) and not (np.isfinite(array.min()) and np.isfinite(array.max())):
+        bad = ~np.isfinite(array)
+        n_nan = int(np.isnan(array).sum())
+        raise AudioError(
+            f"`{name}` must not contain NaN or Inf. Received: {name} with {int(bad.sum())} non-finite values "
+            f"({n_nan} NaN, {int(bad.sum()) - n_nan} Inf), the first at {_index_text(np.argmax(bad), array.shape)}."
+        )
+    return array
+
+
+def _check_audio(audio, name, min_samples, allow_silence):
+    """All checks of :func:`validate_audio`; returns ``audio`` as an array without copying it."""
+    array = _check_array(audio, name, min_samples)
+    peak = _peak(array)
+    if peak < _SILENCE_PEAK and not allow_silence:
+        raise AudioError(
+            f"`{name}` must not be silent (peak amplitude below {_SILENCE_PEAK:g}). "
+            f"Received: {name} with peak {peak:.3g}."
+        )
+    if peak > 1 + _RANGE_TOLERANCE:
+        where = _index_text(np.argmax(np.abs(array.astype(np.float64))), array.shape)
+        raise AudioError(
+            f"`{name}` must lie in [-1, 1]. Received: {name} with peak |x| = {peak:.4g} at {where}; "
+            "scale it with `nsynth_widgets.audio.normalize` or clip it with `np.clip(..., -1, 1)`."
+        )
+    return array
+
+
+def _one_sound(audio, sample_rate):
+    """Validate a single sound for writing: shape (n,) or (1, n) → float32 (n,)."""
+    _check_sample_rate(sample_rate)
+    samples = validate_audio(audio, allow_silence=True)
+    if samples.ndim == 2:
+        if samples.shape[0] != 1:
+            raise AudioError(
+                "`audio` must hold one sound, shape (n,) or (1, n); write a batch one sound at a time "
+                f"(e.g. audio[0]). Received: audio with shape {samples.shape}."
+            )
+        samples = samples[0]
+    return samples
+
+
+def _check_sample_rate(sample_rate):
+    if not isinstance(sample_rate, numbers.Integral) or isinstance(sample_rate, bool) or sample_rate <= 0:
+        raise ParameterError(
+            f"`sample_rate` must be a positive integer (Hz). Received: sample_rate={describe(sample_rate)}."
+        )
+
+
+def _is_real(value):
+    return isinstance(value, numbers.Real) and not isinstance(value, bool)
+
+
+def _peak(array):
+    """Largest absolute value, without temporaries (and without integer overflow of ``abs``)."""
+    return max(float(array.max()), -float(array.min()))
+
+
+def _index_text(flat_index, shape):
+    index = np.unravel_index(int(flat_index), shape)
+    return f"index {int(index[0])}" if len(shape) == 1 else f"index {tuple(int(i) for i in index)}"

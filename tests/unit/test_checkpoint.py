@@ -1,0 +1,138 @@
+"""Loading magenta's TF1 checkpoints (plain and EMA names) and our own weights format."""
+
+import numpy as np
+import pytest
+
+from nsynth_widgets.errors import CheckpointError
+from nsynth_widgets.model import checkpoint
+from nsynth_widgets.model.nsynth import NSynth
+
+from ..conftest import TINY, random_arrays
+
+
+def write_tf1_checkpoint(prefix, tensors):
+    """Write a TF1-format (V2 bundle) checkpoint holding exactly ``tensors`` under their names."""
+    import tensorflow as tf
+
+    names = sorted(tensors)
+    tf.raw_ops.SaveV2(
+        prefix=str(prefix), tensor_names=names, shape_and_slices=[""] * len(names),
+        tensors=[tf.constant(tensors[n]) for n in names],
+    )
+    return str(prefix)
+
+
+def _training_extras(arrays):
+    """What a magenta training checkpoint holds besides the model: step, Adam slots, powers."""
+    extras = {"global_step": np.array(200000, np.int64), "beta1_power": np.float32(0.9), "beta2_power": np.float32(0.99)}
+    for name, value in arrays.items():
+        extras[f"{name}/Adam"] = np.ones_like(value)
+        extras[f"{name}/Adam_1"] = np.ones_like(value)
+    return extras
+
+
+def test_published_variable_table_matches_reference():
+    import json
+    from pathlib import Path
+
+    from nsynth_widgets.model.config import H512_BO16
+
+    reference = Path(__file__).resolve().parents[3] / "shared" / "reference" / "nsynth_h512_bo16_variables.json"
+    variables = json.loads(reference.read_text())["variables"]
+    expected = checkpoint.expected_variables(H512_BO16)
+    assert {v["name"]: tuple(v["shape"]) for v in variables} == expected
+
+
+def test_plain_checkpoint_loads_and_model_matches(tmp_path):
+    arrays = random_arrays(TINY, seed=1)
+    prefix = write_tf1_checkpoint(tmp_path / "model.ckpt-200000", {**arrays, **_training_extras(arrays)})
+    model = NSynth.from_checkpoint(prefix, config=TINY)
+    loaded = model.variables()
+    for name, value in arrays.items():
+        np.testing.assert_array_equal(loaded[name], value)
+    # the Keras kernels really carry the [1, k, in, out] -> [k, in, out] mapping
+    np.testing.assert_array_equal(model.keras_model.conv_layers()["dilatedconv_2"].kernel.numpy(), arrays["dilatedconv_2/W"][0])
+
+
+def test_ema_shadows_are_preferred(tmp_path):
+    plain = random_arrays(TINY, seed=2)
+    shadows = random_arrays(TINY, seed=3)
+    tensors = {**plain, **{f"{n}/ExponentialMovingAverage": v for n, v in shadows.items()}, **_training_extras(plain)}
+    model = NSynth.from_checkpoint(write_tf1_checkpoint(tmp_path / "model.ckpt-5", tensors), config=TINY)
+    loaded = model.variables()
+    for name, value in shadows.items():
+        np.testing.assert_array_equal(loaded[name], value)
+
+
+def test_ema_only_checkpoint_loads(tmp_path):
+    shadows = random_arrays(TINY, seed=4)
+    tensors = {f"{n}/ExponentialMovingAverage": v for n, v in shadows.items()}
+    model = NSynth.from_checkpoint(write_tf1_checkpoint(tmp_path / "model.ckpt-6", tensors), config=TINY)
+    np.testing.assert_array_equal(model.variables()["logits/W"], shadows["logits/W"])
+
+
+def test_unused_last_residual_may_be_absent(tmp_path):
+    arrays = random_arrays(TINY, seed=5)
+    del arrays[f"res_{TINY.num_layers}/W"], arrays[f"res_{TINY.num_layers}/biases"]
+    model = NSynth.from_checkpoint(write_tf1_checkpoint(tmp_path / "m", arrays), config=TINY)
+    assert model.synthesize(np.zeros((1, 1, 16), np.float32), greedy=True).shape == (1, 64)
+
+
+def test_missing_misshaped_and_extra_variables_are_all_named(tmp_path):
+    arrays = random_arrays(TINY, seed=6)
+    del arrays["skip_3/W"]
+    arrays["cond_map_2/W"] = np.zeros((1, 1, 16, 4), np.float32)
+    arrays["mystery/W"] = np.zeros(3, np.float32)
+    prefix = write_tf1_checkpoint(tmp_path / "broken", arrays)
+    with pytest.raises(CheckpointError) as info:
+        NSynth.from_checkpoint(prefix, config=TINY)
+    text = str(info.value)
+    assert "missing 1 variable(s): skip_3/W [1, 1, 8, 12]" in text
+    assert "cond_map_2/W: expected [1, 1, 16, 16], found [1, 1, 16, 4]" in text
+    assert "1 unexpected variable(s): mystery/W" in text
+
+
+def test_published_config_against_small_checkpoint_says_what_differs(tmp_path):
+    prefix = write_tf1_checkpoint(tmp_path / "small", random_arrays(TINY))
+    with pytest.raises(CheckpointError, match=r"model 'h512_bo16'.*wrong shape"):
+        NSynth.from_checkpoint(prefix)
+
+
+def test_index_file_is_refused_with_the_prefix_to_pass(tmp_path):
+    prefix = write_tf1_checkpoint(tmp_path / "model.ckpt-200000", random_arrays(TINY))
+    with pytest.raises(CheckpointError, match=r"prefix"):
+        NSynth.from_checkpoint(prefix + ".index", config=TINY)
+
+
+def test_missing_and_corrupt_checkpoints(tmp_path):
+    with pytest.raises(CheckpointError, match=str(tmp_path / "nothing")):
+        NSynth.from_checkpoint(tmp_path / "nothing", config=TINY)
+    (tmp_path / "junk.index").write_bytes(b"not a checkpoint")
+    with pytest.raises(CheckpointError, match=r"readable TensorFlow checkpoint"):
+        NSynth.from_checkpoint(tmp_path / "junk", config=TINY)
+
+
+def test_native_weights_round_trip_bit_exactly(tmp_path, tiny_model):
+    path = tiny_model.save_weights(tmp_path / "w")
+    assert path.name == "w.npz"
+    clone = NSynth.from_weights(path)
+    assert clone.config == tiny_model.config
+    original, restored = tiny_model.variables(), clone.variables()
+    assert original.keys() == restored.keys()
+    for name in original:
+        assert np.array_equal(original[name], restored[name])
+    enc = np.random.default_rng(0).normal(size=(1, 2, 16)).astype(np.float32)
+    np.testing.assert_array_equal(clone.synthesize(enc, seed=1), tiny_model.synthesize(enc, seed=1))
+
+
+def test_native_weights_errors(tmp_path):
+    with pytest.raises(CheckpointError, match=r"`weights` must be an existing .npz weights file"):
+        NSynth.from_weights(tmp_path / "absent.npz")
+    (tmp_path / "bad.npz").write_bytes(b"garbage")
+    with pytest.raises(CheckpointError, match=r"`weights` must be a weights file written by nsynth_widgets"):
+        NSynth.from_weights(tmp_path / "bad.npz")
+    arrays = random_arrays(TINY)
+    arrays.pop("logits/W")
+    with pytest.raises(CheckpointError, match=r"missing 1 variable\(s\): logits/W"):
+        checkpoint.save_weights(tmp_path / "partial.npz", TINY, arrays)
+    assert not (tmp_path / "partial.npz").exists()

@@ -9,7 +9,7 @@ import json
 
 from ..errors import ParameterError, describe
 
-__all__ = ["ModelConfig", "H512_BO16"]
+__all__ = ["ModelConfig", "H512_BO16", "EMBEDDED"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -121,3 +121,16 @@ class ModelConfig:
 
 #: The published model (Engel et al. 2017), as in magenta's ``h512_bo16.py``.
 H512_BO16 = ModelConfig(name="h512_bo16")
+
+#: The embedded default model: same family, hop and encoding width, sized to resynthesize in
+#: real time on a 2-core CPU (chosen by measurement, see ``assets/MODEL_CARD.md``).
+EMBEDDED = ModelConfig(
+    name="embedded_w64",
+    num_layers=20,
+    num_stages=10,
+    width=64,
+    skip_width=64,
+    ae_num_layers=10,
+    ae_num_stages=10,
+    ae_width=64,
+)

@@ -1,0 +1,221 @@
+"""The ``nsynth-widgets`` command: encode, synthesize, mix, train, download, dashboard.
+
+Run ``nsynth-widgets COMMAND --help`` for every flag. Errors are printed as one line
+(no traceback) and the command exits with status 2.
+"""
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+from .errors import NSynthWidgetsError, ParameterError
+
+__all__ = ["main", "build_parser"]
+
+_MODEL_HELP = (
+    "'default' (the embedded model), a .npz weights file written by nsynth_widgets, or a TF1 checkpoint "
+    "prefix such as wavenet-ckpt/model.ckpt-200000 (default: %(default)s)"
+)
+
+
+def _progress_bar(total, desc, unit):
+    from tqdm import tqdm
+
+    return tqdm(total=total, desc=desc, unit=unit, unit_scale=True, disable=None)
+
+
+def _cmd_encode(args):
+    from .audio import load_audio
+    from .encodings import save_encoding
+    from .runtime import load_model
+
+    model = load_model(args.model)
+    args.output.mkdir(parents=True, exist_ok=True)
+    with _progress_bar(len(args.files), "encode", "file") as bar:
+        for path in args.files:
+            audio = load_audio(path, sample_rate=model.config.sample_rate)
+            if args.length:
+                audio = audio[: args.length]
+            out = save_encoding(args.output / (Path(path).stem + ".npy"), model.encode(audio))
+            bar.write(f"{path} -> {out}")
+            bar.update(1)
+
+
+def _cmd_synthesize(args):
+    from .audio import save_audio
+    from .encodings import load_encoding
+    from .runtime import load_model
+
+    model = load_model(args.model)
+    encodings = [load_encoding(p) for p in args.files]
+    names = [Path(p).stem for p in args.files]
+    args.output.mkdir(parents=True, exist_ok=True)
+    for start in range(0, len(encodings), args.batch_size):
+        group = encodings[start : start + args.batch_size]
+        total = max(e.shape[1] for e in group) * model.config.hop_length
+        with _progress_bar(total, f"synthesize {start + 1}-{start + len(group)}/{len(encodings)}", "sample") as bar:
+            def progress(done, _total, _partial):
+                bar.update(done - bar.n)
+
+            rows = model.synthesize(list(group), seed=args.seed, temperature=args.temperature, greedy=args.greedy,
+                                    progress=progress)
+        # a file may hold a batch of encodings: one wav per row
+        row_names = [f"{n}_{i}" if len(e) > 1 else n for n, e in zip(names[start:], group) for i in range(len(e))]
+        for name, audio in zip(row_names, rows):
+            out = save_audio(args.output / f"{name}.wav", audio, sample_rate=model.config.sample_rate)
+            print(f"-> {out}")
+
+
+def _cmd_mix(args):
+    from .audio import save_audio
+    from .dsp.mix import interpolate, time_stretch
+    from .encodings import load_encoding, save_encoding
+    from .runtime import load_model
+
+    mixed = interpolate(load_encoding(args.first), load_encoding(args.second), args.weight)
+    if args.stretch != 1.0:
+        mixed = time_stretch(mixed, args.stretch)
+    if args.output.suffix == ".npy":
+        print(f"-> {save_encoding(args.output, mixed)}")
+        return
+    model = load_model(args.model)
+    with _progress_bar(mixed.shape[1] * model.config.hop_length, "synthesize mix", "sample") as bar:
+        audio = model.synthesize(mixed, seed=args.seed, progress=lambda d, t, a: bar.update(d - bar.n))
+    print(f"-> {save_audio(args.output, audio[0], sample_rate=model.config.sample_rate)}")
+
+
+def _cmd_download(args):
+    from .download import download_checkpoint
+
+    bar = None
+
+    def progress(done, total):
+        nonlocal bar
+        if bar is None:
+            bar = _progress_bar(total, "wavenet-ckpt.tar", "B")
+        bar.update(done - bar.n)
+
+    try:
+        prefix = download_checkpoint(url=args.url, cache_dir=args.cache_dir, sha256=args.sha256, force=args.force,
+                                     progress=progress)
+    finally:
+        if bar is not None:
+            bar.close()
+    print(prefix)
+
+
+def _cmd_train(args):
+    from .model.config import EMBEDDED, H512_BO16
+    from .training.data import NoteDataset
+    from .training.train import TrainConfig, train
+
+    configs = {"embedded": EMBEDDED, "h512_bo16": H512_BO16}
+    config = TrainConfig(steps=args.steps, batch_size=args.batch_size, crop_length=args.crop_length,
+                         learning_rate=args.learning_rate, warmup_steps=args.warmup_steps,
+                         checkpoint_every=args.checkpoint_every, eval_every=args.eval_every, seed=args.seed)
+    train_data = NoteDataset(args.data_dir, "train")
+    valid_data = NoteDataset(args.data_dir, "valid")
+    bar = _progress_bar(config.steps, "train", "step")
+
+    def progress(step, total, record):
+        bar.update(step - bar.n)
+        bar.set_postfix({k: round(v, 4) for k, v in record.items() if k.endswith("loss")})
+
+    with bar:
+        train(configs[args.config], train_data, args.run_dir, config, valid_data=valid_data, resume=not args.restart,
+              progress=progress)
+    print(f"weights: {args.run_dir / 'weights.npz'}")
+
+
+def _cmd_dashboard(args):
+    from .dashboard_server import voila_command
+
+    command = voila_command(port=args.port, host=args.host, open_browser=not args.no_browser)
+    os.execvp(command[0], command)
+
+
+def build_parser():
+    parser = argparse.ArgumentParser(prog="nsynth-widgets", description="NSynth WaveNet autoencoder tools.")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("encode", help="encode audio files to .npy encodings")
+    p.add_argument("files", nargs="+", type=Path, help="audio files (wav, flac, ogg, mp3; any rate and channels)")
+    p.add_argument("-o", "--output", type=Path, required=True, help="folder for the <name>.npy encodings")
+    p.add_argument("--model", default="default", help=_MODEL_HELP)
+    p.add_argument("--length", type=int, default=None, help="keep only the first N samples at 16 kHz (e.g. 40000)")
+    p.set_defaults(run=_cmd_encode)
+
+    p = sub.add_parser("synthesize", help="resynthesize audio from .npy encodings")
+    p.add_argument("files", nargs="+", type=Path, help=".npy encodings (as written by `encode`)")
+    p.add_argument("-o", "--output", type=Path, required=True, help="folder for the <name>.wav results")
+    p.add_argument("--model", default="default", help=_MODEL_HELP)
+    p.add_argument("--batch-size", type=int, default=8, help="encodings generated together (default: %(default)s)")
+    p.add_argument("--seed", type=int, default=0, help="sampling seed; equal seeds give equal audio (default: %(default)s)")
+    p.add_argument("--temperature", type=float, default=1.0, help="softmax temperature > 0 (default: %(default)s)")
+    p.add_argument("--greedy", action="store_true", help="take the most likely sample instead of sampling")
+    p.set_defaults(run=_cmd_synthesize)
+
+    p = sub.add_parser("mix", help="mix two encodings in latent space; write .npy or synthesize to .wav")
+    p.add_argument("first", type=Path, help="first encoding (.npy)")
+    p.add_argument("second", type=Path, help="second encoding (.npy)")
+    p.add_argument("-o", "--output", type=Path, required=True, help="result: .npy (the mixed encoding) or .wav (audio)")
+    p.add_argument("--weight", type=float, default=0.5, help="0 = first, 1 = second (default: %(default)s)")
+    p.add_argument("--stretch", type=float, default=1.0, help="time-stretch factor in [0.25, 4] (default: %(default)s)")
+    p.add_argument("--model", default="default", help=_MODEL_HELP)
+    p.add_argument("--seed", type=int, default=0, help="sampling seed (default: %(default)s)")
+    p.set_defaults(run=_cmd_mix)
+
+    p = sub.add_parser("download-checkpoint", help="download and unpack the published NSynth checkpoint (about 1 GB)")
+    p.add_argument("--url", default=None, help="where to fetch wavenet-ckpt.tar (default: magenta's published URL)")
+    p.add_argument("--cache-dir", type=Path, default=None,
+                   help="where to keep it (default: $NSYNTH_WIDGETS_CACHE or ~/.cache/nsynth_widgets)")
+    p.add_argument("--sha256", default=None, help="expected sha256 of the tar (checked when given, or when pinned)")
+    p.add_argument("--force", action="store_true", help="download again even when a complete copy is cached")
+    p.set_defaults(run=_cmd_download)
+
+    p = sub.add_parser("train", help="train a model on notes rendered by `python -m nsynth_widgets.training.data`")
+    p.add_argument("data_dir", type=Path, help="folder with examples.json and audio/ (rendered notes)")
+    p.add_argument("run_dir", type=Path, help="folder for weights.npz, optimizer.npz and log.jsonl (resumed if present)")
+    p.add_argument("--config", choices=["embedded", "h512_bo16"], default="embedded", help="architecture (default: %(default)s)")
+    p.add_argument("--steps", type=int, default=6000, help="total optimisation steps (default: %(default)s)")
+    p.add_argument("--batch-size", type=int, default=8, help="crops per step (default: %(default)s)")
+    p.add_argument("--crop-length", type=int, default=4096, help="samples per crop (default: %(default)s)")
+    p.add_argument("--learning-rate", type=float, default=2e-3, help="peak Adam learning rate (default: %(default)s)")
+    p.add_argument("--warmup-steps", type=int, default=200, help="linear warm-up steps (default: %(default)s)")
+    p.add_argument("--checkpoint-every", type=int, default=100, help="steps between checkpoints (default: %(default)s)")
+    p.add_argument("--eval-every", type=int, default=100, help="steps between validation losses (default: %(default)s)")
+    p.add_argument("--seed", type=int, default=0, help="data and initialisation seed (default: %(default)s)")
+    p.add_argument("--restart", action="store_true", help="start from scratch even if run_dir holds a checkpoint")
+    p.set_defaults(run=_cmd_train)
+
+    p = sub.add_parser("dashboard", help="serve the dashboard with Voila")
+    p.add_argument("--port", type=int, default=8866, help="port to listen on (default: %(default)s)")
+    p.add_argument("--host", default="127.0.0.1", help="address to bind; 0.0.0.0 for a classroom server (default: %(default)s)")
+    p.add_argument("--no-browser", action="store_true", help="do not open a browser")
+    p.set_defaults(run=_cmd_dashboard)
+    return parser
+
+
+def main(argv=None):
+    """Entry point of ``nsynth-widgets``; returns the exit status."""
+    args = build_parser().parse_args(argv)
+    for name in ("batch_size", "steps"):
+        value = getattr(args, name, None)
+        if value is not None and value < 1:
+            print(f"nsynth-widgets: error: `--{name.replace('_', '-')}` must be a positive integer. Received: {value}.",
+                  file=sys.stderr)
+            return 2
+    try:
+        args.run(args)
+    except NSynthWidgetsError as error:
+        print(f"nsynth-widgets: error: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("nsynth-widgets: interrupted", file=sys.stderr)
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,144 @@
+"""`Synthesizer`: one loaded model shared by the widgets and the CLI, with caching.
+
+The model is loaded once (lazily, on first use) and every call goes through one lock, so a
+widget thread and the notebook never run TensorFlow on the same model at once. Results are
+cached by content: the same audio (or encoding), model and settings never compute twice.
+"""
+
+import collections
+import hashlib
+import threading
+from pathlib import Path
+
+import numpy as np
+
+from .errors import ParameterError, describe
+
+__all__ = ["Synthesizer", "load_model", "DEFAULT_MODEL"]
+
+#: The name that selects the embedded default model.
+DEFAULT_MODEL = "default"
+
+
+def load_model(spec=DEFAULT_MODEL):
+    """Load a model from a short description.
+
+    Parameters
+    ----------
+    spec : str or os.PathLike or NSynth
+        ``"default"`` (the embedded model), a ``.npz`` weights file written by nsynth_widgets, a
+        TF1 checkpoint prefix or folder (the published ``wavenet-ckpt/model.ckpt-200000``), or
+        an :class:`~nsynth_widgets.model.nsynth.NSynth` (returned as is).
+
+    Returns
+    -------
+    model : NSynth
+    """
+    from .model.nsynth import NSynth
+
+    if isinstance(spec, NSynth):
+        return spec
+    if not isinstance(spec, (str, Path)) or not str(spec).strip():
+        raise ParameterError(
+            f"`model` must be 'default', a .npz weights file or a checkpoint prefix. Received: model={describe(spec)}."
+        )
+    if str(spec) == DEFAULT_MODEL:
+        return NSynth.default()
+    if str(spec).endswith(".npz"):
+        return NSynth.from_weights(spec)
+    return NSynth.from_checkpoint(spec)
+
+
+def _digest(*parts):
+    h = hashlib.sha1()
+    for part in parts:
+        if isinstance(part, np.ndarray):
+            h.update(str((part.shape, part.dtype.str)).encode())
+            h.update(np.ascontiguousarray(part).tobytes())
+        else:
+            h.update(repr(part).encode())
+    return h.hexdigest()
+
+
+class Synthesizer:
+    """Encode and synthesize with one model, cached, thread-safe, cancellable.
+
+    Parameters
+    ----------
+    model : str or os.PathLike or NSynth
+        See :func:`load_model`; loaded on first use.
+    cache_size : int
+        Results kept (least recently used dropped first).
+    """
+
+    def __init__(self, model=DEFAULT_MODEL, cache_size=64):
+        if not isinstance(cache_size, int) or cache_size < 0:
+            raise ParameterError(f"`cache_size` must be a non-negative integer. Received: cache_size={describe(cache_size)}.")
+        self._spec = model
+        self._model = None
+        self._lock = threading.RLock()
+        self._cache = collections.OrderedDict()
+        self._cache_size = cache_size
+
+    @property
+    def model(self):
+        """The loaded :class:`NSynth` (loaded now if needed)."""
+        with self._lock:
+            if self._model is None:
+                self._model = load_model(self._spec)
+            return self._model
+
+    @property
+    def config(self):
+        return self.model.config
+
+    @property
+    def description(self):
+        """One line for a status bar: source and size of the model."""
+        c = self.model.config
+        return f"{self.model.source} — {c.name}: {c.num_layers} layers × {c.width} channels, hop {c.hop_length}"
+
+    def _remember(self, key, compute):
+        with self._lock:
+            if key in self._cache:
+                self._cache.move_to_end(key)
+                return self._cache[key]
+        value = compute()
+        with self._lock:
+            self._cache[key] = value
+            while len(self._cache) > self._cache_size:
+                self._cache.popitem(last=False)
+        return value
+
+    def encode(self, audio):
+        """Encode ``(n,)`` or ``(batch, n)`` audio → ``(batch, frames, 16)`` (cached)."""
+        audio = np.asarray(audio, np.float32)
+
+        def compute():
+            with self._lock:
+                return self.model.encode(audio)
+
+        return self._remember(("encode", _digest(audio)), compute).copy()
+
+    def synthesize(self, encoding, seed=0, temperature=1.0, greedy=False, chunk_size=2048, progress=None, cancel=None):
+        """Synthesize ``(batch, frames, 16)`` encodings → ``(batch, frames * hop)`` audio (cached).
+
+        Parameters
+        ----------
+        progress : callable(done, total, partial_audio), optional
+        cancel : threading.Event or callable() -> bool, optional
+            Stops between chunks; :class:`~nsynth_widgets.errors.SynthesisCancelled` carries
+            the audio so far. A cancelled run is not cached.
+        """
+        encoding = np.asarray(encoding, np.float32)
+        should_stop = cancel.is_set if isinstance(cancel, threading.Event) else cancel
+        key = ("synthesize", _digest(encoding, seed, float(temperature), bool(greedy)))
+
+        def compute():
+            with self._lock:
+                return self.model.synthesize(
+                    encoding, seed=seed, temperature=temperature, greedy=greedy, chunk_size=chunk_size,
+                    progress=progress, cancel=should_stop,
+                )
+
+        return self._remember(key, compute).copy()

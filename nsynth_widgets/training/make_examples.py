@@ -1,0 +1,60 @@
+"""Render the example sounds shipped in ``nsynth_widgets/assets/examples/``.
+
+Every example is a note of an instrument the embedded model did **not** train on (the
+held-out program of its family in :func:`nsynth_widgets.training.data.plan_notes` with seed 0),
+rendered by the same pipeline as the training data (FluidR3_GM, MIT licence)::
+
+    python -m nsynth_widgets.training.make_examples [OUT_DIR]
+"""
+
+import argparse
+from pathlib import Path
+
+from ..audio import save_audio
+from .data import NoteRenderer, family_of
+
+__all__ = ["EXAMPLES", "make_examples"]
+
+#: name → (GM program, MIDI pitch, velocity); programs are held out of training.
+EXAMPLES = {
+    "piano_C4": (3, 60, 100),  # honky-tonk piano (keyboard)
+    "guitar_E3": (27, 52, 100),  # clean electric guitar
+    "marimba_G4": (12, 67, 100),
+    "horn_G3": (60, 55, 100),  # French horn (brass)
+    "ocarina_C5": (79, 72, 100),  # flute family
+    "organ_C4": (18, 60, 100),  # rock organ
+}
+
+_LICENCE = """Example sounds of nsynth_widgets
+================================
+
+Rendered by `python -m nsynth_widgets.training.make_examples` from the FluidR3_GM SoundFont
+(Debian package fluid-soundfont-gm; FluidR3_GM by Frank Wen, released under the MIT licence).
+The renderings are distributed under the same MIT licence.
+
+{table}
+"""
+
+
+def make_examples(out_dir):
+    """Render every entry of :data:`EXAMPLES` as a 4 s, 16 kHz, 16-bit wav into ``out_dir``."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    rows = []
+    with NoteRenderer() as renderer:
+        for name, (program, pitch, velocity) in EXAMPLES.items():
+            save_audio(out_dir / f"{name}.wav", renderer.render(program, pitch, velocity))
+            rows.append(f"- {name}.wav: GM program {program} ({family_of(program)}), MIDI pitch {pitch}, velocity {velocity}")
+    (out_dir / "LICENSE.txt").write_text(_LICENCE.format(table="\n".join(rows)))
+    return out_dir
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    default = Path(__file__).resolve().parent.parent / "assets" / "examples"
+    parser.add_argument("out_dir", nargs="?", default=default, type=Path, help=f"where to write (default: {default})")
+    print(make_examples(parser.parse_args(argv).out_dir))
+
+
+if __name__ == "__main__":
+    main()

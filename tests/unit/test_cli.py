@@ -1,0 +1,114 @@
+"""The command line, run in-process through `main(argv)` on a tiny saved model."""
+
+import http.server
+import io
+import tarfile
+import threading
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from nsynth_widgets.cli import build_parser, main
+from nsynth_widgets.encodings import load_encoding, save_encoding
+
+
+@pytest.fixture(scope="module")
+def weights_file(tiny_model, tmp_path_factory):
+    return tiny_model.save_weights(tmp_path_factory.mktemp("model") / "tiny.npz")
+
+
+@pytest.fixture
+def wav_files(tmp_path):
+    rng = np.random.default_rng(0)
+    paths = []
+    for name, n, rate, channels in (("a", 44100 // 4, 44100, 2), ("b", 4000, 16000, 1)):
+        path = tmp_path / f"{name}.wav"
+        sf.write(path, rng.uniform(-0.5, 0.5, (n, channels)), rate)
+        paths.append(path)
+    return paths
+
+
+def test_encode_then_synthesize(tmp_path, weights_file, wav_files, tiny_model):
+    assert main(["encode", *map(str, wav_files), "-o", str(tmp_path / "enc"), "--model", str(weights_file)]) == 0
+    enc_a = load_encoding(tmp_path / "enc" / "a.npy")
+    assert enc_a.shape == (1, 4000 // 64, 16)  # 0.25 s at 44.1 kHz -> 4000 samples at 16 kHz
+    assert load_encoding(tmp_path / "enc" / "b.npy").shape == (1, 62, 16)
+    code = main(["synthesize", str(tmp_path / "enc" / "a.npy"), str(tmp_path / "enc" / "b.npy"), "-o",
+                 str(tmp_path / "out"), "--model", str(weights_file), "--batch-size", "2", "--seed", "3"])
+    assert code == 0
+    audio, rate = sf.read(tmp_path / "out" / "a.wav", dtype="float32")
+    assert rate == 16000 and audio.shape == (62 * 64,)
+    expected = tiny_model.synthesize([enc_a, load_encoding(tmp_path / "enc" / "b.npy")], seed=3)[0]
+    np.testing.assert_allclose(audio, expected, atol=1 / 32768 + 1e-6)  # 16-bit wav of the same generation
+
+
+def test_encode_length_keeps_the_first_samples(tmp_path, weights_file, wav_files):
+    assert main(["encode", str(wav_files[1]), "-o", str(tmp_path), "--model", str(weights_file), "--length", "640"]) == 0
+    assert load_encoding(tmp_path / "b.npy").shape == (1, 10, 16)
+
+
+def test_mix_to_encoding_and_to_audio(tmp_path, weights_file):
+    rng = np.random.default_rng(1)
+    a = save_encoding(tmp_path / "a.npy", rng.normal(size=(1, 4, 16)))
+    b = save_encoding(tmp_path / "b.npy", rng.normal(size=(1, 6, 16)))
+    assert main(["mix", str(a), str(b), "-o", str(tmp_path / "m.npy"), "--weight", "0.25", "--stretch", "2"]) == 0
+    mixed = load_encoding(tmp_path / "m.npy")
+    assert mixed.shape == (1, 8, 16)
+    assert main(["mix", str(a), str(b), "-o", str(tmp_path / "m.wav"), "--model", str(weights_file)]) == 0
+    assert sf.info(tmp_path / "m.wav").frames == 4 * 64
+
+
+def test_download_checkpoint_from_localhost(tmp_path, capsys):
+    payload = io.BytesIO()
+    with tarfile.open(fileobj=payload, mode="w") as tar:
+        for name in ("model.ckpt-200000.index", "model.ckpt-200000.data-00000-of-00001"):
+            info = tarfile.TarInfo(f"wavenet-ckpt/{name}")
+            info.size = 3
+            tar.addfile(info, io.BytesIO(b"abc"))
+    body = payload.getvalue()
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{server.server_port}/wavenet-ckpt.tar"
+        assert main(["download-checkpoint", "--url", url, "--cache-dir", str(tmp_path)]) == 0
+        assert capsys.readouterr().out.strip().endswith("wavenet-ckpt/model.ckpt-200000")
+        assert main(["download-checkpoint", "--url", url, "--cache-dir", str(tmp_path / "x"), "--sha256", "0" * 64]) == 2
+        assert "sha256" in capsys.readouterr().err
+        assert not (tmp_path / "x" / "wavenet-ckpt").exists()
+    finally:
+        server.shutdown()
+
+
+def test_every_flag_is_explained():
+    parser = build_parser()
+    subparsers = next(a for a in parser._actions if a.dest == "command").choices
+    assert set(subparsers) == {"encode", "synthesize", "mix", "download-checkpoint", "train", "dashboard"}
+    for name, sub in subparsers.items():
+        for action in sub._actions:
+            assert action.help, f"{name}: {action.dest} has no help text"
+
+
+def test_errors_are_one_line_and_exit_2(tmp_path, capsys, weights_file):
+    assert main(["encode", str(tmp_path / "missing.wav"), "-o", str(tmp_path), "--model", str(weights_file)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("nsynth-widgets: error:") and "missing.wav" in err and "Traceback" not in err
+    bad = tmp_path / "bad.npy"
+    np.save(bad, np.zeros((1, 3, 5)))
+    assert main(["synthesize", str(bad), "-o", str(tmp_path), "--model", str(weights_file)]) == 2
+    assert "must have 16 channels" in capsys.readouterr().err
+    assert main(["synthesize", str(bad), "-o", str(tmp_path), "--batch-size", "0"]) == 2
+    assert "`--batch-size` must be a positive integer. Received: 0." in capsys.readouterr().err
+    assert main(["encode", "x.wav", "-o", str(tmp_path), "--model", str(tmp_path / "nope.npz")]) == 2
+    assert "nope.npz" in capsys.readouterr().err

@@ -1,0 +1,307 @@
+"""Rendering NSynth-like notes with libfluidsynth, planning the split, writing and loading datasets.
+
+Rendering tests need Debian's `fluidsynth` (libfluidsynth3) and `fluid-soundfont-gm`; the CI
+installs both. Planning and mapping tests run without them.
+"""
+
+import ctypes.util
+import json
+import os
+
+import numpy as np
+import pytest
+import soundfile
+
+from nsynth_widgets.errors import AudioError, NSynthWidgetsError, ParameterError
+from nsynth_widgets.training import data
+
+_MISSING = [
+    reason
+    for reason, missing in (
+        ("libfluidsynth is not installed (apt-get install fluidsynth)", ctypes.util.find_library("fluidsynth") is None),
+        (
+            f"{data.DEFAULT_SOUNDFONT} is missing (apt-get install fluid-soundfont-gm)",
+            not os.path.isfile(data.DEFAULT_SOUNDFONT),
+        ),
+    )
+    if missing
+]
+needs_fluidsynth = pytest.mark.skipif(bool(_MISSING), reason="; ".join(_MISSING))
+
+SR = data.SAMPLE_RATE
+
+
+def rms(x):
+    return float(np.sqrt(np.mean(np.square(x, dtype=np.float64))))
+
+
+@pytest.fixture(scope="module")
+def renderer():
+    with data.NoteRenderer() as opened:
+        yield opened
+
+
+# --- families and plan (no fluidsynth needed) -------------------------------------------------
+
+
+def test_families_follow_nsynth_ids_and_general_midi_programs():
+    assert list(data.FAMILIES) == [
+        "bass", "brass", "flute", "guitar", "keyboard", "mallet", "organ", "reed", "string", "synth_lead", "vocal",
+    ]  # fmt: skip
+    expected = {
+        0: "keyboard", 7: "keyboard", 8: "mallet", 14: "mallet", 16: "organ", 20: "organ", 24: "guitar",
+        30: "guitar", 32: "bass", 39: "bass", 40: "string", 51: "string", 52: "vocal", 54: "vocal",
+        56: "brass", 63: "brass", 64: "reed", 71: "reed", 72: "flute", 79: "flute", 80: "synth_lead",
+        87: "synth_lead",
+    }  # fmt: skip
+    for program, family in expected.items():
+        assert data.family_of(program) == family
+        assert data.family_of(np.int64(program)) == family
+    for program in (15, 21, 23, 31, 55, 88, 127, -1, 2.0, True, "0"):
+        with pytest.raises(ParameterError, match=r"`program` must be a General MIDI program .*Received: program="):
+            data.family_of(program)
+    for family, (low, high) in data.PITCH_RANGES.items():
+        assert family in data.FAMILIES and 21 <= low < high <= 108
+
+
+def test_plan_covers_ranges_and_splits_by_instrument():
+    notes = data.plan_notes(pitch_step=5, velocities=(100, 25))
+    programs = sorted({note["instrument"] for note in notes})
+    assert programs == sorted(p for members in data.FAMILIES.values() for p in members)
+    n_expected = sum(
+        len(data.FAMILIES[f]) * len(range(low, high + 1, 5)) * 2 for f, (low, high) in data.PITCH_RANGES.items()
+    )
+    assert len(notes) == n_expected == len({note["note_str"] for note in notes})
+    for note in notes:
+        family = data.family_of(note["instrument"])
+        low, high = data.PITCH_RANGES[family]
+        assert (note["pitch"] - low) % 5 == 0 and low <= note["pitch"] <= high
+        assert note["velocity"] in (25, 100)
+        assert note["family_str"] == family and note["family"] == list(data.FAMILIES).index(family)
+        assert note["instrument_str"] == f"{family}_{note['instrument']:03d}"
+        assert note["note_str"] == f"{family}_{note['instrument']:03d}-{note['pitch']:03d}-{note['velocity']:03d}"
+        assert note["sample_rate"] == 16000
+    splits = {}
+    for note in notes:
+        splits.setdefault(note["instrument"], set()).add(note["split"])
+    assert all(len(s) == 1 for s in splits.values()), "a program appears in both splits"
+    valid = {p for p, s in splits.items() if s == {"valid"}}
+    assert sorted(data.family_of(p) for p in valid) == list(data.FAMILIES)  # one per family
+
+    assert data.plan_notes(pitch_step=5, velocities=(100, 25)) == notes
+    reseeded = data.plan_notes(pitch_step=5, velocities=(100, 25), seed=1)
+    other = {n["instrument"] for n in reseeded if n["split"] == "valid"}
+    assert other != valid
+    # The held-out program of a family does not depend on which other families are planned.
+    bass = list(data.FAMILIES["bass"])
+    alone = {n["instrument"] for n in data.plan_notes(programs=bass, pitch_step=40) if n["split"] == "valid"}
+    assert alone == valid & set(bass)
+    # A family with a single chosen program stays in train.
+    assert {n["split"] for n in data.plan_notes(programs=[0, 32], pitch_step=40)} == {"train"}
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        ({"programs": [0, 15]}, r"`programs` must hold General MIDI programs .*Received: programs=\[0, 15\]\."),
+        ({"pitch_step": 0}, r"`pitch_step` must be an integer in \[1, 127\]\. Received: pitch_step=0\."),
+        (
+            {"velocities": [100, 0]},
+            r"`velocities` must hold one or more integers in \[1, 127\]\. Received: velocities=\[100, 0\]\.",
+        ),
+        ({"velocities": []}, r"`velocities` must hold one or more integers .*Received: velocities=\[\]\."),
+        ({"seed": -1}, r"`seed` must be an integer >= 0\. Received: seed=-1\."),
+    ],
+)
+def test_plan_rejects_bad_arguments(kwargs, match):
+    with pytest.raises(ParameterError, match=match):
+        data.plan_notes(**kwargs)
+
+
+def test_missing_soundfont_or_library_says_what_to_install(tmp_path, monkeypatch):
+    with pytest.raises(ParameterError, match=r"fluid-soundfont-gm.*Received: soundfont="):
+        data.NoteRenderer(soundfont=str(tmp_path / "missing.sf2"))
+    (tmp_path / "fake.sf2").write_bytes(b"RIFF")
+    with pytest.raises(ParameterError, match=r"`gain` must be a number in \(0, 10\]\. Received: gain=0\."):
+        data.NoteRenderer(soundfont=str(tmp_path / "fake.sf2"), gain=0)
+    monkeypatch.setattr(ctypes.util, "find_library", lambda name: None)
+    data._fluidsynth.cache_clear()
+    try:
+        with pytest.raises(NSynthWidgetsError, match=r"libfluidsynth must be installed.*apt-get install fluidsynth"):
+            data.NoteRenderer(soundfont=str(tmp_path / "fake.sf2"))
+    finally:
+        data._fluidsynth.cache_clear()
+
+
+# --- rendering ---------------------------------------------------------------------------------
+
+
+@needs_fluidsynth
+def test_render_gives_a_4_second_16k_note(renderer):
+    audio = renderer.render(program=0, pitch=60, velocity=100)
+    assert audio.shape == (64000,) and audio.dtype == np.float32
+    assert np.all(np.isfinite(audio))
+    assert 1e-2 < np.max(np.abs(audio)) <= 1.0
+    # The note starts at t=0: sound within the first 20 ms.
+    assert np.max(np.abs(audio[: SR // 50])) > 1e-3
+
+
+@needs_fluidsynth
+def test_piano_a4_has_f0_near_440_hz(renderer):
+    audio = renderer.render(program=0, pitch=69, velocity=100)
+    segment = audio[SR // 10 : SR // 10 + SR].astype(np.float64) * np.hanning(SR)
+    n_fft = 8 * SR
+    spectrum = np.abs(np.fft.rfft(segment, n_fft))
+    freqs = np.fft.rfftfreq(n_fft, 1 / SR)
+    peak = freqs[np.argmax(spectrum)]  # strongest partial anywhere: the fundamental for a piano A4
+    assert abs(peak - 440.0) < 3.0
+
+
+@needs_fluidsynth
+def test_velocity_keeps_dynamics(renderer):
+    levels = [rms(renderer.render(0, 60, velocity)) for velocity in (25, 50, 75, 100, 127)]
+    assert all(a < b for a, b in zip(levels, levels[1:]))
+    assert levels[-1] > 4 * levels[0]
+
+
+@needs_fluidsynth
+def test_key_is_released_at_3_seconds(renderer):
+    audio = renderer.render(program=16, pitch=60, velocity=100)  # drawbar organ: sustains, stops on release
+    hold = rms(audio[SR // 2 : 5 * SR // 2])
+    assert hold > 1e-2
+    assert rms(audio[5 * SR // 2 : 3 * SR]) > 0.5 * hold  # still held just before 3 s
+    assert rms(audio[7 * SR // 2 :]) < 1e-2 * hold
+
+
+@needs_fluidsynth
+def test_no_leakage_between_notes(renderer):
+    quiet = renderer.render(program=73, pitch=60, velocity=25)  # flute, soft attack
+    loud = renderer.render(program=52, pitch=48, velocity=127)  # choir: still ringing at 4 s
+    tail = np.max(np.abs(loud[-SR // 100 :]))
+    assert tail > 1e-3  # so it would show up in the next note if it leaked
+    after = renderer.render(program=73, pitch=60, velocity=25)
+    assert np.max(np.abs(after[: SR // 1000])) < 0.2 * tail
+    np.testing.assert_array_equal(after, quiet)
+
+
+@needs_fluidsynth
+def test_silent_key_and_bad_arguments(renderer):
+    assert np.max(np.abs(renderer.render(program=43, pitch=80, velocity=100))) < data.SILENCE_PEAK  # contrabass
+    with pytest.raises(ParameterError, match=r"`pitch` must be an integer in \[0, 127\]\. Received: pitch=128\."):
+        renderer.render(0, 128, 100)
+    with pytest.raises(ParameterError, match=r"`velocity` must be an integer in \[1, 127\]\. Received: velocity=0\."):
+        renderer.render(0, 60, 0)
+    with pytest.raises(ParameterError, match=r"Received: program=-1\."):
+        renderer.render(-1, 60, 100)
+
+
+@needs_fluidsynth
+def test_clipping_raises_with_the_gain():
+    with data.NoteRenderer(gain=10.0) as loud:
+        with pytest.raises(AudioError, match=r"`gain` must keep every note within \[-1, 1\].*Received: gain=10\.0\."):
+            loud.render(program=27, pitch=40, velocity=127)
+
+
+# --- datasets ----------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def plan():
+    # Two pianos (one held out) and the contrabass, whose preset is silent above MIDI 57.
+    return data.plan_notes(programs=[0, 1, 43], pitch_step=24, velocities=(100,))
+
+
+@pytest.fixture(scope="module")
+def rendered(tmp_path_factory, renderer, plan):
+    out = tmp_path_factory.mktemp("notes")
+    calls = []
+    examples = data.render_dataset(out, plan, progress=lambda *a: calls.append(a), renderer=renderer)
+    return out, examples, calls
+
+
+@needs_fluidsynth
+def test_render_dataset_writes_wavs_and_examples(rendered, renderer, plan):
+    out, examples, calls = rendered
+    silent = {"string_043-060-100", "string_043-084-100"}
+    assert [n["note_str"] for n in plan if n["note_str"] not in silent] == list(examples)
+    assert calls == [(i, len(plan)) for i in range(1, len(plan) + 1)]
+    with open(out / "examples.json") as file:
+        assert json.load(file) == examples
+    with open(out / "silent.json") as file:
+        assert sorted(json.load(file)) == sorted(silent)
+    assert sorted(os.listdir(out / "audio")) == sorted(f"{note_id}.wav" for note_id in examples)
+    assert {examples[k]["split"] for k in examples if examples[k]["instrument"] in (0, 1)} == {"train", "valid"}
+    note = examples["keyboard_000-069-100"]
+    info = soundfile.info(str(out / "audio" / "keyboard_000-069-100.wav"))
+    assert (info.samplerate, info.channels, info.frames, info.subtype) == (16000, 1, 64000, "PCM_16")
+    written, _ = soundfile.read(str(out / "audio" / "keyboard_000-069-100.wav"), dtype="float32")
+    expected = renderer.render(note["instrument"], note["pitch"], note["velocity"])
+    np.testing.assert_allclose(written, expected, atol=1.5 / 32768)
+
+
+@needs_fluidsynth
+def test_render_dataset_resumes_without_rendering_again(rendered, plan, monkeypatch):
+    out, examples, _ = rendered
+    renders = []
+    original = data.NoteRenderer.render
+    monkeypatch.setattr(data.NoteRenderer, "render", lambda self, *a: renders.append(a) or original(self, *a))
+    stamps = {name: os.stat(out / "audio" / name).st_mtime_ns for name in os.listdir(out / "audio")}
+
+    assert data.render_dataset(out, plan) == examples  # nothing to do: no renderer is even opened
+    assert renders == []
+    os.remove(out / "audio" / "keyboard_001-045-100.wav")
+    assert data.render_dataset(out, plan) == examples
+    assert renders == [(1, 45, 100)]
+    for name, stamp in stamps.items():
+        if name != "keyboard_001-045-100.wav":
+            assert os.stat(out / "audio" / name).st_mtime_ns == stamp
+
+
+@needs_fluidsynth
+def test_render_dataset_cancel_keeps_what_is_done(tmp_path, renderer, plan):
+    asked = []
+    examples = data.render_dataset(tmp_path, plan, cancel=lambda: len(asked) >= 2 or asked.append(1), renderer=renderer)
+    assert list(examples) == [plan[0]["note_str"], plan[1]["note_str"]]
+    with open(tmp_path / "examples.json") as file:
+        assert list(json.load(file)) == list(examples)
+    with pytest.raises(ParameterError, match=r"`notes` must be dicts made by plan_notes.*Received: notes\[0\]="):
+        data.render_dataset(tmp_path, [{"note_str": "../x", "instrument": 0, "pitch": 60, "velocity": 100}])
+
+
+@needs_fluidsynth
+def test_note_dataset_loads_a_split_and_crops(rendered):
+    out, examples, _ = rendered
+    train, valid = data.NoteDataset(out, "train"), data.NoteDataset(out, "valid")
+    assert len(train) + len(valid) == len(examples)
+    assert set(train.note_ids).isdisjoint(valid.note_ids)
+    assert {examples[k]["split"] for k in valid.note_ids} == {"valid"}
+    for note_id in valid.note_ids:
+        expected, _ = soundfile.read(str(out / "audio" / f"{note_id}.wav"), dtype="float32")
+        np.testing.assert_array_equal(valid.load(note_id), expected)
+
+    crops = train.random_crops(6, 4000, np.random.default_rng(0))
+    assert crops.shape == (6, 4000) and crops.dtype == np.float32
+    np.testing.assert_array_equal(crops, train.random_crops(6, 4000, 0))
+    notes = np.stack([train.load(k) for k in train.note_ids])
+    heads = np.lib.stride_tricks.sliding_window_view(notes, 16, axis=1)
+    for crop in crops:  # every crop is a contiguous piece of one note
+        rows, starts = np.nonzero(np.all(heads == crop[:16], axis=-1))
+        assert any(np.array_equal(notes[r, s : s + 4000], crop) for r, s in zip(rows, starts))
+    whole = train.random_crops(8, 64000, 1)
+    assert all(any(np.array_equal(row, note) for note in notes) for row in whole)
+
+    with pytest.raises(ParameterError, match=r"`length` must be an integer in \[1, 64000\]\. Received: length=64001\."):
+        train.random_crops(2, 64001, 0)
+    with pytest.raises(ParameterError, match=r"`split` must be 'train' or 'valid'\. Received: split='test'\."):
+        data.NoteDataset(out, "test")
+
+
+@needs_fluidsynth
+def test_main_renders_a_limited_plan(tmp_path, capsys):
+    argv = [str(tmp_path), "--programs", "0", "--pitch-step", "12", "--velocities", "100", "--limit", "3"]
+    assert data.main(argv) == 0
+    with open(tmp_path / "examples.json") as file:
+        examples = json.load(file)
+    assert list(examples) == ["keyboard_000-021-100", "keyboard_000-069-100", "keyboard_000-105-100"]
+    assert sorted(os.listdir(tmp_path / "audio")) == sorted(f"{k}.wav" for k in examples)
+    assert "3 notes in" in capsys.readouterr().out

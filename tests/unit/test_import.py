@@ -1,0 +1,27 @@
+"""Importing the package (and its light modules) never loads TensorFlow or Keras."""
+
+import subprocess
+import sys
+
+
+def test_import_is_cheap():
+    code = (
+        "import sys, nsynth_widgets as nw\n"
+        "nw.load_audio, nw.save_encoding, nw.examples, nw.ModelConfig, nw.download_checkpoint\n"
+        "import nsynth_widgets.runtime, nsynth_widgets.plotting, nsynth_widgets.dsp, nsynth_widgets.cli\n"
+        "import nsynth_widgets.model\n"
+        "heavy = sorted(m for m in sys.modules if m.split('.')[0] in ('tensorflow', 'keras', 'librosa'))\n"
+        "assert not heavy, heavy\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_lazy_attribute_errors_are_plain():
+    import nsynth_widgets
+
+    try:
+        nsynth_widgets.not_a_thing
+    except AttributeError as error:
+        assert "not_a_thing" in str(error)
+    else:  # pragma: no cover
+        raise AssertionError("expected AttributeError")

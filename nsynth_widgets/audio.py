@@ -10,13 +10,13 @@ import io
 import numbers
 import os
 import tempfile
-import uuid
 import warnings
 
 import numpy as np
 import soundfile as sf
 import soxr
 
+from ._files import atomic_path
 from .errors import AudioError, ParameterError, describe
 
 __all__ = ["load_audio", "validate_audio", "normalize", "save_audio", "to_wav_bytes", "duration_seconds"]
@@ -179,14 +179,8 @@ def save_audio(path, audio, sample_rate=16000, subtype="PCM_16"):
         raise ParameterError(f"`path` must be in an existing folder. Received: path={path!r}.")
     samples = _one_sound(audio, sample_rate)
 
-    temporary = os.path.join(directory, f".{os.path.basename(path)}.{uuid.uuid4().hex[:12]}.tmp")
-    os.close(os.open(temporary, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o666))  # 0o666 & ~umask, like open()
-    try:
+    with atomic_path(path) as temporary:
         sf.write(temporary, samples, sample_rate, format=file_format, subtype=subtype.upper())
-        os.replace(temporary, path)
-    except BaseException:
-        os.remove(temporary)
-        raise
 
 
 def to_wav_bytes(audio, sample_rate=16000):

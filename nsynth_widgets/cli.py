@@ -9,7 +9,7 @@ import os
 import sys
 from pathlib import Path
 
-from .errors import NSynthWidgetsError, ParameterError
+from .errors import NSynthWidgetsError
 
 __all__ = ["main", "build_parser"]
 

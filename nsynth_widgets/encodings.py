@@ -1,11 +1,10 @@
 """Save, load and validate NSynth encodings (``.npy``, shape ``(batch, frames, channels)``)."""
 
-import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
 
+from ._files import atomic_path
 from .errors import EncodingError, describe
 
 __all__ = ["validate_encoding", "save_encoding", "load_encoding"]
@@ -74,14 +73,8 @@ def save_encoding(path, encoding):
     if path.suffix != ".npy":
         path = path.with_name(path.name + ".npy")
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=path.name, suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            np.save(f, array)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_path(path) as temporary, open(temporary, "wb") as file:
+        np.save(file, array)
     return path
 
 

@@ -8,13 +8,12 @@ configuration as JSON under ``__config__``; it loads without TensorFlow and roun
 """
 
 import json
-import os
 import re
-import tempfile
 from pathlib import Path
 
 import numpy as np
 
+from .._files import atomic_path
 from ..download import checkpoint_prefix
 from ..errors import CheckpointError
 from .config import ModelConfig
@@ -183,14 +182,8 @@ def save_weights(path, config, arrays):
     payload = {name: np.asarray(a, dtype=np.float32) for name, a in arrays.items()}
     payload[_CONFIG_KEY] = np.array(config.to_json())
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=path.name, suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            np.savez(f, **payload)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_path(path) as temporary, open(temporary, "wb") as file:
+        np.savez(file, **payload)
     return path
 
 

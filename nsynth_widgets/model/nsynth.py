@@ -191,14 +191,12 @@ class NSynth:
             Or, when ``encoding`` was a list, a list of 1-D arrays (one per encoding row).
         """
         encodings, lengths = self._batch_encodings(encoding)
-        on_chunk = None
-        if progress is not None:
-            def on_chunk(done, total, classes):
-                progress(done, total, classes_to_audio(classes))
+        def on_chunk(done, total, classes):
+            progress(done, total, classes_to_audio(classes))
         try:
             classes = fastgen.generate(
                 self.decoder_weights, encodings, seed=seed, temperature=temperature, greedy=greedy,
-                chunk_size=chunk_size, progress=on_chunk, cancel=cancel,
+                chunk_size=chunk_size, progress=None if progress is None else on_chunk, cancel=cancel,
             )
         except SynthesisCancelled as stop:
             raise SynthesisCancelled(classes_to_audio(stop.partial_audio)) from None

@@ -36,6 +36,7 @@ import soundfile
 import soxr
 from tqdm import tqdm
 
+from .._files import atomic_path
 from ..errors import AudioError, NSynthWidgetsError, ParameterError, describe
 
 __all__ = [
@@ -422,10 +423,8 @@ def plan_notes(programs=None, pitch_step=1, velocities=VELOCITIES, seed=0, valid
 
 
 def _write_json(path, value):
-    partial = path + ".part"
-    with open(partial, "w", encoding="utf-8") as file:
+    with atomic_path(path) as temporary, open(temporary, "w", encoding="utf-8") as file:
         json.dump(value, file, indent=1)
-    os.replace(partial, path)
 
 
 def _check_notes(notes):
@@ -504,8 +503,8 @@ def render_dataset(out_dir, notes, progress=None, cancel=None, renderer=None):
                 if np.max(np.abs(audio)) < SILENCE_PEAK:
                     silent.add(note_id)
                 else:
-                    soundfile.write(path + ".part", audio, SAMPLE_RATE, subtype="PCM_16", format="WAV")
-                    os.replace(path + ".part", path)
+                    with atomic_path(path) as temporary:
+                        soundfile.write(temporary, audio, SAMPLE_RATE, subtype="PCM_16", format="WAV")
             if note_id not in silent:
                 examples[note_id] = dict(note)
             if progress is not None:

@@ -12,13 +12,12 @@ writes, atomically, into ``run_dir``:
 
 import dataclasses
 import json
-import os
-import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
 
+from .._files import atomic_path
 from ..dsp.mulaw import codes_to_classes, mu_law_encode
 from ..errors import ParameterError, describe
 from ..model.config import ModelConfig
@@ -103,17 +102,6 @@ def _schedule(config):
     return WarmupCosine()
 
 
-def _atomic_savez(path, arrays):
-    fd, tmp = tempfile.mkstemp(prefix=path.name, suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            np.savez(f, **arrays)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def train(model_config, train_data, run_dir, config=TrainConfig(), valid_data=None, resume=True,
           progress=None, cancel=None):
     """Train (or continue training) a model.
@@ -184,7 +172,9 @@ def train(model_config, train_data, run_dir, config=TrainConfig(), valid_data=No
     def checkpoint(step):
         model.weights_changed()
         model.save_weights(weights_path)
-        _atomic_savez(optimizer_path, {"step": np.array(step), **{f"v{i}": np.asarray(v) for i, v in enumerate(optimizer.variables)}})
+        state = {"step": np.array(step), **{f"v{i}": np.asarray(v) for i, v in enumerate(optimizer.variables)}}
+        with atomic_path(optimizer_path) as temporary, open(temporary, "wb") as file:
+            np.savez(file, **state)
 
     losses = []
     started = time.time()

@@ -22,6 +22,7 @@ Nothing here imports TensorFlow; the model passed in does the encoding.
 """
 
 import argparse
+import io
 import json
 import math
 import numbers
@@ -33,8 +34,10 @@ import librosa
 import matplotlib
 import numpy as np
 from matplotlib.figure import Figure
+from PIL import Image
 from tqdm import tqdm
 
+from .._files import atomic_path
 from ..audio import validate_audio
 from ..dsp import interpolate, quantize
 from ..errors import NSynthWidgetsError, ParameterError, describe
@@ -58,9 +61,12 @@ HARMONIC_FAMILIES = (
 )
 
 _HELD_SECONDS = 3.0  # a rendered note's key is held for its first 3 s
+_PYIN_FRAME = 2048
+_FMIN, _FMAX = librosa.note_to_hz("C2"), librosa.note_to_hz("C7")
 _MIX_WEIGHT = 0.5
 _FIGURE_SIZE = (6.0, 2.5)  # inches
 _FIGURE_DPI = 80
+_PNG_COLORS = 128  # palette PNGs: a third of the size of full-colour ones, no visible banding
 
 
 def _check_int(name, value, low):
@@ -83,9 +89,7 @@ def _median(values):
     return float(np.median(values)) if values.size else math.nan
 
 
-def f0_error_cents(
-    reference, estimate, sample_rate=16000, fmin=librosa.note_to_hz("C2"), fmax=librosa.note_to_hz("C7")
-):
+def f0_error_cents(reference, estimate, sample_rate=16000, fmin=_FMIN, fmax=_FMAX):
     """Median pitch error of ``estimate`` against ``reference``, in cents.
 
     Both signals are cut to their common length and to the note's held part (the first 3 s),
@@ -119,18 +123,30 @@ def f0_error_cents(
             f"`fmax` must exceed `fmin` (> 0) and stay below sample_rate / 2 = {sample_rate / 2:g}. "
             f"Received: fmin={describe(fmin)}, fmax={describe(fmax)}."
         )
-    n = min(reference.size, estimate.size, int(_HELD_SECONDS * sample_rate))
-    if n < 2048:
-        return math.nan
-    tracks = [
-        librosa.pyin(audio[:n], fmin=float(fmin), fmax=float(fmax), sr=sample_rate, frame_length=2048)
-        for audio in (reference, estimate)
-    ]
-    (f_ref, voiced_ref, _), (f_est, voiced_est, _) = tracks
-    both = voiced_ref & voiced_est & np.isfinite(f_ref) & np.isfinite(f_est)
+    n = min(reference.size, estimate.size)
+    track = _pitch_track(reference[:n], sample_rate, fmin, fmax)
+    return _cents(_pitch_track(estimate[:n], sample_rate, fmin, fmax), track)
+
+
+def _pitch_track(audio, sample_rate, fmin, fmax):
+    """pYIN f0 in Hz per frame (2048 samples, hop 512) of the first 3 s; NaN where unvoiced.
+
+    Returns ``(frames,)`` float64, empty when the audio is shorter than one frame.
+    """
+    audio = audio[: int(_HELD_SECONDS * sample_rate)]
+    if audio.size < _PYIN_FRAME:
+        return np.empty(0)
+    f0, voiced, _ = librosa.pyin(audio, fmin=float(fmin), fmax=float(fmax), sr=sample_rate, frame_length=_PYIN_FRAME)
+    return np.where(voiced, f0, np.nan)
+
+
+def _cents(track, reference_track):
+    """Median ``|cents|`` of ``track`` against ``reference_track`` (Hz, array or scalar) where both are finite."""
+    track, reference_track = np.broadcast_arrays(track, reference_track)
+    both = np.isfinite(track) & np.isfinite(reference_track)
     if not both.any():
         return math.nan
-    return float(np.median(np.abs(1200.0 * np.log2(f_est[both] / f_ref[both]))))
+    return float(np.median(np.abs(1200.0 * np.log2(track[both] / reference_track[both]))))
 
 
 def envelope_noise(audio, rng, frame=512):
@@ -219,14 +235,26 @@ def _synthesize(model, encodings, batch_size, seed, progress=None):
 
     Batch ``k`` samples with ``np.random.default_rng([seed, k])``. Returns a list of 1-D arrays.
     """
-    n_batches = max(1, math.ceil(len(encodings) / batch_size))
+    n_batches = math.ceil(len(encodings) / batch_size)
     audio = []
     for k, part in enumerate(np.array_split(np.arange(len(encodings)), n_batches)):
-        if part.size:
-            audio.extend(model.synthesize([encodings[i] for i in part], seed=np.random.default_rng([seed, k])))
+        audio.extend(model.synthesize([encodings[i] for i in part], seed=np.random.default_rng([seed, k])))
         if progress is not None:
             progress(len(audio), len(encodings))
     return audio
+
+
+def _between(mixed, a, b, sample_rate):
+    """Spectral distances of ``mixed`` to ``a`` and ``b``, of ``a`` to ``b``, and whether ``mixed`` is nearer both."""
+    d_mix_a = spectral_distance(a, mixed, sample_rate)
+    d_mix_b = spectral_distance(b, mixed, sample_rate)
+    d_a_b = spectral_distance(a, b, sample_rate)
+    return {
+        "d_mix_a": d_mix_a,
+        "d_mix_b": d_mix_b,
+        "d_a_b": d_a_b,
+        "between": bool(d_mix_a < d_a_b and d_mix_b < d_a_b),
+    }
 
 
 def _summarise(rows, f0_rows):
@@ -250,7 +278,9 @@ def _evaluate(model, dataset, n_notes, seed, harmonic_families, batch_size, prog
     seed = _check_int("seed", seed, 0)
     batch_size = _check_int("batch_size", batch_size, 1)
     min_velocity = _check_int("min_velocity", min_velocity, 1)
-    if isinstance(harmonic_families, str) or not all(isinstance(f, str) for f in harmonic_families):
+    if not isinstance(harmonic_families, (list, tuple, set, frozenset)) or not all(
+        isinstance(family, str) for family in harmonic_families
+    ):
         raise ParameterError(
             "`harmonic_families` must be a sequence of family names. "
             f"Received: harmonic_families={describe(harmonic_families)}."
@@ -270,7 +300,7 @@ def _evaluate(model, dataset, n_notes, seed, harmonic_families, batch_size, prog
     if not candidates:
         raise ParameterError(
             f"`dataset` must hold notes with pitch in {list(pitch_range)} and velocity >= {min_velocity}. "
-            f"Received: dataset={describe(dataset)} with {len(dataset.note_ids)} notes, none of them so."
+            f"Received: dataset={describe(dataset)} with {len(dataset.note_ids)} notes, none of them in range."
         )
     rng = np.random.default_rng(seed)
     note_ids = _select_notes(dataset, candidates, n_notes, rng)
@@ -279,19 +309,21 @@ def _evaluate(model, dataset, n_notes, seed, harmonic_families, batch_size, prog
 
     audio = {note_id: dataset.load(note_id) for note_id in note_ids + list(pair or ())}
     encodings = {note_id: model.encode(audio[note_id])[0] for note_id in audio}
-    to_synthesize = [encodings[note_id] for note_id in note_ids]
+    extra = [note_id for note_id in pair or () if note_id not in note_ids]
+    to_synthesize = [encodings[note_id] for note_id in note_ids + extra]
     if pair is not None:
         to_synthesize.append(interpolate(encodings[pair[0]], encodings[pair[1]], _MIX_WEIGHT))
     started = time.perf_counter()
     generated = _synthesize(model, to_synthesize, batch_size, seed, progress)
     seconds = time.perf_counter() - started
-    resyntheses = dict(zip(note_ids, generated))
+    resyntheses = dict(zip(note_ids + extra, generated))
 
     rows = []
     for index, note_id in enumerate(note_ids):
         resynthesis = resyntheses[note_id]
         reference = audio[note_id][: resynthesis.size]
         note = dataset.examples[note_id]
+        track = _pitch_track(reference, sample_rate, _FMIN, _FMAX)
         rows.append(
             {
                 "note_id": note_id,
@@ -305,7 +337,8 @@ def _evaluate(model, dataset, n_notes, seed, harmonic_families, batch_size, prog
                 "noise_distance": spectral_distance(
                     reference, envelope_noise(reference, np.random.default_rng([seed, index])), sample_rate
                 ),
-                "f0_cents": f0_error_cents(reference, resynthesis, sample_rate),
+                "f0_cents": _cents(_pitch_track(resynthesis, sample_rate, _FMIN, _FMAX), track),
+                "reference_f0_cents": _cents(track, librosa.midi_to_hz(note["pitch"])),
             }
         )
 
@@ -318,18 +351,13 @@ def _evaluate(model, dataset, n_notes, seed, harmonic_families, batch_size, prog
     mix = None
     if pair is not None:
         mixed = generated[-1]
-        a, b = (audio[note_id][: mixed.size] for note_id in pair)
-        d_mix_a = spectral_distance(a, mixed, sample_rate)
-        d_mix_b = spectral_distance(b, mixed, sample_rate)
-        d_a_b = spectral_distance(a, b, sample_rate)
+        originals = [audio[note_id][: mixed.size] for note_id in pair]
         mix = {
             "a": pair[0],
             "b": pair[1],
             "weight": _MIX_WEIGHT,
-            "d_mix_a": d_mix_a,
-            "d_mix_b": d_mix_b,
-            "d_a_b": d_a_b,
-            "between": bool(d_mix_a < d_a_b and d_mix_b < d_a_b),
+            **_between(mixed, *originals, sample_rate),
+            "resynthesized": _between(mixed, *(resyntheses[note_id] for note_id in pair), sample_rate),
         }
 
     n_samples = int(sum(part.size for part in generated))
@@ -378,7 +406,8 @@ def evaluate_model(
     resynthesized in batches of at most ``batch_size`` (batch ``k`` sampled with
     ``np.random.default_rng([seed, k])``: the audio depends on ``seed`` and ``batch_size``).
     The mix check uses two notes of harmonic families, different instruments, same pitch and
-    velocity, not necessarily among the picked notes.
+    velocity (not necessarily among the picked notes; they are resynthesized too), and compares
+    the resynthesis of their 50/50 latent mix with the originals and with their resyntheses.
 
     Parameters
     ----------
@@ -397,7 +426,8 @@ def evaluate_model(
     batch_size : int
         Most notes per decoder call.
     progress : callable, optional
-        Called as ``progress(n_done, n_total)`` after each decoder call (counting the mix).
+        Called as ``progress(n_done, n_total)`` after each decoder call, counting sounds
+        generated (notes, mix sources not among them, and the mix).
     pitch_range : tuple of int
         Lowest and highest MIDI pitch (inclusive).
     min_velocity : int
@@ -411,14 +441,19 @@ def evaluate_model(
         * ``"notes"``: one row per note: ``note_id``, ``family``, ``instrument``, ``pitch``,
           ``velocity``, ``harmonic`` (bool) and, in dB, ``spectral_distance`` (resynthesis),
           ``mulaw_distance`` (mu-law round trip), ``noise_distance`` (:func:`envelope_noise`),
-          plus ``f0_cents`` (:func:`f0_error_cents` of the resynthesis; NaN if unmeasurable).
+          plus ``f0_cents`` (:func:`f0_error_cents` of the resynthesis; NaN if unmeasurable) and
+          ``reference_f0_cents`` (the original's pYIN track against its nominal MIDI pitch: a
+          check that its pitch is measurable at all; NaN if not).
         * ``"summary"``: ``{"overall": stats, "families": {family: stats}}``, where stats are
           the medians of the three distances over the group, ``notes``, and ``f0_cents``
           (median), ``f0_measured`` (count) and ``f0_within_50_cents`` (fraction) over the
           measured notes -- of harmonic families only for ``"overall"``.
         * ``"mix"``: ``a``, ``b`` (note ids), ``weight``, ``d_mix_a``, ``d_mix_b``, ``d_a_b``
-          (spectral distances in dB to the originals) and ``between``
-          (``d_mix_a < d_a_b and d_mix_b < d_a_b``); None when no pair qualifies.
+          (spectral distances in dB, between the mix's resynthesis and the originals) and
+          ``between`` (``d_mix_a < d_a_b and d_mix_b < d_a_b``), and ``resynthesized``: the
+          same four keys with the resyntheses of A and B in place of the originals (so the
+          model's own resynthesis error does not decide the verdict); None when no pair
+          qualifies.
         * ``"selection"`` (the arguments that chose the notes), ``"model"`` (config name and
           source), ``"timing"`` (``synthesis_seconds``, ``samples``, ``samples_per_second``,
           ``batch_size``).
@@ -433,7 +468,8 @@ def save_figures(model, dataset, out_dir, note_ids, resyntheses=None, seed=0):
     """Write one small PNG per note: spectrogram of the original beside its resynthesis.
 
     Each figure is 6 x 2.5 in at 80 dpi (480 x 200 pixels), drawn on a
-    :class:`matplotlib.figure.Figure` (nothing is registered with pyplot).
+    :class:`matplotlib.figure.Figure` (nothing is registered with pyplot) and stored as a
+    128-colour palette PNG (under 50 KB even for noise).
 
     Parameters
     ----------
@@ -474,8 +510,11 @@ def save_figures(model, dataset, out_dir, note_ids, resyntheses=None, seed=0):
                 plot_spectrogram(audio, sample_rate, ax=ax)
                 ax.set_title(f"{note_id}: {title}")
             axes[1].set_ylabel("")
-            path = os.path.join(out_dir, f"{note_id}.png")
-            figure.savefig(path, dpi=_FIGURE_DPI)
+            buffer = io.BytesIO()
+            figure.savefig(buffer, format="png", dpi=_FIGURE_DPI)
+        path = os.path.join(out_dir, f"{note_id}.png")
+        with Image.open(buffer) as image, atomic_path(path) as temporary:
+            image.convert("RGB").quantize(colors=_PNG_COLORS).save(temporary, format="png", optimize=True)
         paths.append(path)
     return paths
 
@@ -540,19 +579,23 @@ def results_markdown(results):
     )
     mix = results.get("mix")
     if mix is not None:
-        verdict = "sits between them" if mix["between"] else "does **not** sit between them"
         lines += [
             "",
             f"**Latent mix.** The resynthesis of a {mix['weight']:.0%}/{1 - mix['weight']:.0%} mix of the "
-            f"encodings of `{mix['a']}` (A) and `{mix['b']}` (B) {verdict}:",
+            f"encodings of `{mix['a']}` (A) and `{mix['b']}` (B) sits between them when it is nearer to "
+            "each than they are to each other (spectral distance, dB):",
             "",
-            "| d(mix, A) | d(mix, B) | d(A, B) |",
-            "|---:|---:|---:|",
-            f"| {_number(mix['d_mix_a'], 1)} | {_number(mix['d_mix_b'], 1)} | {_number(mix['d_a_b'], 1)} |",
+            "| A and B are | d(mix, A) | d(mix, B) | d(A, B) | Between |",
+            "|---|---:|---:|---:|---|",
         ]
+        for name, check in (("the originals", mix), ("their resyntheses", mix["resynthesized"])):
+            lines.append(
+                f"| {name} | {_number(check['d_mix_a'], 1)} | {_number(check['d_mix_b'], 1)} | "
+                f"{_number(check['d_a_b'], 1)} | {'yes' if check['between'] else 'no'} |"
+            )
     lines += [
         "",
-        f"Resynthesizing {timing['audio_seconds']:.0f} s of audio took {timing['synthesis_seconds']:.0f} s "
+        f"Resynthesizing {timing['audio_seconds']:.0f} s of audio took {timing['synthesis_seconds']:.1f} s "
         f"in batches of up to {timing['batch_size']} notes "
         f"({_number(timing['samples_per_second'], 0)} samples/s).",
         "",
@@ -618,8 +661,9 @@ def main(argv=None):
         save_figures(model, dataset, os.path.join(args.out, "figures"), chosen, resyntheses)
     except NSynthWidgetsError as error:
         parser.exit(2, f"error: {error}\n")
-    with open(os.path.join(args.out, "results.json"), "w", encoding="utf-8") as file:
-        json.dump(_jsonable(results), file, indent=1, allow_nan=False)
+    with atomic_path(os.path.join(args.out, "results.json")) as temporary:
+        with open(temporary, "w", encoding="utf-8") as file:
+            json.dump(_jsonable(results), file, indent=1, allow_nan=False)
     print(results_markdown(results))
     return 0
 

@@ -5,6 +5,7 @@ up to the loader's cap, TensorFlow's start-up log silenced, idle kernels culled.
 """
 
 import os
+import sys
 from pathlib import Path
 
 from .errors import ParameterError, describe
@@ -42,17 +43,33 @@ def voila_command(port=8866, host="127.0.0.1", open_browser=True, notebook=DASHB
     if not Path(notebook).is_file():
         raise ParameterError(f"`notebook` must be an existing notebook file. Received: notebook='{notebook}'.")
     os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"
-    # websocket frames carry uploads as binary buffers: allow the cap plus headroom
-    max_message = MAX_UPLOAD_BYTES + 4 * 1024 * 1024
     return [
-        "voila", str(notebook),
+        sys.executable, "-m", "nsynth_widgets.dashboard_server", str(notebook),
         f"--port={port}",
         f"--Voila.ip={host}",
         f"--Voila.open_browser={open_browser}",
         "--strip_sources=True",
         "--show_tracebacks=False",
-        f"--Voila.tornado_settings=websocket_max_message_size={max_message}",
         f"--MappingKernelManager.cull_idle_timeout={KERNEL_IDLE_TIMEOUT_S}",
         "--MappingKernelManager.cull_interval=60",
         "--theme=light",
     ]
+
+
+def main(argv=None):
+    """Start Voila with ``argv`` (as built by :func:`voila_command`), allowing uploads up to the cap.
+
+    The websocket limit must reach tornado as an integer, which Voila's command line cannot
+    express (``key=value`` gives a string), so it is set here on the application object.
+    """
+    from voila.app import Voila
+
+    app = Voila.instance()
+    app.initialize(sys.argv[1:] if argv is None else argv)
+    # uploads travel as one binary websocket frame: allow the cap plus headroom for the message
+    app.tornado_settings = {**app.tornado_settings, "websocket_max_message_size": MAX_UPLOAD_BYTES + 4 * 2**20}
+    app.start()
+
+
+if __name__ == "__main__":
+    main()

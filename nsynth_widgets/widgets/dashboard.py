@@ -1,0 +1,156 @@
+"""`Dashboard`: every panel in tabs, a model picker and a status line — the Voila app.
+
+Building it is cheap: no model loads until the first encode or the Load button. The embedded
+default model may be missing (a fresh checkout before training); the status line then says
+so and asks for a checkpoint instead of failing.
+"""
+
+import ipywidgets
+
+from ..errors import ParameterError, describe
+from ..runtime import DEFAULT_MODEL, Synthesizer
+from ._common import error_html, error_text, message_html, run_task
+from .encoder import EncodePanel
+from .loader import LoadPanel
+from .mixer import MixPanel
+from .pad import PadPanel
+from .plots import PlotPanel
+from .resynth import ResynthPanel
+from .session import Session
+
+__all__ = ["Dashboard"]
+
+_MAX_PATH = 1000
+_SOURCES = [("embedded default", DEFAULT_MODEL), ("checkpoint or weights file", "path")]
+
+
+def _default_model_missing():
+    """Text explaining that the embedded weights are absent, or "" when they are there."""
+    from ..model.nsynth import DEFAULT_WEIGHTS  # no TensorFlow: the module imports Keras lazily
+
+    if DEFAULT_WEIGHTS.is_file():
+        return ""
+    return (
+        "The embedded default model is not installed (no file at "
+        f"'{DEFAULT_WEIGHTS}'): choose a checkpoint or weights file above and press Load model."
+    )
+
+
+class Dashboard(ipywidgets.VBox):
+    """Load, encode, plot, resynthesize, mix and play a pad, in one tabbed app.
+
+    Parameters
+    ----------
+    model : str or os.PathLike or NSynth or Synthesizer
+        The model to start with (see :func:`~nsynth_widgets.runtime.load_model`); it loads on
+        first use. Ignored when ``session`` is given.
+    session : Session or None
+        Share state with other panels or a notebook.
+    run_in_thread : bool
+        Do long work in background threads (False: right away, as tests do).
+
+    Attributes
+    ----------
+    session : Session
+    loader, encoder, plots, resynth, mixer, pad : the panels
+    tabs : ipywidgets.Tab
+    model_source, model_path, load_button : ipywidgets.Dropdown, ipywidgets.Text, ipywidgets.Button
+        Pick the embedded default or a checkpoint prefix / ``.npz`` weights file on the server.
+    model_status, status : ipywidgets.HTML
+        What model is in use, and the latest message or error of any panel.
+    """
+
+    def __init__(self, model=DEFAULT_MODEL, session=None, run_in_thread=True):
+        if session is None:
+            session = Session(model)
+        elif not isinstance(session, Session):
+            raise ParameterError(f"`session` must be a nsynth_widgets Session or None. Received: session={describe(session)}.")
+        if not isinstance(run_in_thread, bool):
+            raise ParameterError(f"`run_in_thread` must be True or False. Received: run_in_thread={describe(run_in_thread)}.")
+        self.session = session
+        self.run_in_thread = run_in_thread
+        self._thread = None
+        self._model_named = False
+        self.model_source = ipywidgets.Dropdown(options=_SOURCES, description="model")
+        self.model_path = ipywidgets.Text(
+            placeholder="wavenet-ckpt/model.ckpt-200000 or weights.npz", description="path",
+            layout=ipywidgets.Layout(width="28em"),
+        )
+        self.load_button = ipywidgets.Button(description="Load model", icon="download")
+        self.model_status = ipywidgets.HTML()
+        self.status = ipywidgets.HTML()
+        self.loader = LoadPanel(session, run_in_thread)
+        self.encoder = EncodePanel(session, run_in_thread)
+        self.plots = PlotPanel(session, run_in_thread)
+        self.resynth = ResynthPanel(session, run_in_thread)
+        self.mixer = MixPanel(session, run_in_thread)
+        self.pad = PadPanel(session, run_in_thread)
+        panels = [self.loader, self.encoder, self.plots, self.resynth, self.mixer, self.pad]
+        self.tabs = ipywidgets.Tab(panels, titles=("Load", "Encode", "Plots", "Resynthesize", "Mix", "Pad"))
+        super().__init__([
+            ipywidgets.HTML("<h2>NSynth: encode, resynthesize and mix sounds</h2>"),
+            ipywidgets.HBox([self.model_source, self.model_path, self.load_button]),
+            self.model_status,
+            self.status,
+            self.tabs,
+        ])
+        self.load_button.on_click(lambda _: self._load())
+        session.observe(lambda _: self._show_status(), names=["status", "error"])
+        session.observe(lambda _: self._model_in_use(), names="encodings")
+        missing = _default_model_missing() if isinstance(model, str) and model == DEFAULT_MODEL else ""
+        self.model_status.value = error_html(missing) if missing else "Model: loads on first use."
+
+    def wait(self, timeout=None):
+        """Block until background work of the dashboard and its panels has finished."""
+        if self._thread is not None:
+            self._thread.join(timeout)
+        for panel in (self.loader, self.encoder, self.plots, self.resynth, self.mixer, self.pad):
+            panel.wait(timeout)
+
+    def _load(self):
+        if self._thread is not None and self._thread.is_alive():
+            self.model_status.value = error_html("A model is loading: wait for it to finish.")
+            return
+        try:
+            spec = self._model_spec()
+        except ParameterError as error:
+            self.model_status.value = error_html(str(error))
+            return
+        self.model_status.value = message_html("Loading the model…")
+
+        def load():
+            try:
+                synthesizer = Synthesizer(spec)
+                description = synthesizer.description  # loads the weights now, in this thread
+            except Exception as error:  # shown in the status line; the old model stays in use
+                self.model_status.value = error_html(error_text(error))
+                return
+            self._model_named = True
+            self.session.synthesizer = synthesizer
+            self.model_status.value = message_html(f"Model: {description}")
+
+        self._thread = run_task(load, self.run_in_thread)
+
+    def _model_spec(self):
+        source = self.model_source.value
+        if source == DEFAULT_MODEL:
+            return DEFAULT_MODEL
+        if source != "path":
+            raise ParameterError(f"`model_source` must be one of {[v for _, v in _SOURCES]}. Received: model_source={describe(source)}.")
+        path = self.model_path.value
+        if not isinstance(path, str) or not path.strip() or len(path) > _MAX_PATH:
+            raise ParameterError(
+                f"`path` must be a checkpoint prefix or .npz weights file on the server (at most {_MAX_PATH} "
+                f"characters). Received: path={describe(path)}."
+            )
+        return path.strip()
+
+    def _model_in_use(self):
+        """After the first encode the model is loaded: name it in the status line."""
+        if self.session.encodings and not self._model_named:
+            self._model_named = True
+            self.model_status.value = message_html(f"Model: {self.session.synthesizer.description}")
+
+    def _show_status(self):
+        error, status = self.session.error, self.session.status
+        self.status.value = error_html(error) if error else message_html(status)

@@ -1,0 +1,85 @@
+import nsynth_widgets as nw
+import pytest
+
+from nsynth_widgets.runtime import Synthesizer
+from nsynth_widgets.widgets import Dashboard, Session
+
+from .conftest import tone
+
+
+@pytest.fixture
+def missing_default(monkeypatch, tmp_path):
+    import nsynth_widgets.model.nsynth as nsynth
+
+    monkeypatch.setattr(nsynth, "DEFAULT_WEIGHTS", tmp_path / "absent.npz")
+
+
+def test_top_level_name():
+    assert nw.Dashboard is Dashboard
+
+
+def test_dashboard_composes_the_panels(session):
+    dashboard = Dashboard(session=session, run_in_thread=False)
+    assert dashboard.tabs.titles == ("Load", "Encode", "Plots", "Resynthesize", "Mix", "Pad")
+    assert list(dashboard.tabs.children) == [
+        dashboard.loader, dashboard.encoder, dashboard.plots, dashboard.resynth, dashboard.mixer, dashboard.pad
+    ]
+    assert all(panel.session is session for panel in dashboard.tabs.children)
+    assert dashboard.model_status.value == "Model: loads on first use."
+
+
+def test_missing_default_model_is_a_message_not_a_crash(missing_default):
+    dashboard = Dashboard(run_in_thread=False)
+    assert "The embedded default model is not installed" in dashboard.model_status.value
+    dashboard.session.add_sound("a", tone(2048))
+    dashboard.encoder.encode_button.click()
+    assert "`NSynth.default()` must find the embedded weights" in dashboard.encoder.error.value
+    assert "embedded weights" in dashboard.status.value and "#b00020" in dashboard.status.value
+
+
+def test_status_line_shows_the_latest_message(session):
+    dashboard = Dashboard(session=session, run_in_thread=False)
+    dashboard.loader.length.max = 10**9
+    dashboard.loader.length.value = 10**8
+    dashboard.loader.add_example_button.click()
+    assert "`length` must be an integer" in dashboard.status.value
+    dashboard.loader.length.value = 1000
+    dashboard.loader.add_example_button.click()
+    assert "Added" in dashboard.status.value and "#1b5e20" in dashboard.status.value
+    dashboard.encoder.encode_button.click()
+    assert dashboard.model_status.value.endswith("Model: test — tiny: 6 layers × 8 channels, hop 64</span>")
+
+
+def test_load_a_weights_file(tiny_model, tmp_path, missing_default):
+    path = tiny_model.save_weights(tmp_path / "tiny.npz")
+    dashboard = Dashboard(run_in_thread=False)
+    before = dashboard.session.synthesizer
+    dashboard.model_source.value = "path"
+    dashboard.model_path.value = str(tmp_path / "nothing here")
+    dashboard.load_button.click()
+    assert "#b00020" in dashboard.model_status.value and "nothing here" in dashboard.model_status.value
+    assert dashboard.session.synthesizer is before
+
+    dashboard.model_path.value = "   "
+    dashboard.load_button.click()
+    assert "`path` must be a checkpoint prefix or .npz weights file" in dashboard.model_status.value
+
+    dashboard.model_path.value = str(path)
+    dashboard.load_button.click()
+    synthesizer = dashboard.session.synthesizer
+    assert synthesizer is not before and isinstance(synthesizer, Synthesizer)
+    assert synthesizer.config == tiny_model.config
+    assert "Model: weights" in dashboard.model_status.value
+    dashboard.session.add_sound("a", tone(640))
+    dashboard.encoder.encode_button.click()
+    assert dashboard.session.encodings["a"].shape == (1, 10, 16)
+
+
+def test_load_in_a_thread(tiny_model, tmp_path):
+    path = tiny_model.save_weights(tmp_path / "tiny.npz")
+    dashboard = Dashboard(session=Session(Synthesizer(tiny_model)))
+    dashboard.model_source.value = "path"
+    dashboard.model_path.value = str(path)
+    dashboard.load_button.click()
+    dashboard.wait(60)
+    assert "Model: weights" in dashboard.model_status.value

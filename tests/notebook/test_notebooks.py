@@ -1,6 +1,5 @@
 """Every notebook runs top to bottom on the real core (the embedded model), offline."""
 
-import os
 from pathlib import Path
 
 import nbformat

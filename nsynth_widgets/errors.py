@@ -1,4 +1,4 @@
-"""One exception family for everything nsynth_widgets rejects.
+"""One exception family for everything nsynth_widgets rejects, and the shared argument checks.
 
 Messages follow one pattern so that a user can act on them without reading code::
 
@@ -7,6 +7,8 @@ Messages follow one pattern so that a user can act on them without reading code:
 All parameter errors derive from :class:`ValueError`, so code that already catches
 ``ValueError`` keeps working.
 """
+
+import numbers
 
 __all__ = [
     "NSynthWidgetsError",
@@ -17,6 +19,7 @@ __all__ = [
     "DownloadError",
     "SynthesisCancelled",
     "describe",
+    "check_integer",
 ]
 
 
@@ -72,3 +75,22 @@ def describe(value, max_len=60):
         return f"array(shape={tuple(shape)}, dtype={dtype})"
     text = repr(value)
     return text if len(text) <= max_len else text[: max_len - 3] + "..."
+
+
+def check_integer(name, value, low, high=None):
+    """Return ``value`` as an ``int`` if it is an integer in ``[low, high]`` (``high=None``: no upper bound).
+
+    Raises
+    ------
+    ParameterError
+        "`name` must be an integer in [low, high]. Received: name=value." (bools are refused).
+    """
+    if (
+        not isinstance(value, numbers.Integral)
+        or isinstance(value, bool)
+        or value < low
+        or (high is not None and value > high)
+    ):
+        rule = f"an integer in [{low}, {high}]" if high is not None else f"an integer >= {low}"
+        raise ParameterError(f"`{name}` must be {rule}. Received: {name}={describe(value)}.")
+    return int(value)

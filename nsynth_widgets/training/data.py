@@ -37,7 +37,7 @@ import soxr
 from tqdm import tqdm
 
 from .._files import atomic_path
-from ..errors import AudioError, NSynthWidgetsError, ParameterError, describe
+from ..errors import AudioError, NSynthWidgetsError, ParameterError, check_integer, describe
 
 __all__ = [
     "SAMPLE_RATE",
@@ -128,17 +128,6 @@ _SIGNATURES = {
     "fluid_set_log_function": (_VOID_P, [_INT, _VOID_P, _VOID_P]),
 }
 
-
-def _check_int(name, value, low, high=None):
-    if (
-        not isinstance(value, numbers.Integral)
-        or isinstance(value, bool)
-        or value < low
-        or (high is not None and value > high)
-    ):
-        rule = f"an integer in [{low}, {high}]" if high is not None else f"an integer >= {low}"
-        raise ParameterError(f"`{name}` must be {rule}. Received: {name}={describe(value)}.")
-    return int(value)
 
 
 @functools.lru_cache(maxsize=None)
@@ -268,9 +257,9 @@ class NoteRenderer:
         AudioError
             The note exceeds full scale (|x| > 1): lower ``gain``.
         """
-        program = _check_int("program", program, 0, 127)
-        pitch = _check_int("pitch", pitch, 0, 127)
-        velocity = _check_int("velocity", velocity, 1, 127)
+        program = check_integer("program", program, 0, 127)
+        pitch = check_integer("pitch", pitch, 0, 127)
+        velocity = check_integer("velocity", velocity, 1, 127)
         if self._sfont is None:
             raise NSynthWidgetsError("This NoteRenderer is closed; open a new one to render notes.")
         left = np.zeros(_TOTAL_SAMPLES, dtype=np.float32)
@@ -393,7 +382,7 @@ def plan_notes(programs=None, pitch_step=1, velocities=VELOCITIES, seed=0, valid
                 f"Received: programs={describe(programs)}."
             ) from None
     programs = sorted({int(program) for program in programs})
-    pitch_step = _check_int("pitch_step", pitch_step, 1, 127)
+    pitch_step = check_integer("pitch_step", pitch_step, 1, 127)
     velocities = list(velocities)
     if not velocities or not all(
         isinstance(v, numbers.Integral) and not isinstance(v, bool) and 1 <= v <= 127 for v in velocities
@@ -402,8 +391,8 @@ def plan_notes(programs=None, pitch_step=1, velocities=VELOCITIES, seed=0, valid
             f"`velocities` must hold one or more integers in [1, 127]. Received: velocities={describe(velocities)}."
         )
     velocities = sorted({int(velocity) for velocity in velocities})
-    seed = _check_int("seed", seed, 0)
-    valid_per_family = _check_int("valid_per_family", valid_per_family, 0)
+    seed = check_integer("seed", seed, 0)
+    valid_per_family = check_integer("valid_per_family", valid_per_family, 0)
 
     valid = set()
     for family, members in FAMILIES.items():
@@ -604,8 +593,8 @@ class NoteDataset:
         -------
         crops : np.ndarray [shape=(batch, length)], float32
         """
-        batch = _check_int("batch", batch, 1)
-        length = _check_int("length", length, 1, NOTE_SAMPLES)
+        batch = check_integer("batch", batch, 1)
+        length = check_integer("length", length, 1, NOTE_SAMPLES)
         rng = np.random.default_rng(rng)
         rows = rng.integers(0, len(self.note_ids), size=batch)
         starts = rng.integers(0, NOTE_SAMPLES - length + 1, size=batch)
@@ -648,7 +637,7 @@ def main(argv=None):
     try:
         notes = plan_notes(args.programs, args.pitch_step, args.velocities, args.seed)
         if args.limit is not None:
-            notes = _spread(notes, _check_int("limit", args.limit, 1))
+            notes = _spread(notes, check_integer("limit", args.limit, 1))
         with NoteRenderer(args.soundfont, args.gain) as renderer, tqdm(total=len(notes), unit="note") as bar:
             examples = render_dataset(
                 args.out_dir, notes, progress=lambda n_done, _: bar.update(n_done - bar.n), renderer=renderer

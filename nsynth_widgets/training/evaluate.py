@@ -40,7 +40,7 @@ from tqdm import tqdm
 from .._files import atomic_path
 from ..audio import validate_audio
 from ..dsp import interpolate, quantize
-from ..errors import NSynthWidgetsError, ParameterError, describe
+from ..errors import NSynthWidgetsError, ParameterError, check_integer, describe
 from ..plotting import plot_spectrogram, spectral_distance
 from .data import FAMILIES
 
@@ -68,11 +68,6 @@ _FIGURE_SIZE = (6.0, 2.5)  # inches
 _FIGURE_DPI = 80
 _PNG_COLORS = 128  # palette PNGs: a third of the size of full-colour ones, no visible banding
 
-
-def _check_int(name, value, low):
-    if not isinstance(value, numbers.Integral) or isinstance(value, bool) or value < low:
-        raise ParameterError(f"`{name}` must be an integer >= {low}. Received: {name}={describe(value)}.")
-    return int(value)
 
 
 def _check_signal(audio, name):
@@ -172,7 +167,7 @@ def envelope_noise(audio, rng, frame=512):
         Local RMS follows the reference's; silence gives silence.
     """
     audio = _check_signal(audio, "audio")
-    frame = _check_int("frame", frame, 1)
+    frame = check_integer("frame", frame, 1)
     rng = np.random.default_rng(rng)
     starts = np.arange(0, audio.size, frame)
     power = np.add.reduceat(np.square(audio, dtype=np.float64), starts)
@@ -274,10 +269,10 @@ def _summarise(rows, f0_rows):
 
 def _evaluate(model, dataset, n_notes, seed, harmonic_families, batch_size, progress, pitch_range, min_velocity):
     """:func:`evaluate_model`'s work; also returns ``{note_id: resynthesis}`` for the figures."""
-    n_notes = _check_int("n_notes", n_notes, 1)
-    seed = _check_int("seed", seed, 0)
-    batch_size = _check_int("batch_size", batch_size, 1)
-    min_velocity = _check_int("min_velocity", min_velocity, 1)
+    n_notes = check_integer("n_notes", n_notes, 1)
+    seed = check_integer("seed", seed, 0)
+    batch_size = check_integer("batch_size", batch_size, 1)
+    min_velocity = check_integer("min_velocity", min_velocity, 1)
     if not isinstance(harmonic_families, (list, tuple, set, frozenset)) or not all(
         isinstance(family, str) for family in harmonic_families
     ):
@@ -644,7 +639,7 @@ def main(argv=None):
     from .data import NoteDataset
 
     try:
-        figures = _check_int("figures", args.figures, 0)
+        figures = check_integer("figures", args.figures, 0)
         model = NSynth.from_weights(args.weights)
         dataset = NoteDataset(args.data_dir, "valid")
         with tqdm(unit="note", desc="resynthesis") as bar:

@@ -22,7 +22,7 @@ import numpy as np
 from matplotlib.collections import LineCollection
 from matplotlib.figure import Figure
 
-from ...errors import ParameterError, describe
+from ...errors import ParameterError, check_integer, describe
 from ...model.config import H512_BO16
 from ...plotting import figure_to_png
 from .._common import error_html
@@ -80,17 +80,6 @@ PRESETS = {
 # validation
 
 
-def _check_int(value, name, low, high=None):
-    if (
-        not isinstance(value, numbers.Integral)
-        or isinstance(value, bool)
-        or value < low
-        or (high is not None and value > high)
-    ):
-        rule = f"an integer in [{low}, {high}]" if high is not None else f"an integer >= {low}"
-        raise ParameterError(f"`{name}` must be {rule}. Received: {name}={describe(value)}.")
-    return int(value)
-
 
 def _check_bool(value, name):
     if not isinstance(value, (bool, np.bool_)):
@@ -99,7 +88,7 @@ def _check_bool(value, name):
 
 
 def _check_stack(kernel_size, dilations, causal, start_kernel, shifted):
-    kernel_size = _check_int(kernel_size, "kernel_size", 1)
+    kernel_size = check_integer("kernel_size", kernel_size, 1)
     if isinstance(dilations, (str, bytes)) or not hasattr(dilations, "__len__") or len(dilations) == 0:
         raise ParameterError(
             "`dilations` must be a non-empty sequence of positive integers. "
@@ -110,7 +99,7 @@ def _check_stack(kernel_size, dilations, causal, start_kernel, shifted):
             f"`dilations` must hold positive integers only. Received: dilations={describe(tuple(dilations))}."
         )
     if start_kernel is not None:
-        start_kernel = _check_int(start_kernel, "start_kernel", 1)
+        start_kernel = check_integer("start_kernel", start_kernel, 1)
     causal, shifted = _check_bool(causal, "causal"), _check_bool(shifted, "shifted")
     return kernel_size, tuple(int(d) for d in dilations), causal, start_kernel, shifted
 
@@ -213,10 +202,10 @@ def dilation_pattern(pattern, layers, stacks=1, custom=None):
     """
     if pattern not in PATTERNS:
         raise ParameterError(f"`pattern` must be one of {PATTERNS}. Received: pattern={describe(pattern)}.")
-    stacks = _check_int(stacks, "stacks", 1)
+    stacks = check_integer("stacks", stacks, 1)
     if pattern == "custom":
         return _parse_dilations(custom) * stacks
-    layers = _check_int(layers, "layers", 1)
+    layers = check_integer("layers", layers, 1)
     one_stack = tuple(2**i for i in range(layers)) if pattern == "doubling" else (1,) * layers
     return one_stack * stacks
 
@@ -229,7 +218,7 @@ def _parse_dilations(custom):
     )
     values = custom.split(",") if isinstance(custom, str) else custom
     try:
-        parsed = tuple(int(v.strip()) if isinstance(v, str) else _check_int(v, "dilations", 1) for v in values)
+        parsed = tuple(int(v.strip()) if isinstance(v, str) else check_integer("dilations", v, 1) for v in values)
     except (TypeError, ValueError, ParameterError):
         parsed = ()
     if not 1 <= len(parsed) <= _MAX_LAYERS or not all(1 <= d <= _MAX_DILATION for d in parsed):
@@ -380,14 +369,14 @@ class ReceptiveFieldExplorer(ipywidgets.VBox):
     # -- computation -------------------------------------------------------------------------
     def _settings(self):
         """Validated ``(kernel_size, dilations, causal, start_kernel, shifted, layers_per_stack)``."""
-        kernel_size = _check_int(self.kernel_size.value, "kernel_size", 2, _MAX_KERNEL)
-        stacks = _check_int(self.stacks.value, "stacks", 1, _MAX_STACKS)
+        kernel_size = check_integer("kernel_size", self.kernel_size.value, 2, _MAX_KERNEL)
+        stacks = check_integer("stacks", self.stacks.value, 1, _MAX_STACKS)
         pattern = self.pattern.value
         if pattern == "custom":
             per_stack = len(_parse_dilations(self.custom.value))
             dilations = dilation_pattern(pattern, per_stack, stacks, custom=self.custom.value)
         else:
-            per_stack = _check_int(self.layers.value, "layers", 1, _MAX_LAYERS)
+            per_stack = check_integer("layers", self.layers.value, 1, _MAX_LAYERS)
             dilations = dilation_pattern(pattern, per_stack, stacks)
         causal = _check_bool(self.causal.value, "causal")
         start_kernel = kernel_size if _check_bool(self.start_conv.value, "start_conv") else None

@@ -131,6 +131,10 @@ def _cmd_train(args):
 def _cmd_dashboard(args):
     from .dashboard_server import voila_command
 
+    if args.public:
+        from .widgets.dashboard import MODEL_PATHS_ENV
+
+        os.environ[MODEL_PATHS_ENV] = "0"  # inherited by the kernels Voila starts
     command = voila_command(port=args.port, host=args.host, open_browser=not args.no_browser)
     os.execvp(command[0], command)
 
@@ -193,6 +197,8 @@ def build_parser():
     p.add_argument("--port", type=int, default=8866, help="port to listen on (default: %(default)s)")
     p.add_argument("--host", default="127.0.0.1", help="address to bind; 0.0.0.0 for a classroom server (default: %(default)s)")
     p.add_argument("--no-browser", action="store_true", help="do not open a browser")
+    p.add_argument("--public", action="store_true",
+                   help="for a shared server: visitors can use the embedded model only, not load files by path")
     p.set_defaults(run=_cmd_dashboard)
     return parser
 

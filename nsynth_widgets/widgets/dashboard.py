@@ -5,6 +5,8 @@ default model may be missing (a fresh checkout before training); the status line
 so and asks for a checkpoint instead of failing.
 """
 
+import os
+
 import ipywidgets
 
 from ..errors import ParameterError, describe
@@ -21,6 +23,8 @@ from .session import Session
 __all__ = ["Dashboard"]
 
 _MAX_PATH = 1000
+#: Set to "0" (``nsynth-widgets dashboard --public`` does) to stop visitors loading models from server paths.
+MODEL_PATHS_ENV = "NSYNTH_WIDGETS_MODEL_PATHS"
 _SOURCES = [("embedded default", DEFAULT_MODEL), ("checkpoint or weights file", "path")]
 
 
@@ -48,6 +52,10 @@ class Dashboard(ipywidgets.VBox):
         Share state with other panels or a notebook.
     run_in_thread : bool
         Do long work in background threads (False: right away, as tests do).
+    model_paths : bool or None
+        Offer loading a checkpoint or weights file by its path on the server. None (default):
+        yes unless the environment variable ``NSYNTH_WIDGETS_MODEL_PATHS`` is ``"0"`` — a
+        public dashboard should not let visitors make the server open files they name.
 
     Attributes
     ----------
@@ -60,15 +68,20 @@ class Dashboard(ipywidgets.VBox):
         What model is in use, and the latest message or error of any panel.
     """
 
-    def __init__(self, model=DEFAULT_MODEL, session=None, run_in_thread=True):
+    def __init__(self, model=DEFAULT_MODEL, session=None, run_in_thread=True, model_paths=None):
         if session is None:
             session = Session(model)
         elif not isinstance(session, Session):
             raise ParameterError(f"`session` must be a nsynth_widgets Session or None. Received: session={describe(session)}.")
         if not isinstance(run_in_thread, bool):
             raise ParameterError(f"`run_in_thread` must be True or False. Received: run_in_thread={describe(run_in_thread)}.")
+        if model_paths is None:
+            model_paths = os.environ.get(MODEL_PATHS_ENV, "1") != "0"
+        elif not isinstance(model_paths, bool):
+            raise ParameterError(f"`model_paths` must be True, False or None. Received: model_paths={describe(model_paths)}.")
         self.session = session
         self.run_in_thread = run_in_thread
+        self.model_paths = model_paths
         self._thread = None
         self._model_named = False
         self.model_source = ipywidgets.Dropdown(options=_SOURCES, description="model")
@@ -89,7 +102,8 @@ class Dashboard(ipywidgets.VBox):
         self.tabs = ipywidgets.Tab(panels, titles=("Load", "Encode", "Plots", "Resynthesize", "Mix", "Pad"))
         super().__init__([
             ipywidgets.HTML("<h2>NSynth: encode, resynthesize and mix sounds</h2>"),
-            ipywidgets.HBox([self.model_source, self.model_path, self.load_button]),
+            ipywidgets.HBox([self.model_source, self.model_path, self.load_button],
+                            layout=ipywidgets.Layout(display=None if model_paths else "none")),
             self.model_status,
             self.status,
             self.tabs,
@@ -135,7 +149,7 @@ class Dashboard(ipywidgets.VBox):
         source = self.model_source.value
         if source == DEFAULT_MODEL:
             return DEFAULT_MODEL
-        if source != "path":
+        if source != "path" or not self.model_paths:
             raise ParameterError(f"`model_source` must be one of {[v for _, v in _SOURCES]}. Received: model_source={describe(source)}.")
         path = self.model_path.value
         if not isinstance(path, str) or not path.strip() or len(path) > _MAX_PATH:

@@ -83,3 +83,23 @@ def test_load_in_a_thread(tiny_model, tmp_path):
     dashboard.load_button.click()
     dashboard.wait(60)
     assert "Model: weights" in dashboard.model_status.value
+
+
+@pytest.mark.parametrize("how", ["argument", "environment"])
+def test_public_dashboard_refuses_server_paths(tiny_model, tmp_path, monkeypatch, how):
+    """`nsynth-widgets dashboard --public`: a visitor sending `model_source="path"` anyway is refused."""
+    path = tiny_model.save_weights(tmp_path / "tiny.npz")
+    if how == "environment":
+        from nsynth_widgets.widgets.dashboard import MODEL_PATHS_ENV
+
+        monkeypatch.setenv(MODEL_PATHS_ENV, "0")
+        dashboard = Dashboard(run_in_thread=False)
+    else:
+        dashboard = Dashboard(run_in_thread=False, model_paths=False)
+    before = dashboard.session.synthesizer
+    assert dashboard.children[1].layout.display == "none"  # the picker is not on show
+    dashboard.model_source.value = "path"
+    dashboard.model_path.value = str(path)
+    dashboard.load_button.click()
+    assert "`model_source` must be one of" in dashboard.model_status.value
+    assert dashboard.session.synthesizer is before

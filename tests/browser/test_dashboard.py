@@ -32,12 +32,12 @@ def _free_port():
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="module")
-def dashboard_url(tmp_path_factory):
+def _serve(tmp_path_factory, notebook=None):
+    """Start Voila like `nsynth-widgets dashboard` does (on ``notebook`` if given); yield its URL."""
     assert Path(CHROMIUM).exists(), "Debian's chromium is required (apt-get install chromium); .ci/run installs it"
     port = _free_port()
     log = tmp_path_factory.mktemp("voila") / "voila.log"
-    command = voila_command(port=port, open_browser=False)
+    command = voila_command(port=port, open_browser=False, **({"notebook": notebook} if notebook else {}))
     assert command[:3] == [sys.executable, "-m", "nsynth_widgets.dashboard_server"]
     with open(log, "w") as out:
         server = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, cwd=log.parent)
@@ -60,18 +60,44 @@ def dashboard_url(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def page(dashboard_url):
+def browser():
     from playwright.sync_api import sync_playwright
 
     ARTIFACTS.mkdir(exist_ok=True)
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-        page = browser.new_page(viewport={"width": 1280, "height": 1000})
-        page.set_default_timeout(120_000)
-        page.goto(dashboard_url)
-        page.get_by_role("tab", name="Load").wait_for()
-        yield page
+        yield browser
         browser.close()
+
+
+def _open(browser, url):
+    page = browser.new_page(viewport={"width": 1280, "height": 1000})
+    page.set_default_timeout(120_000)
+    page.goto(url)
+    return page
+
+
+@pytest.fixture(scope="module")
+def dashboard_url(tmp_path_factory):
+    yield from _serve(tmp_path_factory)
+
+
+@pytest.fixture(scope="module")
+def page(browser, dashboard_url):
+    page = _open(browser, dashboard_url)
+    page.get_by_role("tab", name="Load").wait_for()
+    yield page
+    page.close()
+
+
+@pytest.fixture(scope="module")
+def teaching_page(browser, tmp_path_factory):
+    notebook = Path(__file__).resolve().parents[2] / "notebooks" / "01_wavenet_basics.ipynb"
+    for url in _serve(tmp_path_factory, notebook):
+        page = _open(browser, url)
+        page.get_by_role("button", name="Step", exact=True).wait_for()
+        yield page
+        page.close()
 
 
 @pytest.fixture(scope="module")
@@ -167,3 +193,18 @@ def test_mixer_slider_moves(page):
     page.wait_for_function(f"() => [...document.querySelectorAll('.widget-readout')].some(r => r.offsetParent !== null && r.textContent.trim() !== {before.strip()!r})")
     _shot(page, "5_mixer")
     _no_errors(page)
+
+
+def test_teaching_widgets_work_in_voila(teaching_page):
+    page = teaching_page
+    # receptive-field explorer: choose the published decoder's preset
+    page.get_by_label("Preset").select_option("NSynth decoder")
+    page.get_by_text("Receptive field: 6,141 samples").wait_for()
+    # mu-law explorer: its numbers and both players are there
+    page.get_by_text("SNR").first.wait_for()
+    # autoregression stepper: one step draws a sample and shows its distribution
+    page.get_by_role("button", name="Step", exact=True).click()
+    page.get_by_text("1 of 8192 samples generated.").wait_for()
+    _shot(page, "6_teaching")
+    _no_errors(page)
+    assert not [t for t in page.locator(".widget-html").all_inner_texts() if "must" in t]  # no validation errors

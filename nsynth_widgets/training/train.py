@@ -13,6 +13,7 @@ writes, atomically, into ``run_dir``:
 import dataclasses
 import json
 import time
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -179,22 +180,26 @@ def train(model_config, train_data, run_dir, config=TrainConfig(), valid_data=No
     losses = []
     started = time.time()
     step = start_step
-    while step < config.steps:
-        if cancel is not None and cancel():
-            break
-        x, y = batch_to_inputs(train_data.random_crops(config.batch_size, crop, rng))
-        losses.append(float(net.train_on_batch(x, y)))
-        step += 1
-        record = {"step": step, "train_loss": float(np.mean(losses[-50:]))}
-        if valid_batches and (step % config.eval_every == 0 or step == config.steps):
-            record["valid_loss"] = float(np.mean([net.test_on_batch(vx, vy) for vx, vy in valid_batches]))
-        if "valid_loss" in record or step % config.checkpoint_every == 0 or step == config.steps:
-            record["wall_seconds"] = round(time.time() - started, 1)
-            checkpoint(step)
-            with open(log_path, "a") as log:
-                log.write(json.dumps(record) + "\n")
-        if progress is not None:
-            progress(step, config.steps, record)
+    with warnings.catch_warnings():
+        # The last block's residual conv feeds nothing (as in the original graph), so it never has
+        # a gradient; Keras would warn about that on the first step.
+        warnings.filterwarnings("ignore", message=r"Gradients do not exist for variables \['res_\d+/")
+        while step < config.steps:
+            if cancel is not None and cancel():
+                break
+            x, y = batch_to_inputs(train_data.random_crops(config.batch_size, crop, rng))
+            losses.append(float(net.train_on_batch(x, y)))
+            step += 1
+            record = {"step": step, "train_loss": float(np.mean(losses[-50:]))}
+            if valid_batches and (step % config.eval_every == 0 or step == config.steps):
+                record["valid_loss"] = float(np.mean([net.test_on_batch(vx, vy) for vx, vy in valid_batches]))
+            if "valid_loss" in record or step % config.checkpoint_every == 0 or step == config.steps:
+                record["wall_seconds"] = round(time.time() - started, 1)
+                checkpoint(step)
+                with open(log_path, "a") as log:
+                    log.write(json.dumps(record) + "\n")
+            if progress is not None:
+                progress(step, config.steps, record)
     if step % config.checkpoint_every:
         checkpoint(step)
     model.weights_changed()

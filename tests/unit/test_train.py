@@ -1,0 +1,94 @@
+"""Training: a few steps lower the loss, runs resume where they stopped, weights reload exactly."""
+
+import json
+import warnings
+
+import numpy as np
+import pytest
+
+from nsynth_widgets.errors import ParameterError
+from nsynth_widgets.model.config import ModelConfig
+from nsynth_widgets.model.nsynth import NSynth
+from nsynth_widgets.training.train import TrainConfig, batch_to_inputs, train
+
+CONFIG = ModelConfig(name="train-test", num_layers=4, num_stages=2, width=16, skip_width=16,
+                     ae_num_layers=2, ae_num_stages=2, ae_width=16, hop_length=64)
+
+
+class Tones:
+    """Random-pitch sine crops: easy to predict, so a few steps must lower the loss."""
+
+    def random_crops(self, batch, length, rng):
+        f = rng.uniform(110.0, 880.0, (batch, 1))
+        return (0.6 * np.sin(2 * np.pi * f * np.arange(length) / 16000.0)).astype(np.float32)
+
+
+def _settings(steps):
+    return TrainConfig(steps=steps, batch_size=4, crop_length=512, learning_rate=3e-3, warmup_steps=5,
+                       checkpoint_every=10, eval_every=10, eval_batches=2)
+
+
+def _teacher_forced_loss(model, rng):
+    audio = Tones().random_crops(4, 512, rng)
+    logits = model.decode_logits(audio, model.encode(audio))
+    _, targets = batch_to_inputs(audio)
+    logits = logits - logits.max(axis=-1, keepdims=True)
+    log_p = logits - np.log(np.exp(logits).sum(axis=-1, keepdims=True))
+    return -np.take_along_axis(log_p, targets[..., None], axis=-1).mean()
+
+
+def test_a_few_steps_lower_the_loss_and_the_run_resumes(tmp_path):
+    import keras
+
+    keras.utils.set_random_seed(0)  # as train() does with TrainConfig.seed=0: the same starting point
+    before = NSynth(CONFIG)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # training must not spam warnings
+        model = train(CONFIG, Tones(), tmp_path, _settings(30), valid_data=Tones())
+    log = [json.loads(line) for line in (tmp_path / "log.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in log] == [10, 20, 30]
+    assert log[-1]["valid_loss"] < log[0]["valid_loss"]
+    rng = np.random.default_rng(5)
+    assert _teacher_forced_loss(model, rng) < _teacher_forced_loss(before, np.random.default_rng(5)) - 0.5
+
+    # resume: the run continues from step 30 with its optimizer state, not from scratch
+    train(CONFIG, Tones(), tmp_path, _settings(40), valid_data=Tones())
+    log = [json.loads(line) for line in (tmp_path / "log.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in log] == [10, 20, 30, 40]
+
+
+def test_saved_weights_reload_bit_exactly_in_the_inference_core(tmp_path):
+    model = train(CONFIG, Tones(), tmp_path, _settings(10))
+    reloaded = NSynth.from_weights(tmp_path / "weights.npz")
+    for name, value in model.variables().items():
+        assert np.array_equal(reloaded.variables()[name], value), name
+    enc = np.random.default_rng(0).normal(size=(1, 2, 16)).astype(np.float32)
+    np.testing.assert_array_equal(reloaded.synthesize(enc, seed=3), model.synthesize(enc, seed=3))
+
+
+def test_cancel_checkpoints_and_returns(tmp_path):
+    calls = []
+    train(CONFIG, Tones(), tmp_path, _settings(50), cancel=lambda: len(calls) >= 3,
+          progress=lambda step, total, record: calls.append(step))
+    assert calls == [1, 2, 3]
+    assert NSynth.from_weights(tmp_path / "weights.npz").config == CONFIG
+
+
+def test_resuming_with_another_configuration_is_refused(tmp_path):
+    train(CONFIG, Tones(), tmp_path, _settings(1))
+    with pytest.raises(ParameterError, match=r"`run_dir` must hold a run of the same model configuration"):
+        train(CONFIG.replace(width=8), Tones(), tmp_path, _settings(2))
+
+
+@pytest.mark.parametrize("changes, match", [
+    ({"steps": 0}, r"`steps` must be a positive integer. Received: steps=0."),
+    ({"learning_rate": 5.0}, r"`learning_rate` must be a number in \(0, 1\). Received: learning_rate=5.0."),
+])
+def test_bad_training_settings(changes, match):
+    with pytest.raises(ParameterError, match=match):
+        TrainConfig(**changes)
+
+
+def test_crop_shorter_than_a_hop_is_refused(tmp_path):
+    with pytest.raises(ParameterError, match=r"`crop_length` must be at least one hop \(64 samples\)"):
+        train(CONFIG, Tones(), tmp_path, TrainConfig(steps=1, crop_length=32))

@@ -1,0 +1,36 @@
+"""What ships in the package: the embedded model, its card, the example sounds and their licence."""
+
+import numpy as np
+
+import nsynth_widgets as nw
+from nsynth_widgets.examples import load_example
+from nsynth_widgets.model.config import EMBEDDED
+from nsynth_widgets.model.nsynth import DEFAULT_WEIGHTS, NSynth
+
+
+def test_embedded_model_loads_and_resynthesizes_an_example():
+    model = NSynth.default()
+    assert model.config == EMBEDDED and model.source == "embedded default model"
+    assert DEFAULT_WEIGHTS.stat().st_size < 20 * 2**20  # the issue's budget for shipped weights
+    audio = load_example("piano_C4")[:4096]
+    encoding = model.encode(audio)
+    assert encoding.shape == (1, 8, 16) and np.isfinite(encoding).all()
+    out = model.synthesize(encoding[:, :2], seed=0)
+    assert out.shape == (1, 1024) and np.isfinite(out).all() and np.abs(out).max() <= 1.0
+    assert np.abs(out).max() > 0  # it makes sound, not silence
+
+
+def test_examples_and_licence():
+    names = nw.examples()
+    assert sorted(names) == ["guitar_E3", "horn_G3", "marimba_G4", "ocarina_C5", "organ_C4", "piano_C4"]
+    licence = (DEFAULT_WEIGHTS.parent / "examples" / "LICENSE.txt").read_text()
+    assert "MIT" in licence and all(f"{name}.wav" in licence for name in names)
+    for name in names:
+        audio = load_example(name)
+        assert audio.shape == (64000,) and 0.01 < np.abs(audio).max() <= 1.0
+
+
+def test_model_card_is_shipped_next_to_the_weights():
+    card = (DEFAULT_WEIGHTS.parent / "MODEL_CARD.md").read_text()
+    for section in ("## Data", "## Configuration", "## Training", "## Measured resynthesis quality", "## Limitations"):
+        assert section in card

@@ -26,7 +26,7 @@ _LAZY = {
     "NSynth": "nsynth_widgets.model.nsynth",
     "Synthesizer": "nsynth_widgets.runtime",
     "download_checkpoint": "nsynth_widgets.download",
-    "examples": "nsynth_widgets.examples",
+    "examples": "nsynth_widgets.example_sounds",
     "Dashboard": "nsynth_widgets.widgets.dashboard",
 }
 

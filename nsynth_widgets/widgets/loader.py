@@ -11,7 +11,7 @@ import ipywidgets
 
 from ..audio import load_audio
 from ..errors import AudioError, ParameterError, describe
-from ..examples import examples, load_example
+from ..example_sounds import examples, load_example
 from ._common import Panel, audio_player, wav
 from .recorder import Recorder
 from .session import _MAX_NAME, MAX_SAMPLES, SAMPLE_RATE, _check_choice, _check_number

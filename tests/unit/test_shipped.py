@@ -3,7 +3,7 @@
 import numpy as np
 
 import nsynth_widgets as nw
-from nsynth_widgets.examples import load_example
+from nsynth_widgets.example_sounds import load_example
 from nsynth_widgets.model.config import EMBEDDED
 from nsynth_widgets.model.nsynth import DEFAULT_WEIGHTS, NSynth
 

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from nsynth_widgets.errors import ParameterError
-from nsynth_widgets.examples import examples, load_example
+from nsynth_widgets.example_sounds import examples, load_example
 from nsynth_widgets.widgets import LoadPanel
 from nsynth_widgets.widgets.loader import DEFAULT_LENGTH, MAX_UPLOAD_BYTES, trim
 

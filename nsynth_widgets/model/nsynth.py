@@ -127,9 +127,13 @@ class NSynth:
             raise ParameterError(f"`batch_size` must be a positive integer. Received: batch_size={describe(batch_size)}.")
         x = self._scaled_codes(audio)
         if self._encode_fn is None:
-            import tensorflow as tf
+            import keras
 
-            self._encode_fn = tf.function(self.keras_model.encode, reduce_retracing=True)
+            self._encode_fn = self.keras_model.encode
+            if keras.backend.backend() == "tensorflow":  # one traced graph instead of eager ops
+                import tensorflow as tf
+
+                self._encode_fn = tf.function(self.keras_model.encode, reduce_retracing=True)
         parts = [np.asarray(self._encode_fn(x[i : i + batch_size])) for i in range(0, len(x), batch_size)]
         return np.concatenate(parts).astype(np.float32)
 

@@ -92,3 +92,31 @@ def test_bad_training_settings(changes, match):
 def test_crop_shorter_than_a_hop_is_refused(tmp_path):
     with pytest.raises(ParameterError, match=r"`crop_length` must be at least one hop \(64 samples\)"):
         train(CONFIG, Tones(), tmp_path, TrainConfig(steps=1, crop_length=32))
+
+
+def test_training_runs_on_the_jax_backend_and_loads_in_tensorflow(tmp_path):
+    """The GPU route: train with KERAS_BACKEND=jax in a subprocess, then load the weights here
+    (TensorFlow) — the teacher-forced logits agree."""
+    import os
+    import subprocess
+    import sys
+    import textwrap
+
+    script = textwrap.dedent(f"""
+        import numpy as np, keras
+        assert keras.backend.backend() == "jax"
+        from nsynth_widgets.model.nsynth import NSynth
+        from nsynth_widgets.training.train import TrainConfig, train
+        from tests.unit.test_train import CONFIG, Tones
+        model = train(CONFIG, Tones(), {str(tmp_path)!r}, TrainConfig(steps=3, batch_size=2, crop_length=256))
+        audio = Tones().random_crops(1, 256, np.random.default_rng(0))
+        np.save({str(tmp_path / "audio.npy")!r}, audio)
+        np.save({str(tmp_path / "logits.npy")!r}, model.decode_logits(audio, model.encode(audio)))
+    """)
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    env = {**os.environ, "KERAS_BACKEND": "jax", "PYTHONPATH": root, "JAX_PLATFORMS": "cpu"}
+    subprocess.run([sys.executable, "-c", script], env=env, check=True, capture_output=True, cwd=root)
+    reloaded = NSynth.from_weights(tmp_path / "weights.npz")
+    audio = np.load(tmp_path / "audio.npy")
+    logits = reloaded.decode_logits(audio, reloaded.encode(audio))
+    np.testing.assert_allclose(logits, np.load(tmp_path / "logits.npy"), atol=1e-4)

@@ -124,7 +124,7 @@ def _cmd_train(args):
 
     with bar:
         train(configs[args.config], train_data, args.run_dir, config, valid_data=valid_data, resume=not args.restart,
-              progress=progress)
+              progress=progress, init_weights=args.init_weights)
     print(f"weights: {args.run_dir / 'weights.npz'}")
 
 
@@ -191,6 +191,9 @@ def build_parser():
     p.add_argument("--eval-every", type=int, default=100, help="steps between validation losses (default: %(default)s)")
     p.add_argument("--seed", type=int, default=0, help="data and initialisation seed (default: %(default)s)")
     p.add_argument("--restart", action="store_true", help="start from scratch even if run_dir holds a checkpoint")
+    p.add_argument("--init-weights", type=Path, default=None,
+                   help="start a new run from these weights, e.g. nsynth_widgets/assets/default_model.npz "
+                        "(fresh optimizer; ignored when resuming)")
     p.set_defaults(run=_cmd_train)
 
     p = sub.add_parser("dashboard", help="serve the dashboard with Voila")

@@ -104,7 +104,7 @@ def _schedule(config):
 
 
 def train(model_config, train_data, run_dir, config=TrainConfig(), valid_data=None, resume=True,
-          progress=None, cancel=None):
+          progress=None, cancel=None, init_weights=None):
     """Train (or continue training) a model.
 
     Parameters
@@ -121,6 +121,10 @@ def train(model_config, train_data, run_dir, config=TrainConfig(), valid_data=No
         ``record`` is a dict with ``train_loss`` (running mean) and, on evaluation steps, ``valid_loss``.
     cancel : callable() -> bool, optional
         Checked every step; the run checkpoints and returns when it says stop.
+    init_weights : str or os.PathLike, optional
+        Start a *new* run from these weights (e.g. the shipped ``default_model.npz``) instead of a
+        random initialisation; the optimizer and the step count start afresh. Ignored when
+        resuming a run that ``run_dir`` already holds.
 
     Returns
     -------
@@ -150,6 +154,14 @@ def train(model_config, train_data, run_dir, config=TrainConfig(), valid_data=No
             raise ParameterError(
                 f"`run_dir` must hold a run of the same model configuration to resume. Received: run_dir='{run_dir}' "
                 f"with config {model.config.to_dict()} (asked for {model_config.to_dict()})."
+            )
+    elif init_weights is not None:
+        keras.utils.set_random_seed(config.seed)
+        model = NSynth.from_weights(init_weights)
+        if model.config != model_config:
+            raise ParameterError(
+                f"`init_weights` must hold a model of the configuration being trained. Received: init_weights="
+                f"'{init_weights}' with config {model.config.to_dict()} (asked for {model_config.to_dict()})."
             )
     else:
         keras.utils.set_random_seed(config.seed)

@@ -120,3 +120,12 @@ def test_training_runs_on_the_jax_backend_and_loads_in_tensorflow(tmp_path):
     audio = np.load(tmp_path / "audio.npy")
     logits = reloaded.decode_logits(audio, reloaded.encode(audio))
     np.testing.assert_allclose(logits, np.load(tmp_path / "logits.npy"), atol=1e-4)
+
+
+def test_a_new_run_can_start_from_given_weights(tmp_path):
+    first = train(CONFIG, Tones(), tmp_path / "a", _settings(10))
+    started = train(CONFIG, Tones(), tmp_path / "b", _settings(1), init_weights=tmp_path / "a" / "weights.npz")
+    moved = max(np.abs(started.variables()[n] - v).max() for n, v in first.variables().items())
+    assert 0 < moved < 0.05  # one small step away from the given weights, not a fresh random model
+    with pytest.raises(ParameterError, match=r"`init_weights` must hold a model of the configuration being trained"):
+        train(CONFIG.replace(width=8), Tones(), tmp_path / "c", _settings(1), init_weights=tmp_path / "a" / "weights.npz")

@@ -4,7 +4,7 @@ Nothing here imports TensorFlow; every function is usable without a model.
 """
 
 from .mulaw import mu_law_encode, mu_law_decode, codes_to_classes, classes_to_codes, quantize
-from .framing import frames_for, trim_to_hop, upsample_frames
+from .framing import frames_for, trim_to_hop
 from .mix import bilinear_weights, crossfade, interpolate, time_stretch, weighted_mix
 
 __all__ = [
@@ -15,7 +15,6 @@ __all__ = [
     "quantize",
     "frames_for",
     "trim_to_hop",
-    "upsample_frames",
     "interpolate",
     "crossfade",
     "bilinear_weights",

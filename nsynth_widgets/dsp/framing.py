@@ -1,10 +1,8 @@
 """Hop arithmetic shared by the encoder, the generator and the plots."""
 
-import numpy as np
+from ..errors import AudioError
 
-from ..errors import AudioError, ParameterError, describe
-
-__all__ = ["frames_for", "trim_to_hop", "upsample_frames"]
+__all__ = ["frames_for", "trim_to_hop"]
 
 
 def frames_for(n_samples, hop_length=512):
@@ -33,18 +31,3 @@ def trim_to_hop(audio, hop_length=512):
         )
     return audio[..., : frames_for(n, hop_length) * hop_length]
 
-
-def upsample_frames(encoding, hop_length=512):
-    """Repeat each frame ``hop_length`` times: the conditioning each sample sees.
-
-    Parameters
-    ----------
-    encoding : np.ndarray [shape=(..., frames, channels)]
-
-    Returns
-    -------
-    per_sample : np.ndarray [shape=(..., frames * hop_length, channels)]
-    """
-    if hop_length < 1:
-        raise ParameterError(f"`hop_length` must be a positive integer. Received: hop_length={describe(hop_length)}.")
-    return np.repeat(encoding, hop_length, axis=-2)

@@ -142,8 +142,8 @@ def collect_variables(model):
     """The model's weights in checkpoint layout: ``dict[str, np.ndarray]`` (copies)."""
     arrays = {}
     for name, layer in model.conv_layers().items():
-        arrays[f"{name}/W"] = np.asarray(layer.kernel.numpy() if hasattr(layer.kernel, "numpy") else layer.kernel)[None]
-        arrays[f"{name}/biases"] = np.asarray(layer.bias.numpy() if hasattr(layer.bias, "numpy") else layer.bias)
+        arrays[f"{name}/W"] = np.array(layer.kernel.numpy())[None]
+        arrays[f"{name}/biases"] = np.array(layer.bias.numpy())
     return arrays
 
 

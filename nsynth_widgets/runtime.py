@@ -120,11 +120,16 @@ class Synthesizer:
 
         return self._remember(("encode", _digest(audio)), compute).copy()
 
-    def synthesize(self, encoding, seed=0, temperature=1.0, greedy=False, chunk_size=2048, progress=None, cancel=None):
+    def synthesize(
+        self, encoding, seed=0, temperature=1.0, greedy=False, chunk_size=2048, progress=None, cancel=None,
+        precision="float32",
+    ):
         """Synthesize ``(batch, frames, 16)`` encodings → ``(batch, frames * hop)`` audio (cached).
 
         Parameters
         ----------
+        precision : {"float32", "int8"}
+            Decoder weights (see :meth:`NSynth.synthesize`).
         progress : callable(done, total, partial_audio), optional
         cancel : threading.Event or callable() -> bool, optional
             Stops between chunks; :class:`~nsynth_widgets.errors.SynthesisCancelled` carries
@@ -132,13 +137,13 @@ class Synthesizer:
         """
         encoding = np.asarray(encoding, np.float32)
         should_stop = cancel.is_set if isinstance(cancel, threading.Event) else cancel
-        key = ("synthesize", _digest(encoding, seed, float(temperature), bool(greedy)))
+        key = ("synthesize", _digest(encoding, seed, float(temperature), bool(greedy), str(precision)))
 
         def compute():
             with self._lock:
                 return self.model.synthesize(
                     encoding, seed=seed, temperature=temperature, greedy=greedy, chunk_size=chunk_size,
-                    progress=progress, cancel=should_stop,
+                    progress=progress, cancel=should_stop, precision=precision,
                 )
 
         return self._remember(key, compute).copy()

@@ -202,37 +202,76 @@ def _quantize_columns(w):
     return np.ascontiguousarray(q), np.ascontiguousarray(scale)
 
 
+@numba.njit(cache=True, nogil=True, fastmath=True, inline="always")
+def _int8_accumulate_one(x, q, b, acc):  # pragma: no cover - compiled
+    """``acc += x[b] @ q``: eight rows of ``q`` per pass over the accumulator."""
+    rows = q.shape[0]
+    full = rows - rows % 8
+    for k in range(0, full, 8):
+        x0, x1, x2, x3 = x[b, k], x[b, k + 1], x[b, k + 2], x[b, k + 3]
+        x4, x5, x6, x7 = x[b, k + 4], x[b, k + 5], x[b, k + 6], x[b, k + 7]
+        q0, q1, q2, q3 = q[k], q[k + 1], q[k + 2], q[k + 3]
+        q4, q5, q6, q7 = q[k + 4], q[k + 5], q[k + 6], q[k + 7]
+        for c in range(acc.shape[0]):
+            acc[c] += (
+                (x0 * np.float32(q0[c]) + x1 * np.float32(q1[c])) + (x2 * np.float32(q2[c]) + x3 * np.float32(q3[c]))
+            ) + (
+                (x4 * np.float32(q4[c]) + x5 * np.float32(q5[c])) + (x6 * np.float32(q6[c]) + x7 * np.float32(q7[c]))
+            )
+    for k in range(full, rows):
+        xk = x[b, k]
+        qk = q[k]
+        for c in range(acc.shape[0]):
+            acc[c] += xk * np.float32(qk[c])
+
+
+@numba.njit(cache=True, nogil=True, fastmath=True, inline="always")
+def _int8_accumulate_four(x, q, b, acc0, acc1, acc2, acc3):  # pragma: no cover - compiled
+    """``acc_i += x[b + i] @ q`` for four batch rows: each widened weight is used four times."""
+    rows = q.shape[0]
+    full = rows - rows % 4
+    for k in range(0, full, 4):
+        x0, x1, x2, x3 = x[b, k], x[b, k + 1], x[b, k + 2], x[b, k + 3]
+        y0, y1, y2, y3 = x[b + 1, k], x[b + 1, k + 1], x[b + 1, k + 2], x[b + 1, k + 3]
+        z0, z1, z2, z3 = x[b + 2, k], x[b + 2, k + 1], x[b + 2, k + 2], x[b + 2, k + 3]
+        u0, u1, u2, u3 = x[b + 3, k], x[b + 3, k + 1], x[b + 3, k + 2], x[b + 3, k + 3]
+        q0, q1, q2, q3 = q[k], q[k + 1], q[k + 2], q[k + 3]
+        for c in range(acc0.shape[0]):
+            w0, w1 = np.float32(q0[c]), np.float32(q1[c])
+            w2, w3 = np.float32(q2[c]), np.float32(q3[c])
+            acc0[c] += (x0 * w0 + x1 * w1) + (x2 * w2 + x3 * w3)
+            acc1[c] += (y0 * w0 + y1 * w1) + (y2 * w2 + y3 * w3)
+            acc2[c] += (z0 * w0 + z1 * w1) + (z2 * w2 + z3 * w3)
+            acc3[c] += (u0 * w0 + u1 * w1) + (u2 * w2 + u3 * w3)
+    for k in range(full, rows):
+        qk = q[k]
+        x0, y0, z0, u0 = x[b, k], x[b + 1, k], x[b + 2, k], x[b + 3, k]
+        for c in range(acc0.shape[0]):
+            w0 = np.float32(qk[c])
+            acc0[c] += x0 * w0
+            acc1[c] += y0 * w0
+            acc2[c] += z0 * w0
+            acc3[c] += u0 * w0
+
+
 @numba.njit(cache=True, nogil=True, fastmath=True)
 def _int8_product(x, q, scale, out):  # pragma: no cover - compiled
     """``out[b] = (x[b] @ q) * scale``: ``x [B, K]`` float32, ``q [K, N]`` int8, ``scale [N]``.
 
-    Eight rows of ``q`` per pass over the accumulator, columns innermost, so that LLVM
-    vectorises the widening (int8 → float32) and the multiply-adds across columns.
+    Columns are innermost so that LLVM vectorises the widening (int8 → float32) and the
+    multiply-adds; batch rows go four at a time (batches are bound by arithmetic: a widened
+    weight then feeds four multiply-adds), a lone row takes eight rows of ``q`` per pass
+    (batch 1 is bound by memory).
     """
-    rows = q.shape[0]
-    full = rows - rows % 8
-    for b in range(x.shape[0]):
+    batch = x.shape[0]
+    grouped = batch - batch % 4
+    out[:] = 0.0
+    for b in range(0, grouped, 4):
+        _int8_accumulate_four(x, q, b, out[b], out[b + 1], out[b + 2], out[b + 3])
+    for b in range(grouped, batch):
+        _int8_accumulate_one(x, q, b, out[b])
+    for b in range(batch):
         acc = out[b]
-        for c in range(acc.shape[0]):
-            acc[c] = 0.0
-        for k in range(0, full, 8):
-            x0, x1, x2, x3 = x[b, k], x[b, k + 1], x[b, k + 2], x[b, k + 3]
-            x4, x5, x6, x7 = x[b, k + 4], x[b, k + 5], x[b, k + 6], x[b, k + 7]
-            q0, q1, q2, q3 = q[k], q[k + 1], q[k + 2], q[k + 3]
-            q4, q5, q6, q7 = q[k + 4], q[k + 5], q[k + 6], q[k + 7]
-            for c in range(acc.shape[0]):
-                acc[c] += (
-                    (x0 * np.float32(q0[c]) + x1 * np.float32(q1[c]))
-                    + (x2 * np.float32(q2[c]) + x3 * np.float32(q3[c]))
-                ) + (
-                    (x4 * np.float32(q4[c]) + x5 * np.float32(q5[c]))
-                    + (x6 * np.float32(q6[c]) + x7 * np.float32(q7[c]))
-                )
-        for k in range(full, rows):
-            xk = x[b, k]
-            qk = q[k]
-            for c in range(acc.shape[0]):
-                acc[c] += xk * np.float32(qk[c])
         for c in range(acc.shape[0]):
             acc[c] *= scale[c]
 

@@ -21,9 +21,12 @@ def _log_softmax(logits):
     return shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
 
 
-@pytest.mark.parametrize("batch, rows, cols", [(1, 16, 32), (3, 13, 5), (2, 7, 40), (1, 1536, 1024)])
+@pytest.mark.parametrize(
+    "batch, rows, cols", [(1, 16, 32), (3, 13, 5), (2, 7, 40), (1, 1536, 1024), (4, 13, 33), (9, 18, 7), (16, 512, 768)]
+)
 def test_int8_product_matches_numpy(batch, rows, cols):
-    """The vectorised kernel (8-row blocks, remainder rows, any width) against plain NumPy."""
+    """The vectorised kernel (groups of four batch rows, lone rows, remainder rows of ``q``, any
+    width) against plain NumPy."""
     rng = np.random.default_rng(rows)
     x = rng.normal(size=(batch, rows)).astype(np.float32)
     q = rng.integers(-127, 128, (rows, cols)).astype(np.int8)
@@ -89,3 +92,4 @@ def test_synthesize_int8_gives_audio_and_is_reproducible(tiny_model):
 def test_unknown_precision_is_refused(tiny_model):
     with pytest.raises(ParameterError, match=r"`precision` must be one of \('float32', 'int8'\)\. Received: precision='int4'"):
         tiny_model.synthesize(np.zeros((1, 2, 16), np.float32), precision="int4")
+

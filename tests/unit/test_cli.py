@@ -43,6 +43,16 @@ def test_encode_then_synthesize(tmp_path, weights_file, wav_files, tiny_model):
     np.testing.assert_allclose(audio, expected, atol=1 / 32768 + 1e-6)  # 16-bit wav of the same generation
 
 
+def test_synthesize_with_int8_weights(tmp_path, weights_file, tiny_model):
+    enc = np.random.default_rng(4).normal(size=(1, 5, 16)).astype(np.float32)
+    np.save(tmp_path / "e.npy", enc)
+    code = main(["synthesize", str(tmp_path / "e.npy"), "-o", str(tmp_path / "out"), "--model", str(weights_file),
+                 "--seed", "1", "--precision", "int8"])
+    assert code == 0
+    audio, _ = sf.read(tmp_path / "out" / "e.wav", dtype="float32")
+    np.testing.assert_allclose(audio, tiny_model.synthesize(enc, seed=1, precision="int8")[0], atol=1 / 32768 + 1e-6)
+
+
 def test_encode_length_keeps_the_first_samples(tmp_path, weights_file, wav_files):
     assert main(["encode", str(wav_files[1]), "-o", str(tmp_path), "--model", str(weights_file), "--length", "640"]) == 0
     assert load_encoding(tmp_path / "b.npy").shape == (1, 10, 16)

@@ -156,7 +156,8 @@ def build_parser():
     p.add_argument("--model", default="default", help=_MODEL_HELP)
     p.add_argument("--batch-size", type=int, default=8, help="encodings generated together (default: %(default)s)")
     p.add_argument("--seed", type=int, default=0, help="sampling seed; equal seeds give equal audio (default: %(default)s)")
-    p.add_argument("--temperature", type=float, default=1.0, help="softmax temperature > 0 (default: %(default)s)")
+    p.add_argument("--temperature", type=float, default=None,
+                   help="softmax temperature > 0 (default: the model's: 0.5 for the embedded model, else 1.0)")
     p.add_argument("--greedy", action="store_true", help="take the most likely sample instead of sampling")
     p.add_argument("--precision", choices=("float32", "int8"), default="float32",
                    help="decoder weights: int8 is ~3x faster for the published model (default: %(default)s)")

@@ -93,6 +93,16 @@ class Synthesizer:
         return self.model.config
 
     @property
+    def default_temperature(self):
+        """The model's default sampling temperature, known without loading the embedded model."""
+        from .model.nsynth import DEFAULT_MODEL_TEMPERATURE
+
+        with self._lock:
+            if self._model is None and str(self._spec) == DEFAULT_MODEL:
+                return DEFAULT_MODEL_TEMPERATURE
+        return self.model.default_temperature
+
+    @property
     def description(self):
         """One line for a status bar: source and size of the model."""
         c = self.model.config
@@ -121,13 +131,15 @@ class Synthesizer:
         return self._remember(("encode", _digest(audio)), compute).copy()
 
     def synthesize(
-        self, encoding, seed=0, temperature=1.0, greedy=False, chunk_size=2048, progress=None, cancel=None,
+        self, encoding, seed=0, temperature=None, greedy=False, chunk_size=2048, progress=None, cancel=None,
         precision="float32",
     ):
         """Synthesize ``(batch, frames, 16)`` encodings → ``(batch, frames * hop)`` audio (cached).
 
         Parameters
         ----------
+        temperature : float, optional
+            Default: the model's :attr:`~NSynth.default_temperature`.
         precision : {"float32", "int8"}
             Decoder weights (see :meth:`NSynth.synthesize`).
         progress : callable(done, total, partial_audio), optional
@@ -136,6 +148,8 @@ class Synthesizer:
             the audio so far. A cancelled run is not cached.
         """
         encoding = np.asarray(encoding, np.float32)
+        if temperature is None:
+            temperature = self.model.default_temperature
         should_stop = cancel.is_set if isinstance(cancel, threading.Event) else cancel
         key = ("synthesize", _digest(encoding, seed, float(temperature), bool(greedy), str(precision)))
 

@@ -42,7 +42,8 @@ class ResynthPanel(Panel):
     sound : ipywidgets.Dropdown
         A name with a sound (encoded first if needed) or a loaded encoding.
     seed, temperature : ipywidgets.BoundedIntText, ipywidgets.FloatSlider
-        Sampling settings (validated when the button is pressed).
+        Sampling settings (validated when the button is pressed); the temperature starts at the
+        model's default (0.5 for the embedded model) and follows a model change.
     precision : ipywidgets.ToggleButtons
         Decoder weights: ``"float32"`` or ``"int8"`` (about 3× faster with the published model).
     synthesize_button : ipywidgets.Button
@@ -63,7 +64,7 @@ class ResynthPanel(Panel):
         self.sound = ipywidgets.Dropdown(description="sound")
         self.seed = ipywidgets.BoundedIntText(0, min=0, max=MAX_SEED, description="seed")
         self.temperature = ipywidgets.FloatSlider(
-            1.0, min=TEMPERATURE_RANGE[0], max=TEMPERATURE_RANGE[1], step=0.05, description="temperature",
+            session.synthesizer.default_temperature, min=TEMPERATURE_RANGE[0], max=TEMPERATURE_RANGE[1], step=0.05, description="temperature",
             continuous_update=False,
         )
         self.precision = ipywidgets.ToggleButtons(
@@ -98,6 +99,7 @@ class ResynthPanel(Panel):
         self.session.observe(self._guarded(lambda _: self._names_changed()), names=["sounds", "encodings"])
         self.session.observe(self._guarded(lambda _: self._follow_selection(self.sound)), names="selected")
         self.session.observe(self._guarded(lambda _: self._show_result()), names="resyntheses")
+        self.session.observe(self._guarded(lambda _: self._model_changed()), names="synthesizer")
         self._names_changed()
         self._follow_selection(self.sound)
 
@@ -126,6 +128,9 @@ class ResynthPanel(Panel):
 
         if not self.job.start(work, done, cancelled, self._fail):
             self._fail(BUSY)
+
+    def _model_changed(self):
+        self.temperature.value = self.session.synthesizer.default_temperature
 
     def _names_changed(self):
         self._set_options(self.sound, self.session.names())

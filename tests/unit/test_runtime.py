@@ -14,7 +14,7 @@ class CountingModel:
 
     def __init__(self, model):
         self.model, self.calls = model, []
-        self.config, self.source = model.config, model.source
+        self.config, self.source, self.default_temperature = model.config, model.source, model.default_temperature
 
     def encode(self, audio):
         self.calls.append("encode")
@@ -87,3 +87,16 @@ def test_bad_model_specs(spec, error, match):
 def test_bad_cache_size():
     with pytest.raises(ParameterError, match=r"`cache_size` must be a non-negative integer. Received: cache_size=-1."):
         Synthesizer(cache_size=-1)
+
+
+def test_default_temperature_is_the_models_and_known_before_loading(counted, tiny_model):
+    from nsynth_widgets.model.nsynth import DEFAULT_MODEL_TEMPERATURE
+
+    lazy = Synthesizer()  # the embedded model: its temperature is known without loading it
+    assert lazy.default_temperature == DEFAULT_MODEL_TEMPERATURE == 0.5 and lazy._model is None
+    encoding = np.random.default_rng(3).normal(size=(1, 3, 16)).astype(np.float32)
+    assert counted.default_temperature == tiny_model.default_temperature == 1.0
+    implicit = counted.synthesize(encoding, seed=4)
+    assert counted.synthesize(encoding, seed=4, temperature=1.0) is not implicit  # copies of one cached result
+    assert counted._model.calls.count("synthesize") == 1
+    np.testing.assert_array_equal(implicit, tiny_model.synthesize(encoding, seed=4, temperature=1.0))

@@ -11,6 +11,7 @@ from nsynth_widgets.model.nsynth import DEFAULT_WEIGHTS, NSynth
 def test_embedded_model_loads_and_resynthesizes_an_example():
     model = NSynth.default()
     assert model.config == EMBEDDED and model.source == "embedded default model"
+    assert model.default_temperature == 0.5  # the temperature its model card measures best
     assert DEFAULT_WEIGHTS.stat().st_size < 20 * 2**20  # the budget for shipped weights
     audio = load_example("piano_C4")[:4096]
     encoding = model.encode(audio)

@@ -74,6 +74,20 @@ def test_int8_weights_toggle(panel, session, tiny_model):
     assert panel.error.value == ""
 
 
+def test_temperature_starts_at_the_models_and_follows_a_model_change(panel, session, tiny_model):
+    from nsynth_widgets.runtime import Synthesizer
+    from nsynth_widgets.widgets import Session
+
+    assert panel.temperature.value == tiny_model.default_temperature == 1.0
+    assert ResynthPanel(Session(), run_in_thread=False).temperature.value == 0.5  # embedded model, not loaded
+    tiny_model.default_temperature = 0.7
+    try:
+        session.synthesizer = Synthesizer(tiny_model)
+        assert panel.temperature.value == 0.7
+    finally:
+        tiny_model.default_temperature = 1.0
+
+
 def test_stop_from_a_progress_hook(panel, session):
     def stop_after_first_chunk(change):
         if change["new"] == CHUNK_SIZE:

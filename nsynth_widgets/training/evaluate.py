@@ -357,7 +357,7 @@ def _evaluate(model, dataset, n_notes, seed, harmonic_families, batch_size, prog
 
     n_samples = int(sum(part.size for part in generated))
     results = {
-        "model": {"config": model.config.name, "source": model.source},
+        "model": {"config": model.config.name, "source": model.source, "temperature": model.default_temperature},
         "selection": {
             "n_notes": len(note_ids),
             "seed": seed,
@@ -407,8 +407,9 @@ def evaluate_model(
     Parameters
     ----------
     model : nsynth_widgets.model.nsynth.NSynth
-        Any model with ``encode(audio (n,)) -> (1, frames, E)`` and
-        ``synthesize(list of (frames, E), seed) -> list of (frames * hop,)``.
+        Any model with ``encode(audio (n,)) -> (1, frames, E)``,
+        ``synthesize(list of (frames, E), seed) -> list of (frames * hop,)`` and the
+        ``default_temperature`` it samples at.
     dataset : NoteDataset
         Use the ``"valid"`` split. Needs ``note_ids``, ``examples`` (``family_str``,
         ``instrument_str``, ``pitch``, ``velocity``) and ``load(note_id) -> (n,) float32``.
@@ -551,7 +552,8 @@ def results_markdown(results):
         "",
         f"{selection['n_notes']} held-out notes (instruments never seen in training), MIDI pitch "
         f"{low}-{high}, velocity >= {selection['min_velocity']}, chosen round-robin over families "
-        f"(seed {selection['seed']}); model `{results['model']['config']}`. Distances are the mean "
+        f"(seed {selection['seed']}); model `{results['model']['config']}` sampled at temperature "
+        f"{results['model'].get('temperature', 1.0)}. Distances are the mean "
         "absolute difference of log-magnitude spectrograms at six FFT sizes (dB, lower is better), "
         "measured against the original note. *mu-law only* is the original after the 8-bit mu-law "
         "round trip (the floor any NSynth model starts from); *envelope noise* is white noise with "
@@ -634,6 +636,8 @@ def main(argv=None):
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--batch-size", type=int, default=8, help="most notes per decoder call (default 8)")
     parser.add_argument("--figures", type=int, default=4, help="notes to draw (default 4)")
+    parser.add_argument("--temperature", type=float, default=1.0,
+                        help="sampling temperature > 0 (default 1.0: the model's own distribution)")
     args = parser.parse_args(argv)
     from ..model.nsynth import NSynth
     from .data import NoteDataset
@@ -641,6 +645,7 @@ def main(argv=None):
     try:
         figures = check_integer("figures", args.figures, 0)
         model = NSynth.from_weights(args.weights)
+        model.default_temperature = args.temperature
         dataset = NoteDataset(args.data_dir, "valid")
         with tqdm(unit="note", desc="resynthesis") as bar:
 

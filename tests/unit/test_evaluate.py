@@ -348,11 +348,13 @@ def test_main_writes_results_figures_and_prints_the_report(tmp_path, tiny_model,
     weights = tiny_model.save_weights(tmp_path / "tiny.npz")
     out = tmp_path / "eval"
 
-    assert evaluate.main([str(weights), str(data_dir), "--out", str(out), "--notes", "2", "--figures", "1"]) == 0
+    assert evaluate.main([str(weights), str(data_dir), "--out", str(out), "--notes", "2", "--figures", "1",
+                          "--temperature", "0.5"]) == 0
 
     saved = json.loads((out / "results.json").read_text())
     assert [row["note_id"] for row in saved["notes"]] == ["flute_073-060-100", "keyboard_001-060-100"]
-    assert saved["mix"] is not None and saved["model"]["config"] == "tiny"
+    assert saved["mix"] is not None and saved["model"]["config"] == "tiny" and saved["model"]["temperature"] == 0.5
+    assert "sampled at temperature 0.5." in evaluate.results_markdown(saved)
     assert [path.name for path in (out / "figures").iterdir()] == ["flute_073-060-100.png"]
     assert evaluate.results_markdown(saved) in capsys.readouterr().out
 

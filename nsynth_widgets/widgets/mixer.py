@@ -108,7 +108,8 @@ class MixPanel(Panel):
                     f"Received: stretch={factor} ({samples / SAMPLE_RATE:.1f} s)."
                 )
             return self.session.synthesizer.synthesize(
-                mixed, seed=0, chunk_size=CHUNK_SIZE, progress=progress, cancel=cancel
+                mixed, seed=0, chunk_size=CHUNK_SIZE, progress=progress, cancel=cancel,
+                precision=self.session.precision,
             )
 
         def done(audio):

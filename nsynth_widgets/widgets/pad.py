@@ -121,7 +121,8 @@ class PadPanel(Panel):
             corners.extend(encodings[name] for name in sources)
             mixes = np.concatenate([weighted_mix(corners, w) for w in weights])  # (size², frames, channels)
             return self.session.synthesizer.synthesize(
-                mixes, seed=0, chunk_size=CHUNK_SIZE, progress=progress, cancel=cancel
+                mixes, seed=0, chunk_size=CHUNK_SIZE, progress=progress, cancel=cancel,
+                precision=self.session.precision,
             )
 
         def done(audio):

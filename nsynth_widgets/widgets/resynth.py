@@ -8,7 +8,6 @@ shown beside the original: two players, waveforms and spectrograms, and a spectr
 
 import ipywidgets
 
-from ..model.fastgen import PRECISIONS
 from ..plotting import compare_figure, figure_to_png, spectral_distance
 from ._common import BUSY, CHUNK_SIZE, Panel, SynthesisJob, audio_player, png_image, wav
 from .session import SAMPLE_RATE, _check_choice, _check_number
@@ -44,8 +43,6 @@ class ResynthPanel(Panel):
     seed, temperature : ipywidgets.BoundedIntText, ipywidgets.FloatSlider
         Sampling settings (validated when the button is pressed); the temperature starts at the
         model's default (0.5 for the embedded model) and follows a model change.
-    precision : ipywidgets.ToggleButtons
-        Decoder weights: ``"float32"`` or ``"int8"`` (about 3× faster with the published model).
     synthesize_button : ipywidgets.Button
     job : SynthesisJob
         Progress bar, time estimate, Stop button and partial-audio player.
@@ -67,10 +64,6 @@ class ResynthPanel(Panel):
             session.synthesizer.default_temperature, min=TEMPERATURE_RANGE[0], max=TEMPERATURE_RANGE[1], step=0.05, description="temperature",
             continuous_update=False,
         )
-        self.precision = ipywidgets.ToggleButtons(
-            options=[("float32", "float32"), ("int8 (faster)", "int8")], value="float32", description="weights",
-            tooltips=["exact weights", "int8 weights: a quarter of the memory traffic, slightly different output"],
-        )
         self.synthesize_button = ipywidgets.Button(description="Resynthesize", button_style="primary", icon="play")
         self.job = SynthesisJob(run_in_thread, show_partial=True)
         self.original_player = audio_player()
@@ -82,7 +75,6 @@ class ResynthPanel(Panel):
         super().__init__([
             ipywidgets.HTML("<b>Resynthesize</b>: the WaveNet decoder regenerates the sound from its encoding"),
             ipywidgets.HBox([self.sound, self.seed, self.temperature]),
-            self.precision,
             self.synthesize_button,
             self.job,
             self.error,
@@ -110,7 +102,7 @@ class ResynthPanel(Panel):
     def _start(self):
         name = _check_choice("sound", self.sound.value, self.session.names())
         seed, temperature = _check_settings(self.seed.value, self.temperature.value)
-        precision = _check_choice("precision", self.precision.value, PRECISIONS)
+        precision = self.session.precision
 
         def work(progress, cancel):
             encoding = self.session.encode([name])[name]

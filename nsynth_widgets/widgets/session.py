@@ -16,6 +16,7 @@ import traitlets
 from ..audio import validate_audio
 from ..encodings import validate_encoding
 from ..errors import AudioError, ParameterError, describe
+from ..model.fastgen import PRECISIONS
 from ..runtime import DEFAULT_MODEL, Synthesizer
 
 __all__ = ["Session", "SAMPLE_RATE", "MAX_SAMPLES"]
@@ -85,6 +86,9 @@ class Session(traitlets.HasTraits):
         The latest message and the latest error (plain text, "" after a success) for a status line.
     synthesizer : Synthesizer
         Replacing it forgets every encoding and resynthesis (they belong to the old model).
+    precision : str
+        Decoder weights every synthesis uses: ``"float32"`` or ``"int8"`` (faster; see
+        :meth:`~nsynth_widgets.model.nsynth.NSynth.synthesize`).
     """
 
     sounds = traitlets.Dict()
@@ -94,6 +98,7 @@ class Session(traitlets.HasTraits):
     status = traitlets.Unicode("")
     error = traitlets.Unicode("")
     synthesizer = traitlets.Instance(Synthesizer)
+    precision = traitlets.Unicode("float32")
 
     def __init__(self, synthesizer=DEFAULT_MODEL):
         if not isinstance(synthesizer, Synthesizer):
@@ -225,6 +230,10 @@ class Session(traitlets.HasTraits):
         for name in names:
             _check_choice("selected", name, self.sounds)
         return names
+
+    @traitlets.validate("precision")
+    def _valid_precision(self, proposal):
+        return _check_choice("precision", proposal["value"], PRECISIONS)
 
     @traitlets.observe("synthesizer")
     def _model_changed(self, change):

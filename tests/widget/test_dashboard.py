@@ -1,5 +1,7 @@
-import nsynth_widgets as nw
+import numpy as np
 import pytest
+
+import nsynth_widgets as nw
 
 from nsynth_widgets.runtime import Synthesizer
 from nsynth_widgets.widgets import Dashboard, Session
@@ -26,6 +28,29 @@ def test_dashboard_composes_the_panels(session):
     ]
     assert all(panel.session is session for panel in dashboard.tabs.children)
     assert dashboard.model_status.value == "Model: loads on first use."
+
+
+def test_weights_toggle_sets_the_precision_of_every_panel(session, tiny_model):
+    dashboard = Dashboard(session=session, run_in_thread=False)
+    assert dashboard.precision.value == session.precision == "float32"
+    dashboard.precision.value = "int8"
+    assert session.precision == "int8"
+    session.add_sound("a", tone(640))
+    dashboard.resynth.synthesize_button.click()
+    expected = tiny_model.synthesize(tiny_model.encode(session.sounds["a"]), seed=0, precision="int8")[0]
+    np.testing.assert_array_equal(session.resyntheses["a"], expected)
+    session.precision = "float32"  # set from Python: the toggle follows
+    assert dashboard.precision.value == "float32"
+
+
+def test_tampered_weights_toggle_is_refused(session):
+    dashboard = Dashboard(session=session, run_in_thread=False)
+    dashboard.precision.options = ["float32", "int8", "int4"]
+    dashboard.precision.value = "int4"
+    assert "`precision` must be one of [&#x27;float32&#x27;, &#x27;int8&#x27;]. Received: precision=&#x27;int4&#x27;." in (
+        dashboard.status.value
+    )
+    assert session.precision == "float32" and dashboard.precision.value == "float32"
 
 
 def test_missing_default_model_is_a_message_not_a_crash(missing_default):

@@ -63,6 +63,16 @@ def test_precompute_is_one_batched_synthesis(panel, session, tiny_model, monkeyp
     assert len(counter.calls) == 2
 
 
+def test_precompute_uses_the_sessions_precision(panel, session, tiny_model):
+    session.precision = "int8"
+    panel.grid_size.value = 2
+    panel.precompute_button.click()
+    corners = np.concatenate([tiny_model.encode(session.sounds[name]) for name in "abcd"])
+    expected = tiny_model.synthesize(corners, seed=0, precision="int8")
+    np.testing.assert_allclose(panel.grid_audio.reshape(4, -1), expected, atol=1e-6)
+    assert (expected != tiny_model.synthesize(corners, seed=0)).any()  # int8 really was used
+
+
 def test_changing_a_corner_forgets_the_grid(panel):
     panel.grid_size.value = 2
     panel.precompute_button.click()

@@ -62,11 +62,11 @@ def test_results_are_cached(panel, session, tiny_model, monkeypatch):
     assert len(counter.calls) == 2
 
 
-def test_int8_weights_toggle(panel, session, tiny_model):
+def test_int8_weights_of_the_session(panel, session, tiny_model):
     panel.seed.value = 2
     panel.synthesize_button.click()
     exact = session.resyntheses["tone"]
-    panel.precision.value = "int8"
+    session.precision = "int8"
     panel.synthesize_button.click()
     expected = tiny_model.synthesize(tiny_model.encode(session.sounds["tone"]), seed=2, precision="int8")[0]
     np.testing.assert_array_equal(session.resyntheses["tone"], expected)
@@ -140,8 +140,6 @@ def test_stop_button_during_a_threaded_run(session, tiny_model):
          "`seed` must be an integer in [0, 2147483647]. Received: seed=-1."),
         (lambda p: (setattr(p.sound, "options", ["tone", "ghost"]), setattr(p.sound, "value", "ghost")),
          "`sound` must be one of [&#x27;tone&#x27;]. Received: sound=&#x27;ghost&#x27;."),
-        (lambda p: (setattr(p.precision, "options", ["float32", "int8", "int4"]), setattr(p.precision, "value", "int4")),
-         "`precision` must be one of [&#x27;float32&#x27;, &#x27;int8&#x27;]. Received: precision=&#x27;int4&#x27;."),
     ],
 )
 def test_bad_values_are_refused(panel, session, tiny_model, monkeypatch, change, message):

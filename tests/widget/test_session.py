@@ -127,6 +127,14 @@ def test_set_resynthesis_needs_an_encoding(session):
         session.set_resynthesis("nothing", np.zeros(10, np.float32))
 
 
+def test_precision_is_validated_and_kept_on_refusal(session):
+    assert session.precision == "float32"
+    session.precision = "int8"
+    with pytest.raises(ParameterError, match=r"`precision` must be one of \['float32', 'int8'\]. Received: precision='half'."):
+        session.precision = "half"
+    assert session.precision == "int8"
+
+
 def test_new_model_forgets_encodings(session, tiny_model):
     session.add_sound("a", tone(640))
     session.encode(["a"])

@@ -26,6 +26,8 @@ _MAX_PATH = 1000
 #: Set to "0" (``nsynth-widgets dashboard --public`` does) to stop visitors loading models from server paths.
 MODEL_PATHS_ENV = "NSYNTH_WIDGETS_MODEL_PATHS"
 _SOURCES = [("embedded default", DEFAULT_MODEL), ("checkpoint or weights file", "path")]
+#: Decoder width from which generation is bound by memory, so int8 weights pay off most.
+_INT8_HINT_WIDTH = 256
 
 
 def _default_model_missing():
@@ -152,7 +154,10 @@ class Dashboard(ipywidgets.VBox):
                 return
             self._model_named = True
             self.session.synthesizer = synthesizer
-            self.model_status.value = message_html(f"Model: {description}")
+            hint = ""
+            if synthesizer.config.width >= _INT8_HINT_WIDTH and self.session.precision == "float32":
+                hint = " — a large model: the int8 weights toggle generates about 3× faster"
+            self.model_status.value = message_html(f"Model: {description}{hint}")
 
         self._thread = run_task(load, self.run_in_thread)
 

@@ -94,7 +94,7 @@ def test_load_a_weights_file(tiny_model, tmp_path, missing_default):
     synthesizer = dashboard.session.synthesizer
     assert synthesizer is not before and isinstance(synthesizer, Synthesizer)
     assert synthesizer.config == tiny_model.config
-    assert "Model: weights" in dashboard.model_status.value
+    assert "Model: weights" in dashboard.model_status.value and "int8" not in dashboard.model_status.value
     dashboard.session.add_sound("a", tone(640))
     dashboard.encoder.encode_button.click()
     assert dashboard.session.encodings["a"].shape == (1, 10, 16)
@@ -107,7 +107,7 @@ def test_load_in_a_thread(tiny_model, tmp_path):
     dashboard.model_path.value = str(path)
     dashboard.load_button.click()
     dashboard.wait(60)
-    assert "Model: weights" in dashboard.model_status.value
+    assert "Model: weights" in dashboard.model_status.value and "int8" not in dashboard.model_status.value
 
 
 @pytest.mark.parametrize("how", ["argument", "environment"])
@@ -128,3 +128,19 @@ def test_public_dashboard_refuses_server_paths(tiny_model, tmp_path, monkeypatch
     dashboard.load_button.click()
     assert "`model_source` must be one of" in dashboard.model_status.value
     assert dashboard.session.synthesizer is before
+
+
+def test_loading_a_large_model_suggests_int8_weights(tmp_path, missing_default):
+    from nsynth_widgets.model.config import ModelConfig
+    from nsynth_widgets.model.nsynth import NSynth
+
+    from ..conftest import random_arrays
+
+    wide = ModelConfig(name="wide", num_layers=2, num_stages=2, width=256, skip_width=16,
+                       ae_num_layers=2, ae_num_stages=2, ae_width=8, hop_length=64)
+    path = NSynth(wide, random_arrays(wide, scale=0.05)).save_weights(tmp_path / "wide.npz")
+    dashboard = Dashboard(run_in_thread=False)
+    dashboard.model_source.value = "path"
+    dashboard.model_path.value = str(path)
+    dashboard.load_button.click()
+    assert "the int8 weights toggle generates about 3× faster" in dashboard.model_status.value

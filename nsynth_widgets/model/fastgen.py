@@ -137,6 +137,7 @@ class DecoderWeights:
         """Float32 weights equal to what the int8 kernel computes with (identity for float32)."""
         if self.precision == "float32":
             return self
+
         def widen(q, scale):
             return np.ascontiguousarray(q.astype(np.float32) * scale[..., None, :])
 

@@ -94,13 +94,16 @@ class Synthesizer:
 
     @property
     def default_temperature(self):
-        """The model's default sampling temperature, known without loading the embedded model."""
-        from .model.nsynth import DEFAULT_MODEL_TEMPERATURE
+        """The model's default sampling temperature, known without loading the model."""
+        from .model.nsynth import DEFAULT_MODEL_TEMPERATURE, NSynth
 
         with self._lock:
-            if self._model is None and str(self._spec) == DEFAULT_MODEL:
-                return DEFAULT_MODEL_TEMPERATURE
-        return self.model.default_temperature
+            if self._model is not None:
+                return self._model.default_temperature
+        if isinstance(self._spec, NSynth):
+            return self._spec.default_temperature
+        # not loaded yet: the embedded model has its own; files load at NSynth's 1.0
+        return DEFAULT_MODEL_TEMPERATURE if str(self._spec) == DEFAULT_MODEL else 1.0
 
     @property
     def description(self):

@@ -22,6 +22,7 @@ CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
                  "--disable-sync", "--no-first-run", "--disable-quic"]
+SHUTDOWN_MARKER = "[Voila] Handle signal"  # Voila logs this on SIGTERM, before it shuts its kernels down
 
 pytestmark = pytest.mark.slow
 
@@ -56,7 +57,10 @@ def _serve(tmp_path_factory, notebook=None):
     finally:
         server.terminate()
         server.wait(timeout=30)
-    assert "Traceback" not in log.read_text(), log.read_text()[-3000:]
+    # Only what was logged while serving counts: after SIGTERM, ipykernel sometimes logs a ZMQ traceback of its own
+    # while its sockets close under it (a shutdown race in ipykernel, not in a page or in our code).
+    served, _, _ = log.read_text().partition(SHUTDOWN_MARKER)
+    assert "Traceback" not in served, served[-3000:]
 
 
 @pytest.fixture(scope="module")

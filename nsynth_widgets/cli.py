@@ -122,8 +122,11 @@ def _cmd_train(args):
         bar.update(step - bar.n)
         bar.set_postfix({k: round(v, 4) for k, v in record.items() if k.endswith("loss")})
 
+    model_config = configs[args.config]
+    if args.width is not None:
+        model_config = model_config.replace(name=f"{args.config}_w{args.width}", width=args.width, skip_width=args.width)
     with bar:
-        train(configs[args.config], train_data, args.run_dir, config, valid_data=valid_data, resume=not args.restart,
+        train(model_config, train_data, args.run_dir, config, valid_data=valid_data, resume=not args.restart,
               progress=progress, init_weights=args.init_weights)
     print(f"weights: {args.run_dir / 'weights.npz'}")
 
@@ -185,6 +188,9 @@ def build_parser():
     p.add_argument("data_dir", type=Path, help="folder with examples.json and audio/ (rendered notes)")
     p.add_argument("run_dir", type=Path, help="folder for weights.npz, optimizer.npz and log.jsonl (resumed if present)")
     p.add_argument("--config", choices=["embedded", "h512_bo16"], default="embedded", help="architecture (default: %(default)s)")
+    p.add_argument("--width", type=int, default=None,
+                   help="decoder residual and skip channels instead of the config's (e.g. 96 to train a larger "
+                        "candidate of the embedded model; the encoder is unchanged)")
     p.add_argument("--steps", type=int, default=6000, help="total optimisation steps (default: %(default)s)")
     p.add_argument("--batch-size", type=int, default=8, help="crops per step (default: %(default)s)")
     p.add_argument("--crop-length", type=int, default=4096, help="samples per crop (default: %(default)s)")
@@ -212,7 +218,7 @@ def build_parser():
 def main(argv=None):
     """Entry point of ``nsynth-widgets``; returns the exit status."""
     args = build_parser().parse_args(argv)
-    for name in ("batch_size", "steps"):
+    for name in ("batch_size", "steps", "width"):
         value = getattr(args, name, None)
         if value is not None and value < 1:
             print(f"nsynth-widgets: error: `--{name.replace('_', '-')}` must be a positive integer. Received: {value}.",

@@ -122,3 +122,31 @@ def test_errors_are_one_line_and_exit_2(tmp_path, capsys, weights_file):
     assert "`--batch-size` must be a positive integer. Received: 0." in capsys.readouterr().err
     assert main(["encode", "x.wav", "-o", str(tmp_path), "--model", str(tmp_path / "nope.npz")]) == 2
     assert "nope.npz" in capsys.readouterr().err
+
+
+def test_train_a_wider_candidate_from_rendered_notes(tmp_path, capsys):
+    import json
+
+    from nsynth_widgets.model.nsynth import NSynth
+
+    data_dir = tmp_path / "notes"
+    (data_dir / "audio").mkdir(parents=True)
+    examples = {}
+    for split, program, pitch in (("train", 0, 60), ("train", 0, 64), ("valid", 1, 67)):
+        note_id = f"keyboard_{program:03d}-{pitch:03d}-100"
+        examples[note_id] = {"note_str": note_id, "instrument": program, "instrument_str": f"keyboard_{program:03d}",
+                             "family": 4, "family_str": "keyboard", "pitch": pitch, "velocity": 100, "split": split,
+                             "sample_rate": 16000}
+        tone = 0.5 * np.sin(2 * np.pi * 440.0 * 2 ** ((pitch - 69) / 12) * np.arange(64000) / 16000)
+        sf.write(data_dir / "audio" / f"{note_id}.wav", tone, 16000, subtype="PCM_16")
+    (data_dir / "examples.json").write_text(json.dumps(examples))
+
+    assert main(["train", str(data_dir), str(tmp_path / "run"), "--width", "0"]) == 2
+    assert "`--width` must be a positive integer. Received: 0." in capsys.readouterr().err
+    code = main(["train", str(data_dir), str(tmp_path / "run"), "--width", "8", "--steps", "2", "--batch-size", "1",
+                 "--crop-length", "1024", "--warmup-steps", "1", "--checkpoint-every", "1", "--eval-every", "1"])
+    assert code == 0
+    log = [json.loads(line) for line in (tmp_path / "run" / "log.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in log] == [1, 2] and all(np.isfinite(r["valid_loss"]) for r in log)
+    config = NSynth.from_weights(tmp_path / "run" / "weights.npz").config
+    assert (config.name, config.width, config.skip_width, config.ae_width) == ("embedded_w8", 8, 8, 64)

@@ -11,7 +11,9 @@ split: its instruments were never seen in training), each note is encoded and re
   contour: right dynamics, no pitch or timbre);
 * pitch error (:func:`f0_error_cents`, pYIN on both signals);
 * a latent-mix check: the resynthesis of a 50/50 mix of two instruments' encodings at the same
-  pitch should sit between them.
+  pitch should sit between them;
+* :func:`validation_loss`: the decoder's teacher-forced cross-entropy on fixed crops of the
+  held-out notes (the training objective, comparable between runs whatever seed they used).
 
 From a shell::
 
@@ -39,7 +41,7 @@ from tqdm import tqdm
 
 from .._files import atomic_path
 from ..audio import validate_audio
-from ..dsp import interpolate, quantize
+from ..dsp import codes_to_classes, interpolate, mu_law_encode, quantize
 from ..errors import NSynthWidgetsError, ParameterError, check_integer, describe
 from ..plotting import plot_spectrogram, spectral_distance
 from .data import FAMILIES
@@ -49,6 +51,7 @@ __all__ = [
     "f0_error_cents",
     "envelope_noise",
     "evaluate_model",
+    "validation_loss",
     "save_figures",
     "results_markdown",
     "main",
@@ -460,6 +463,52 @@ def evaluate_model(
     return results
 
 
+def validation_loss(model, dataset, crops=64, crop_length=4096, seed=0, batch_size=8):
+    """The decoder's teacher-forced cross-entropy on fixed random crops of ``dataset``.
+
+    The quantity training minimises (next 8-bit mu-law class given the past and the encoding),
+    measured on crops drawn by ``seed`` alone, so weights from runs with different training
+    seeds or settings are compared on the same audio.
+
+    Parameters
+    ----------
+    model : nsynth_widgets.model.nsynth.NSynth
+        Needs ``config.hop_length``, ``encode(audio (batch, n)) -> (batch, frames, E)`` and
+        ``decode_logits(audio (batch, n), encoding) -> (batch, n, 256)``.
+    dataset : NoteDataset
+        Needs ``random_crops(batch, length, rng) -> (batch, length) float32``.
+    crops : int
+        Crops measured (>= 1).
+    crop_length : int
+        Samples per crop, rounded down to whole hops (at least one hop).
+    seed : int
+        Seed of the crops (>= 0).
+    batch_size : int
+        Crops per forward pass (>= 1).
+
+    Returns
+    -------
+    loss : dict
+        ``nats`` (mean cross-entropy per sample, natural log), ``crops``, ``crop_length``
+        (after rounding) and ``seed``.
+    """
+    crops = check_integer("crops", crops, 1)
+    seed = check_integer("seed", seed, 0)
+    batch_size = check_integer("batch_size", batch_size, 1)
+    hop = model.config.hop_length
+    crop_length = check_integer("crop_length", crop_length, hop) // hop * hop
+    rng = np.random.default_rng(seed)
+    total = 0.0
+    for start in range(0, crops, batch_size):
+        audio = dataset.random_crops(min(batch_size, crops - start), crop_length, rng)
+        logits = np.asarray(model.decode_logits(audio, model.encode(audio)), np.float64)
+        classes = codes_to_classes(mu_law_encode(audio))
+        peak = logits.max(axis=-1, keepdims=True)
+        log_norm = peak[..., 0] + np.log(np.exp(logits - peak).sum(axis=-1))
+        total += float((log_norm - np.take_along_axis(logits, classes[..., None], axis=-1)[..., 0]).sum())
+    return {"nats": total / (crops * crop_length), "crops": crops, "crop_length": crop_length, "seed": seed}
+
+
 def save_figures(model, dataset, out_dir, note_ids, resyntheses=None, seed=0):
     """Write one small PNG per note: spectrogram of the original beside its resynthesis.
 
@@ -541,8 +590,8 @@ def results_markdown(results):
     -------
     markdown : str
         A heading, how the notes were chosen, a table of per-family and overall medians
-        (resynthesis and both baselines in dB, f0 error in cents), the mix check and the
-        synthesis time.
+        (resynthesis and both baselines in dB, f0 error in cents), the mix check, the
+        validation loss (when ``results`` has one: :func:`main` adds it) and the synthesis time.
     """
     selection, summary, timing = results["selection"], results["summary"], results["timing"]
     harmonic = set(selection["harmonic_families"])
@@ -590,6 +639,14 @@ def results_markdown(results):
                 f"| {name} | {_number(check['d_mix_a'], 1)} | {_number(check['d_mix_b'], 1)} | "
                 f"{_number(check['d_a_b'], 1)} | {'yes' if check['between'] else 'no'} |"
             )
+    loss = results.get("validation_loss")
+    if loss is not None:
+        lines += [
+            "",
+            f"**Validation loss** (the training objective, teacher-forced cross-entropy per sample) on "
+            f"{loss['crops']} fixed crops of {loss['crop_length']} samples of the held-out notes (seed "
+            f"{loss['seed']}): **{loss['nats']:.3f} nats**.",
+        ]
     lines += [
         "",
         f"Resynthesizing {timing['audio_seconds']:.0f} s of audio took {timing['synthesis_seconds']:.1f} s "
@@ -615,7 +672,7 @@ def main(argv=None):
     """Command line: evaluate a weights file on a dataset's valid split.
 
     ``python -m nsynth_widgets.training.evaluate WEIGHTS DATA_DIR [--out DIR] [--notes N]
-    [--seed S] [--batch-size B] [--figures K]``
+    [--seed S] [--batch-size B] [--figures K] [--validation-crops C] [--temperature T]``
 
     Writes ``DIR/results.json`` (strict JSON: NaN as null) and ``DIR/figures/{note_id}.png``
     for the first ``K`` notes, and prints :func:`results_markdown`.
@@ -636,6 +693,8 @@ def main(argv=None):
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--batch-size", type=int, default=8, help="most notes per decoder call (default 8)")
     parser.add_argument("--figures", type=int, default=4, help="notes to draw (default 4)")
+    parser.add_argument("--validation-crops", type=int, default=64,
+                        help="crops of 4096 samples for the validation loss (default 64)")
     parser.add_argument("--temperature", type=float, default=1.0,
                         help="sampling temperature > 0 (default 1.0: the model's own distribution)")
     args = parser.parse_args(argv)
@@ -656,6 +715,7 @@ def main(argv=None):
             results, resyntheses = _evaluate(
                 model, dataset, args.notes, args.seed, HARMONIC_FAMILIES, args.batch_size, progress, (48, 84), 75
             )
+        results["validation_loss"] = validation_loss(model, dataset, crops=args.validation_crops, seed=args.seed)
         os.makedirs(args.out, exist_ok=True)
         chosen = [row["note_id"] for row in results["notes"][:figures]]
         save_figures(model, dataset, os.path.join(args.out, "figures"), chosen, resyntheses)

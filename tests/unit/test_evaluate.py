@@ -333,6 +333,46 @@ def test_results_markdown_has_the_tables(evaluated):
     assert evaluate.results_markdown(restored) == text
 
 
+# ------------------------------------------------------------------------------------- validation loss
+
+
+class ToneCrops:
+    """What validation_loss needs of a NoteDataset: random_crops (random-pitch decaying tones)."""
+
+    def random_crops(self, batch, length, rng):
+        return np.stack([_tone(f, length) for f in rng.uniform(110.0, 880.0, batch)])
+
+
+def test_validation_loss_is_the_training_objective_on_seeded_crops(tiny_model):
+    import keras
+
+    from nsynth_widgets.training.train import batch_to_inputs
+
+    loss = evaluate.validation_loss(tiny_model, ToneCrops(), crops=6, crop_length=700, seed=2, batch_size=4)
+    assert (loss["crops"], loss["crop_length"], loss["seed"]) == (6, 640, 2)  # whole hops of 64
+    rng = np.random.default_rng(2)  # the same crops, drawn in the same batches
+    audio = np.concatenate([ToneCrops().random_crops(4, 640, rng), ToneCrops().random_crops(2, 640, rng)])
+    x, targets = batch_to_inputs(audio)
+    keras_loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)(targets, tiny_model.keras_model(x))
+    assert loss["nats"] == pytest.approx(float(keras_loss), rel=1e-5)
+    assert 0 < loss["nats"] < 2 * math.log(256)
+    assert evaluate.validation_loss(tiny_model, ToneCrops(), crops=6, crop_length=640, seed=2, batch_size=6) == \
+        pytest.approx(loss)  # batching does not change it
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"crops": 0}, r"`crops` must be an integer >= 1\. Received: crops=0\."),
+        ({"crop_length": 63}, r"`crop_length` must be an integer >= 64\. Received: crop_length=63\."),
+        ({"seed": -1}, r"`seed` must be an integer >= 0\. Received: seed=-1\."),
+    ],
+)
+def test_validation_loss_rejects_bad_arguments(tiny_model, kwargs, message):
+    with pytest.raises(ParameterError, match=message):
+        evaluate.validation_loss(tiny_model, ToneCrops(), **kwargs)
+
+
 # ------------------------------------------------------------------------------------- command
 
 
@@ -349,12 +389,16 @@ def test_main_writes_results_figures_and_prints_the_report(tmp_path, tiny_model,
     out = tmp_path / "eval"
 
     assert evaluate.main([str(weights), str(data_dir), "--out", str(out), "--notes", "2", "--figures", "1",
-                          "--temperature", "0.5"]) == 0
+                          "--temperature", "0.5", "--validation-crops", "3"]) == 0
 
     saved = json.loads((out / "results.json").read_text())
     assert [row["note_id"] for row in saved["notes"]] == ["flute_073-060-100", "keyboard_001-060-100"]
     assert saved["mix"] is not None and saved["model"]["config"] == "tiny" and saved["model"]["temperature"] == 0.5
     assert "sampled at temperature 0.5." in evaluate.results_markdown(saved)
+    loss = saved["validation_loss"]
+    assert (loss["crops"], loss["crop_length"], loss["seed"]) == (3, 4096, 0) and 0 < loss["nats"] < 12
+    assert f"3 fixed crops of 4096 samples of the held-out notes (seed 0): **{loss['nats']:.3f} nats**" in \
+        evaluate.results_markdown(saved)
     assert [path.name for path in (out / "figures").iterdir()] == ["flute_073-060-100.png"]
     assert evaluate.results_markdown(saved) in capsys.readouterr().out
 

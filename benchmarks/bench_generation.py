@@ -2,6 +2,7 @@
 
     python benchmarks/bench_generation.py [--cases h512-b1,h512-b1-int8,embedded-b1,...]
 
+The ``wN-*`` cases are the embedded model's candidate decoder widths (the model card's size table).
 Each case runs in a fresh subprocess so that its peak RSS is its own. Random weights are used
 (speed does not depend on their values); the equivalence columns compare the fast generator with
 the teacher-forced Keras decoder on the same weights (max |Δ logit| over 1024 primed steps).
@@ -35,6 +36,9 @@ CASES = {
     "embedded-b1": ("embedded", 1, 4.0, "float32"),
     "embedded-b1-int8": ("embedded", 1, 4.0, "int8"),
     "embedded-b8": ("embedded", 8, 1.0, "float32"),
+    # candidate decoder widths of the embedded model (the model card's size table)
+    **{f"w{width}-b1{suffix}": (f"embedded_w{width}", 1, 4.0, precision)
+       for width in (32, 96, 128) for suffix, precision in (("", "float32"), ("-int8", "int8"))},
 }
 DRAM_BYTES_PER_S = 31e9
 CACHE_BYTES_PER_S = 140e9  # weights resident in L2/L3
@@ -43,8 +47,13 @@ FLOPS_PER_S = 330e9
 
 
 def _config(name):
+    """``"h512_bo16"``, ``"embedded"`` or ``"embedded_wN"``: the embedded model with decoder width N, as
+    ``nsynth-widgets train --width N`` builds it."""
     from nsynth_widgets.model.config import EMBEDDED, H512_BO16
 
+    if name.startswith("embedded_w"):
+        width = int(name.removeprefix("embedded_w"))
+        return EMBEDDED.replace(name=name, width=width, skip_width=width)
     return {"h512_bo16": H512_BO16, "embedded": EMBEDDED}[name]
 
 

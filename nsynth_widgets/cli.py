@@ -114,7 +114,7 @@ def _cmd_train(args):
     config = TrainConfig(steps=args.steps, batch_size=args.batch_size, crop_length=args.crop_length,
                          learning_rate=args.learning_rate, warmup_steps=args.warmup_steps,
                          checkpoint_every=args.checkpoint_every, eval_every=args.eval_every, seed=args.seed)
-    train_data = NoteDataset(args.data_dir, "train")
+    train_data = NoteDataset(args.data_dir, "train", crops=args.crops)
     valid_data = NoteDataset(args.data_dir, "valid")
     bar = _progress_bar(config.steps, "train", "step")
 
@@ -199,6 +199,9 @@ def build_parser():
     p.add_argument("--checkpoint-every", type=int, default=100, help="steps between checkpoints (default: %(default)s)")
     p.add_argument("--eval-every", type=int, default=100, help="steps between validation losses (default: %(default)s)")
     p.add_argument("--seed", type=int, default=0, help="data and initialisation seed (default: %(default)s)")
+    p.add_argument("--crops", choices=("uniform", "sounding"), default="uniform",
+                   help="where training crops start: anywhere in a note, or where at least half of the crop "
+                        "sounds (skips crops of silence; validation crops stay uniform) (default: %(default)s)")
     p.add_argument("--restart", action="store_true", help="start from scratch even if run_dir holds a checkpoint")
     p.add_argument("--init-weights", type=Path, default=None,
                    help="start a new run from these weights, e.g. nsynth_widgets/assets/default_model.npz "

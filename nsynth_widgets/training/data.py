@@ -48,6 +48,8 @@ __all__ = [
     "DEFAULT_SOUNDFONT",
     "DEFAULT_GAIN",
     "SILENCE_PEAK",
+    "SOUNDING_RMS_DB",
+    "CROP_MODES",
     "family_of",
     "NoteRenderer",
     "plan_notes",
@@ -64,6 +66,11 @@ DEFAULT_SOUNDFONT = "/usr/share/sounds/sf2/FluidR3_GM.sf2"
 # 127: 0.7 puts the loudest note near 0.63 of full scale.
 DEFAULT_GAIN = 0.7
 SILENCE_PEAK = 1e-4
+# A 512-sample frame whose RMS is below this (dB re full scale) counts as silence when crops are
+# drawn where notes sound (``NoteDataset(..., crops="sounding")``).
+SOUNDING_RMS_DB = -60.0
+_SOUNDING_FRAME = 512
+CROP_MODES = ("uniform", "sounding")
 
 # NSynth's families in the order of its integer ids, each with its General MIDI programs.
 FAMILIES = types.MappingProxyType(
@@ -518,6 +525,12 @@ class NoteDataset:
         A folder written by :func:`render_dataset`.
     split : str
         ``"train"`` or ``"valid"``.
+    crops : str
+        Where :meth:`random_crops` starts its crops. ``"uniform"``: anywhere in the note.
+        ``"sounding"``: early enough that at least half of the crop lies before the note falls
+        silent (its last 512-sample frame with an RMS of at least ``SOUNDING_RMS_DB``). A third
+        of uniform crops are silent (notes decay or are released after 3 s), and they teach a
+        trained model little; sounding crops still reach into releases and silence.
 
     Attributes
     ----------
@@ -525,11 +538,17 @@ class NoteDataset:
         The split's notes, in ``examples.json`` order.
     examples : dict
         ``{note_id: note}`` metadata of those notes.
+    sounding_lengths : np.ndarray [shape=(len(note_ids),)], int64
+        Samples from each note's start to the end of its last frame at or above
+        ``SOUNDING_RMS_DB``.
     """
 
-    def __init__(self, data_dir, split="train"):
+    def __init__(self, data_dir, split="train", crops="uniform"):
         if split not in _SPLITS:
             raise ParameterError(f"`split` must be 'train' or 'valid'. Received: split={describe(split)}.")
+        if crops not in CROP_MODES:
+            raise ParameterError(f"`crops` must be 'uniform' or 'sounding'. Received: crops={describe(crops)}.")
+        self.crops = crops
         data_dir = os.fspath(data_dir)
         examples_path = os.path.join(data_dir, "examples.json")
         if not os.path.isfile(examples_path):
@@ -556,6 +575,7 @@ class NoteDataset:
                     f"Received: {path} at {rate} Hz with shape {samples.shape}."
                 )
             self._audio[row] = samples
+        self.sounding_lengths = _sounding_lengths(self._audio)
 
     def __len__(self):
         return len(self.note_ids)
@@ -578,7 +598,7 @@ class NoteDataset:
         return self._audio[self._rows[note_id]].astype(np.float32) / 32768.0
 
     def random_crops(self, batch, length, rng):
-        """Crops of random notes at random offsets, drawn uniformly with replacement.
+        """Crops of random notes (uniformly, with replacement) at random offsets (see ``crops``).
 
         Parameters
         ----------
@@ -597,9 +617,35 @@ class NoteDataset:
         length = check_integer("length", length, 1, NOTE_SAMPLES)
         rng = np.random.default_rng(rng)
         rows = rng.integers(0, len(self.note_ids), size=batch)
-        starts = rng.integers(0, NOTE_SAMPLES - length + 1, size=batch)
+        if self.crops == "sounding":
+            latest = np.clip(self.sounding_lengths[rows] - length // 2, 0, NOTE_SAMPLES - length)
+            starts = rng.integers(0, latest + 1)
+        else:
+            starts = rng.integers(0, NOTE_SAMPLES - length + 1, size=batch)
         crops = self._audio[rows[:, None], starts[:, None] + np.arange(length)]
         return crops.astype(np.float32) / 32768.0
+
+
+def _sounding_lengths(audio, chunk=256):
+    """Per note, samples up to the end of its last frame at or above ``SOUNDING_RMS_DB``.
+
+    Parameters
+    ----------
+    audio : np.ndarray [shape=(notes, NOTE_SAMPLES)], int16
+
+    Returns
+    -------
+    lengths : np.ndarray [shape=(notes,)], int64 — 0 for a note with no such frame
+    """
+    threshold = (32768.0 * 10.0 ** (SOUNDING_RMS_DB / 20.0)) ** 2  # mean square, int16 units
+    frames = NOTE_SAMPLES // _SOUNDING_FRAME
+    lengths = np.zeros(len(audio), dtype=np.int64)
+    for first in range(0, len(audio), chunk):  # float32 copies of a few notes at a time
+        block = audio[first : first + chunk, : frames * _SOUNDING_FRAME].astype(np.float32)
+        loud = np.mean(block.reshape(len(block), frames, _SOUNDING_FRAME) ** 2, axis=-1) >= threshold
+        last = frames - np.argmax(loud[:, ::-1], axis=1)  # one past the last loud frame
+        lengths[first : first + chunk] = np.where(loud.any(axis=1), last * _SOUNDING_FRAME, 0)
+    return lengths
 
 
 def _spread(notes, limit):

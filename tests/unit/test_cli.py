@@ -124,10 +124,20 @@ def test_errors_are_one_line_and_exit_2(tmp_path, capsys, weights_file):
     assert "nope.npz" in capsys.readouterr().err
 
 
-def test_train_a_wider_candidate_from_rendered_notes(tmp_path, capsys):
+def test_train_a_wider_candidate_from_rendered_notes(tmp_path, capsys, monkeypatch):
     import json
 
     from nsynth_widgets.model.nsynth import NSynth
+    from nsynth_widgets.training.data import NoteDataset
+
+    crop_modes = set()
+    original_random_crops = NoteDataset.random_crops
+
+    def random_crops(self, *args):
+        crop_modes.add((self.note_ids[0][-7:-4], self.crops))
+        return original_random_crops(self, *args)
+
+    monkeypatch.setattr(NoteDataset, "random_crops", random_crops)
 
     data_dir = tmp_path / "notes"
     (data_dir / "audio").mkdir(parents=True)
@@ -143,10 +153,15 @@ def test_train_a_wider_candidate_from_rendered_notes(tmp_path, capsys):
 
     assert main(["train", str(data_dir), str(tmp_path / "run"), "--width", "0"]) == 2
     assert "`--width` must be a positive integer. Received: 0." in capsys.readouterr().err
+    with pytest.raises(SystemExit, match="2"):
+        main(["train", str(data_dir), str(tmp_path / "run"), "--crops", "loud"])
+    assert "invalid choice: 'loud'" in capsys.readouterr().err
     code = main(["train", str(data_dir), str(tmp_path / "run"), "--width", "8", "--steps", "2", "--batch-size", "1",
-                 "--crop-length", "1024", "--warmup-steps", "1", "--checkpoint-every", "1", "--eval-every", "1"])
+                 "--crop-length", "1024", "--warmup-steps", "1", "--checkpoint-every", "1", "--eval-every", "1",
+                 "--crops", "sounding"])
     assert code == 0
     log = [json.loads(line) for line in (tmp_path / "run" / "log.jsonl").read_text().splitlines()]
     assert [r["step"] for r in log] == [1, 2] and all(np.isfinite(r["valid_loss"]) for r in log)
+    assert crop_modes == {("060", "sounding"), ("067", "uniform")}  # training crops sound, validation stays uniform
     config = NSynth.from_weights(tmp_path / "run" / "weights.npz").config
     assert (config.name, config.width, config.skip_width, config.ae_width) == ("embedded_w8", 8, 8, 64)

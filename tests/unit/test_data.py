@@ -305,3 +305,42 @@ def test_main_renders_a_limited_plan(tmp_path, capsys):
     assert list(examples) == ["keyboard_000-021-100", "keyboard_000-069-100", "keyboard_000-105-100"]
     assert sorted(os.listdir(tmp_path / "audio")) == sorted(f"{k}.wav" for k in examples)
     assert "3 notes in" in capsys.readouterr().out
+
+
+def _write_notes(data_dir, sounding):
+    """A dataset of 1 kHz tones at -20 dBFS RMS that fall silent after ``sounding[i]`` samples."""
+    (data_dir / "audio").mkdir(parents=True)
+    examples = {}
+    t = np.arange(data.NOTE_SAMPLES) / SR
+    for i, end in enumerate(sounding):
+        note_id = f"keyboard_000-{60 + i:03d}-100"
+        examples[note_id] = {"note_str": note_id, "instrument": 0, "instrument_str": "keyboard_000", "family": 4,
+                             "family_str": "keyboard", "pitch": 60 + i, "velocity": 100, "split": "train",
+                             "sample_rate": SR}
+        tone = 0.1 * np.sqrt(2) * np.sin(2 * np.pi * 1000 * t) * (np.arange(data.NOTE_SAMPLES) < end)
+        tone[end:] += 1e-4 * np.sin(2 * np.pi * 50 * t[end:])  # a -83 dBFS hum: silence, yet not zero
+        soundfile.write(data_dir / "audio" / f"{note_id}.wav", tone, SR, subtype="PCM_16")
+    (data_dir / "examples.json").write_text(json.dumps(examples))
+
+
+def test_sounding_crops_start_where_the_note_still_sounds(tmp_path):
+    ends = [8000, 20000, 64000, 3000]
+    _write_notes(tmp_path, ends)
+    sounding = data.NoteDataset(tmp_path, "train", crops="sounding")
+    # 8000 = 15.6 frames of 512: the frame holding the tone's last samples is the last loud one.
+    np.testing.assert_array_equal(sounding.sounding_lengths, [8192, 20480, 64000, 3072])
+    length = 4096
+    rng = np.random.default_rng(0)
+    rows = rng.integers(0, 4, size=2000)
+    crops = sounding.random_crops(2000, length, 0)
+    loud = np.mean(crops.reshape(2000, -1, 512) ** 2, axis=-1) >= 10 ** (data.SOUNDING_RMS_DB / 10)
+    assert loud.mean(axis=1).min() >= 0.5 - 1 / 8  # at least half of every crop sounds (to a frame's rounding)
+    first_note = rows == 0  # the generator draws rows first, as random_crops does
+    assert loud[first_note].all(axis=1).any() and not loud[first_note].all(axis=1).all()  # it reaches the release
+
+    uniform = data.NoteDataset(tmp_path, "train")
+    assert uniform.crops == "uniform"
+    quiet = np.mean(uniform.random_crops(2000, length, 0) ** 2, axis=-1) < 10 ** (data.SOUNDING_RMS_DB / 10)
+    assert quiet.mean() > 0.4  # what the sounding crops avoid: about half of these are silence
+    with pytest.raises(ParameterError, match=r"`crops` must be 'uniform' or 'sounding'\. Received: crops='loud'\."):
+        data.NoteDataset(tmp_path, "train", crops="loud")

@@ -9,7 +9,7 @@ split: its instruments were never seen in training), each note is encoded and re
   the mu-law round trip alone (:func:`nsynth_widgets.dsp.quantize`, the 8-bit floor every
   NSynth model starts from) and :func:`envelope_noise` (white noise with the note's loudness
   contour: right dynamics, no pitch or timbre);
-* pitch error (:func:`f0_error_cents`, pYIN on both signals);
+* pitch error (:func:`f0_error_cents`, pYIN on both signals) and its sign (:func:`f0_offset_cents`);
 * a latent-mix check: the resynthesis of a 50/50 mix of two instruments' encodings at the same
   pitch should sit between them;
 * :func:`validation_loss`: the decoder's teacher-forced cross-entropy on fixed crops of the
@@ -49,6 +49,7 @@ from .data import FAMILIES
 __all__ = [
     "HARMONIC_FAMILIES",
     "f0_error_cents",
+    "f0_offset_cents",
     "envelope_noise",
     "evaluate_model",
     "validation_loss",
@@ -110,6 +111,31 @@ def f0_error_cents(reference, estimate, sample_rate=16000, fmin=_FMIN, fmax=_FMA
         >= 0, or NaN when no frame is voiced in both signals (silence, noise, a pitch outside
         ``[fmin, fmax]``, or a common part shorter than one 2048-sample frame).
     """
+    return _cents(*_paired_tracks(reference, estimate, sample_rate, fmin, fmax))
+
+
+def f0_offset_cents(reference, estimate, sample_rate=16000, fmin=_FMIN, fmax=_FMAX):
+    """Median signed pitch offset of ``estimate`` from ``reference``, in cents.
+
+    Measured like :func:`f0_error_cents` (same tracks, same frames) but without the absolute
+    value: the median over frames of ``1200 * log2(f_estimate / f_reference)``. Positive means
+    the estimate is sharp. It tells a steady transposition (an offset as large as the error)
+    from a pitch that wanders around the right one (an offset near 0 with a large error).
+
+    Parameters and the NaN case are those of :func:`f0_error_cents`.
+
+    Returns
+    -------
+    cents : float
+    """
+    return _signed_cents(*_paired_tracks(reference, estimate, sample_rate, fmin, fmax))
+
+
+def _paired_tracks(reference, estimate, sample_rate, fmin, fmax):
+    """Validate the arguments of the f0 measures; pYIN tracks of ``estimate`` and ``reference``.
+
+    Returns ``(estimate_track, reference_track)``, both ``(frames,)`` float64 over the common length.
+    """
     reference = _check_signal(reference, "reference")
     estimate = _check_signal(estimate, "estimate")
     if not isinstance(sample_rate, numbers.Real) or isinstance(sample_rate, bool) or not sample_rate > 0:
@@ -122,8 +148,10 @@ def f0_error_cents(reference, estimate, sample_rate=16000, fmin=_FMIN, fmax=_FMA
             f"Received: fmin={describe(fmin)}, fmax={describe(fmax)}."
         )
     n = min(reference.size, estimate.size)
-    track = _pitch_track(reference[:n], sample_rate, fmin, fmax)
-    return _cents(_pitch_track(estimate[:n], sample_rate, fmin, fmax), track)
+    return (
+        _pitch_track(estimate[:n], sample_rate, fmin, fmax),
+        _pitch_track(reference[:n], sample_rate, fmin, fmax),
+    )
 
 
 def _pitch_track(audio, sample_rate, fmin, fmax):
@@ -138,13 +166,23 @@ def _pitch_track(audio, sample_rate, fmin, fmax):
     return np.where(voiced, f0, np.nan)
 
 
-def _cents(track, reference_track):
-    """Median ``|cents|`` of ``track`` against ``reference_track`` (Hz, array or scalar) where both are finite."""
+def _cent_differences(track, reference_track):
+    """``1200 * log2(track / reference_track)`` on the frames where both (Hz, array or scalar) are finite."""
     track, reference_track = np.broadcast_arrays(track, reference_track)
     both = np.isfinite(track) & np.isfinite(reference_track)
-    if not both.any():
-        return math.nan
-    return float(np.median(np.abs(1200.0 * np.log2(track[both] / reference_track[both]))))
+    return 1200.0 * np.log2(track[both] / reference_track[both])
+
+
+def _cents(track, reference_track):
+    """Median ``|cents|`` of ``track`` against ``reference_track`` where both are finite (NaN if nowhere)."""
+    differences = _cent_differences(track, reference_track)
+    return float(np.median(np.abs(differences))) if differences.size else math.nan
+
+
+def _signed_cents(track, reference_track):
+    """Median signed cents of ``track`` against ``reference_track`` where both are finite (NaN if nowhere)."""
+    differences = _cent_differences(track, reference_track)
+    return float(np.median(differences)) if differences.size else math.nan
 
 
 def envelope_noise(audio, rng, frame=512):
@@ -322,6 +360,7 @@ def _evaluate(model, dataset, n_notes, seed, harmonic_families, batch_size, prog
         reference = audio[note_id][: resynthesis.size]
         note = dataset.examples[note_id]
         track = _pitch_track(reference, sample_rate, _FMIN, _FMAX)
+        resynthesis_track = _pitch_track(resynthesis, sample_rate, _FMIN, _FMAX)
         rows.append(
             {
                 "note_id": note_id,
@@ -335,7 +374,8 @@ def _evaluate(model, dataset, n_notes, seed, harmonic_families, batch_size, prog
                 "noise_distance": spectral_distance(
                     reference, envelope_noise(reference, np.random.default_rng([seed, index])), sample_rate
                 ),
-                "f0_cents": _cents(_pitch_track(resynthesis, sample_rate, _FMIN, _FMAX), track),
+                "f0_cents": _cents(resynthesis_track, track),
+                "f0_offset_cents": _signed_cents(resynthesis_track, track),
                 "reference_f0_cents": _cents(track, librosa.midi_to_hz(note["pitch"])),
             }
         )
@@ -440,7 +480,8 @@ def evaluate_model(
         * ``"notes"``: one row per note: ``note_id``, ``family``, ``instrument``, ``pitch``,
           ``velocity``, ``harmonic`` (bool) and, in dB, ``spectral_distance`` (resynthesis),
           ``mulaw_distance`` (mu-law round trip), ``noise_distance`` (:func:`envelope_noise`),
-          plus ``f0_cents`` (:func:`f0_error_cents` of the resynthesis; NaN if unmeasurable) and
+          plus ``f0_cents`` (:func:`f0_error_cents` of the resynthesis; NaN if unmeasurable),
+          ``f0_offset_cents`` (:func:`f0_offset_cents`, signed: positive is sharp) and
           ``reference_f0_cents`` (the original's pYIN track against its nominal MIDI pitch: a
           check that its pitch is measurable at all; NaN if not).
         * ``"summary"``: ``{"overall": stats, "families": {family: stats}}``, where stats are
@@ -564,8 +605,13 @@ def save_figures(model, dataset, out_dir, note_ids, resyntheses=None, seed=0):
     return paths
 
 
+def _finite(value):
+    """Whether a stored number is measured (not None, which stands for NaN in JSON, nor NaN)."""
+    return value is not None and math.isfinite(value)
+
+
 def _number(value, digits):
-    return "–" if value is None or not math.isfinite(value) else f"{value:.{digits}f}"
+    return f"{value:.{digits}f}" if _finite(value) else "–"
 
 
 def _table_row(name, stats, f0_notes, marker=""):
@@ -623,6 +669,15 @@ def results_markdown(results):
         f"Overall f0 covers harmonic families only; {_number(None if within is None else 100 * within, 0)} % "
         "of their measured notes are within 50 cents of the original."
     )
+    offsets = sorted(
+        row["f0_offset_cents"] for row in results["notes"] if row["harmonic"] and _finite(row["f0_offset_cents"])
+    )
+    if offsets:
+        lines += [
+            "",
+            "Signed pitch offsets of those notes (median over frames, cents, positive is sharp; an offset as large as "
+            "the error is a steady transposition): " + ", ".join(f"{offset:+.0f}" for offset in offsets) + ".",
+        ]
     mix = results.get("mix")
     if mix is not None:
         lines += [

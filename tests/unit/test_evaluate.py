@@ -4,6 +4,7 @@ Everything runs on synthetic tones and the tiny random model (hop 64): no render
 no trained weights are needed.
 """
 
+import copy
 import json
 import math
 import os
@@ -107,6 +108,22 @@ def test_f0_error_of_a_semitone_is_100_cents_either_way():
     assert evaluate.f0_error_cents(high, low) == pytest.approx(100.0, abs=5.0)
 
 
+def test_f0_offset_keeps_the_sign_of_a_transposition():
+    low, high = _tone(220.0, SR), _tone(220.0 * 2 ** (1 / 12), SR)
+    assert evaluate.f0_offset_cents(low, high) == pytest.approx(100.0, abs=5.0)  # the estimate is sharp
+    assert evaluate.f0_offset_cents(high, low) == pytest.approx(-100.0, abs=5.0)
+    assert evaluate.f0_offset_cents(low, low.copy()) == 0.0
+    assert math.isnan(evaluate.f0_offset_cents(low, np.zeros_like(low)))
+
+
+def test_f0_offset_is_near_zero_for_a_pitch_that_wanders_around_the_right_one():
+    reference = _tone(220.0, 2 * SR, decay=100.0)
+    sharp, flat = (_tone(220.0 * 2 ** (step / 12), SR, decay=100.0) for step in (1, -1))
+    estimate = np.concatenate([sharp, flat])
+    assert evaluate.f0_error_cents(reference, estimate) == pytest.approx(100.0, abs=5.0)
+    assert abs(evaluate.f0_offset_cents(reference, estimate)) < 50.0
+
+
 def test_f0_error_only_looks_at_the_held_part():
     reference = _tone(330.0, 4 * SR)
     estimate = reference.copy()
@@ -205,6 +222,12 @@ def test_evaluation_rows_hold_finite_distances_that_match_direct_measurement(eva
         assert row["mulaw_distance"] == pytest.approx(spectral_distance(reference, quantize(reference)))
         assert row["mulaw_distance"] < row["noise_distance"] / 3  # the floor is far below the ceiling
         assert math.isnan(row["f0_cents"]) or row["f0_cents"] >= 0.0
+        assert math.isnan(row["f0_cents"]) == math.isnan(row["f0_offset_cents"])  # the same frames
+        if not math.isnan(row["f0_cents"]):
+            assert abs(row["f0_offset_cents"]) <= row["f0_cents"] + 1e-9
+            assert row["f0_offset_cents"] == pytest.approx(
+                evaluate.f0_offset_cents(reference[: resynthesis.size], resynthesis)
+            )
         assert row["reference_f0_cents"] < 10.0  # the tones sit on their nominal MIDI pitch
 
 
@@ -328,9 +351,28 @@ def test_results_markdown_has_the_tables(evaluated):
     assert "\\*" in mallet  # marked as left out of the overall f0 median
     overall = results["summary"]["overall"]
     assert f"| **all** | 4 | {overall['spectral_distance']:.1f} | {overall['mulaw_distance']:.1f} |" in text
+    offsets = sorted(
+        row["f0_offset_cents"] for row in results["notes"] if row["harmonic"] and math.isfinite(row["f0_offset_cents"])
+    )
+    listed = [line for line in text.splitlines() if line.startswith("Signed pitch offsets")]
+    assert len(listed) == (1 if offsets else 0)
+    if offsets:
+        assert listed[0].endswith(": " + ", ".join(f"{offset:+.0f}" for offset in offsets) + ".")
     # the JSON round trip (NaN stored as null) renders the same report
     restored = json.loads(json.dumps(evaluate._jsonable(results), allow_nan=False))
     assert evaluate.results_markdown(restored) == text
+
+
+def test_results_markdown_lists_the_signed_offsets_of_measured_harmonic_notes(evaluated):
+    results = copy.deepcopy(evaluated[0])
+    offsets = iter([1201.4, None, -12.0, 35.0])  # in note order; the mallet note is not harmonic
+    for row in results["notes"]:
+        row["f0_offset_cents"] = next(offsets)
+    by_id = {row["note_id"]: row for row in results["notes"]}
+    expected = sorted(row["f0_offset_cents"] for row in by_id.values() if row["harmonic"] and row["f0_offset_cents"])
+    listed = [line for line in evaluate.results_markdown(results).splitlines() if line.startswith("Signed pitch")]
+    assert listed == [listed[0]] and listed[0].endswith(": " + ", ".join(f"{o:+.0f}" for o in expected) + ".")
+    assert "None" not in listed[0]
 
 
 # ------------------------------------------------------------------------------------- validation loss

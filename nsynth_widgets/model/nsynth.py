@@ -20,7 +20,7 @@ __all__ = ["NSynth", "DEFAULT_WEIGHTS"]
 #: The embedded default model shipped with the package (see ``assets/MODEL_CARD.md``).
 DEFAULT_WEIGHTS = Path(__file__).resolve().parent.parent / "assets" / "default_model.npz"
 #: The sampling temperature the embedded model is heard at by default: measured on held-out
-#: instruments (model card), 0.5 brings its resyntheses from 10.7 to 7.7 dB spectral distance
+#: instruments (model card), 0.5 brings its resyntheses from 10.0 to 7.7 dB spectral distance
 #: and widens the margin by which a latent mix sits between the two notes; 1.0 is its raw distribution.
 DEFAULT_MODEL_TEMPERATURE = 0.5
 

@@ -368,10 +368,11 @@ def test_results_markdown_lists_the_signed_offsets_of_measured_harmonic_notes(ev
     offsets = iter([1201.4, None, -12.0, 35.0])  # in note order; the mallet note is not harmonic
     for row in results["notes"]:
         row["f0_offset_cents"] = next(offsets)
-    by_id = {row["note_id"]: row for row in results["notes"]}
-    expected = sorted(row["f0_offset_cents"] for row in by_id.values() if row["harmonic"] and row["f0_offset_cents"])
+    expected = sorted(
+        row["f0_offset_cents"] for row in results["notes"] if row["harmonic"] and row["f0_offset_cents"] is not None
+    )
     listed = [line for line in evaluate.results_markdown(results).splitlines() if line.startswith("Signed pitch")]
-    assert listed == [listed[0]] and listed[0].endswith(": " + ", ".join(f"{o:+.0f}" for o in expected) + ".")
+    assert len(listed) == 1 and listed[0].endswith(": " + ", ".join(f"{o:+.0f}" for o in expected) + ".")
     assert "None" not in listed[0]
 
 

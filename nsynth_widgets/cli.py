@@ -113,7 +113,8 @@ def _cmd_train(args):
     configs = {"embedded": EMBEDDED, "h512_bo16": H512_BO16}
     config = TrainConfig(steps=args.steps, batch_size=args.batch_size, crop_length=args.crop_length,
                          learning_rate=args.learning_rate, warmup_steps=args.warmup_steps,
-                         checkpoint_every=args.checkpoint_every, eval_every=args.eval_every, seed=args.seed)
+                         checkpoint_every=args.checkpoint_every, eval_every=args.eval_every, seed=args.seed,
+                         pitch_loss_weight=args.pitch_loss_weight)
     train_data = NoteDataset(args.data_dir, "train", crops=args.crops)
     valid_data = NoteDataset(args.data_dir, "valid")
     bar = _progress_bar(config.steps, "train", "step")
@@ -202,6 +203,9 @@ def build_parser():
     p.add_argument("--crops", choices=("uniform", "sounding"), default="uniform",
                    help="where training crops start: anywhere in a note, or where at least half of the crop "
                         "sounds (skips crops of silence; validation crops stay uniform) (default: %(default)s)")
+    p.add_argument("--pitch-loss-weight", type=float, default=0.0,
+                   help="weight of a training-only loss that predicts each note's MIDI pitch from every frame of "
+                        "its encoding, so that the encoding carries pitch plainly; 0 turns it off (default: %(default)s)")
     p.add_argument("--restart", action="store_true", help="start from scratch even if run_dir holds a checkpoint")
     p.add_argument("--init-weights", type=Path, default=None,
                    help="start a new run from these weights, e.g. nsynth_widgets/assets/default_model.npz "

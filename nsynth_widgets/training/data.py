@@ -541,6 +541,8 @@ class NoteDataset:
     sounding_lengths : np.ndarray [shape=(len(note_ids),)], int64
         Samples from each note's start to the end of its last frame at or above
         ``SOUNDING_RMS_DB``.
+    pitches : np.ndarray [shape=(len(note_ids),)], int64
+        Each note's MIDI pitch, from ``examples.json``.
     """
 
     def __init__(self, data_dir, split="train", crops="uniform"):
@@ -576,6 +578,7 @@ class NoteDataset:
                 )
             self._audio[row] = samples
         self.sounding_lengths = _sounding_lengths(self._audio)
+        self.pitches = np.array([self.examples[note_id]["pitch"] for note_id in self.note_ids], dtype=np.int64)
 
     def __len__(self):
         return len(self.note_ids)
@@ -597,7 +600,7 @@ class NoteDataset:
             raise ParameterError(f"`note_id` must be a note of this split. Received: note_id={describe(note_id)}.")
         return self._audio[self._rows[note_id]].astype(np.float32) / 32768.0
 
-    def random_crops(self, batch, length, rng):
+    def random_crops(self, batch, length, rng, with_pitches=False):
         """Crops of random notes (uniformly, with replacement) at random offsets (see ``crops``).
 
         Parameters
@@ -608,10 +611,15 @@ class NoteDataset:
             Samples per crop, in [1, 64000].
         rng : np.random.Generator or int
             Source of randomness (an int seeds a new generator).
+        with_pitches : bool
+            Also return the MIDI pitch of each crop's note (the draws, hence the crops, are the
+            same either way).
 
         Returns
         -------
         crops : np.ndarray [shape=(batch, length)], float32
+        pitches : np.ndarray [shape=(batch,)], int64
+            Only when ``with_pitches``.
         """
         batch = check_integer("batch", batch, 1)
         length = check_integer("length", length, 1, NOTE_SAMPLES)
@@ -622,8 +630,8 @@ class NoteDataset:
             starts = rng.integers(0, latest + 1)
         else:
             starts = rng.integers(0, NOTE_SAMPLES - length + 1, size=batch)
-        crops = self._audio[rows[:, None], starts[:, None] + np.arange(length)]
-        return crops.astype(np.float32) / 32768.0
+        crops = self._audio[rows[:, None], starts[:, None] + np.arange(length)].astype(np.float32) / 32768.0
+        return (crops, self.pitches[rows]) if with_pitches else crops
 
 
 def _sounding_lengths(audio, chunk=256):

@@ -7,7 +7,13 @@ writes, atomically, into ``run_dir``:
 * ``weights.npz`` — our native weights format (loads in the inference core, no training state);
 * ``optimizer.npz`` — optimizer variables and the step, so ``train(..., resume=True)`` continues
   exactly where it stopped;
+* ``pitch_head.npz`` — with pitch supervision only: the training-only pitch classifier;
 * ``log.jsonl`` — one line per evaluation: step, train loss, validation loss, wall time.
+
+Pitch supervision (``TrainConfig.pitch_loss_weight > 0``) adds a linear classifier that reads
+each frame of the encoding and predicts the note's MIDI pitch (cross-entropy, weighted), so the
+encoder is pushed to make pitch plain in the 16 numbers the decoder is conditioned on. The
+classifier exists only in training: ``weights.npz`` is the same autoencoder either way.
 """
 
 import dataclasses
@@ -24,6 +30,9 @@ from ..errors import ParameterError, describe
 from ..model.config import ModelConfig
 
 __all__ = ["TrainConfig", "train", "batch_to_inputs"]
+
+PITCH_CLASSES = 128
+"""MIDI pitches the training-only pitch classifier tells apart (0-127)."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -44,6 +53,9 @@ class TrainConfig:
     eval_batches : int
         Validation batches (fixed crops, drawn once) per evaluation.
     seed : int
+    pitch_loss_weight : float
+        Weight of the pitch-supervision loss (see the module docstring); 0 turns it off. The
+        data must then give pitches (``random_crops(..., with_pitches=True)``).
     """
 
     steps: int = 20000
@@ -55,6 +67,7 @@ class TrainConfig:
     eval_every: int = 250
     eval_batches: int = 4
     seed: int = 0
+    pitch_loss_weight: float = 0.0
 
     def __post_init__(self):
         for name in ("steps", "batch_size", "crop_length", "checkpoint_every", "eval_every", "eval_batches"):
@@ -64,6 +77,11 @@ class TrainConfig:
         if not (isinstance(self.learning_rate, (int, float)) and 0 < self.learning_rate < 1):
             raise ParameterError(
                 f"`learning_rate` must be a number in (0, 1). Received: learning_rate={describe(self.learning_rate)}."
+            )
+        weight = self.pitch_loss_weight
+        if isinstance(weight, bool) or not isinstance(weight, (int, float)) or not 0 <= weight < float("inf"):
+            raise ParameterError(
+                f"`pitch_loss_weight` must be a finite number >= 0. Received: pitch_loss_weight={describe(weight)}."
             )
 
 
@@ -103,6 +121,43 @@ def _schedule(config):
     return WarmupCosine()
 
 
+def _pitch_supervised(net):
+    """Wrap the autoencoder for pitch supervision.
+
+    Parameters
+    ----------
+    net : WaveNetAutoencoder
+
+    Returns
+    -------
+    keras.Model
+        ``call(x_scaled [batch, time])`` returns ``{"audio": logits [batch, time, 256],
+        "pitch": pitch logits [batch, time // hop_length, PITCH_CLASSES]}``; its ``pitch_head``
+        (a dense layer on each frame of the encoding) is its only weights beyond ``net``'s.
+    """
+    import keras
+
+    class PitchSupervised(keras.Model):
+        def __init__(self):
+            super().__init__(name="pitch_supervised")
+            self.autoencoder = net
+            self.pitch_head = keras.layers.Dense(PITCH_CLASSES, name="pitch_head")
+            self.pitch_head.build((None, None, net.config.bottleneck_width))
+
+        def call(self, x_scaled):
+            encoding = self.autoencoder.encode(x_scaled)
+            return {"audio": self.autoencoder.decode_logits(x_scaled, encoding), "pitch": self.pitch_head(encoding)}
+
+    return PitchSupervised()
+
+
+def _named_losses(logs, prefix):
+    """Keras logs → ``{prefix_loss: audio cross-entropy[, prefix_pitch_loss: pitch cross-entropy]}``."""
+    if "audio_loss" in logs:
+        return {f"{prefix}_loss": float(logs["audio_loss"]), f"{prefix}_pitch_loss": float(logs["pitch_loss"])}
+    return {f"{prefix}_loss": float(logs["loss"])}
+
+
 def train(model_config, train_data, run_dir, config=TrainConfig(), valid_data=None, resume=True,
           progress=None, cancel=None, init_weights=None):
     """Train (or continue training) a model.
@@ -111,14 +166,17 @@ def train(model_config, train_data, run_dir, config=TrainConfig(), valid_data=No
     ----------
     model_config : ModelConfig
     train_data, valid_data : object with ``random_crops(batch, length, rng) -> np.ndarray [(batch, length)]``
-        E.g. :class:`nsynth_widgets.training.data.NoteDataset`.
+        E.g. :class:`nsynth_widgets.training.data.NoteDataset`. With pitch supervision,
+        ``random_crops(batch, length, rng, with_pitches=True)`` must also give MIDI pitches ``(batch,)``.
     run_dir : str or os.PathLike
         Where weights, optimizer state and the log go.
     config : TrainConfig
     resume : bool
         Continue from ``run_dir`` when it holds a checkpoint of the same model configuration.
     progress : callable(step, total, record), optional
-        ``record`` is a dict with ``train_loss`` (running mean) and, on evaluation steps, ``valid_loss``.
+        ``record`` is a dict with ``train_loss`` (running mean of the audio cross-entropy) and, on
+        evaluation steps, ``valid_loss``; with pitch supervision also ``train_pitch_loss`` and
+        ``valid_pitch_loss``.
     cancel : callable() -> bool, optional
         Checked every step; the run checkpoints and returns when it says stop.
     init_weights : str or os.PathLike, optional
@@ -167,29 +225,55 @@ def train(model_config, train_data, run_dir, config=TrainConfig(), valid_data=No
         keras.utils.set_random_seed(config.seed)
         model = NSynth(model_config)
     net = model.keras_model
+    supervised = config.pitch_loss_weight > 0
+    trainee = _pitch_supervised(net) if supervised else net
+    head_path = run_dir / "pitch_head.npz"
+    if supervised and resume and head_path.is_file() and weights_path.is_file():
+        with np.load(head_path) as head:
+            trainee.pitch_head.set_weights([head["kernel"], head["bias"]])
     optimizer = keras.optimizers.Adam(learning_rate=_schedule(config), global_clipnorm=1.0)
-    net.compile(optimizer=optimizer, loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
-    optimizer.build(net.trainable_variables)
+    cross_entropy = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+    if supervised:
+        trainee.compile(optimizer=optimizer, loss={"audio": cross_entropy, "pitch": cross_entropy},
+                        loss_weights={"audio": 1.0, "pitch": float(config.pitch_loss_weight)})
+    else:
+        trainee.compile(optimizer=optimizer, loss=cross_entropy)
+    optimizer.build(trainee.trainable_variables)
     if resume and optimizer_path.is_file() and weights_path.is_file():
         with np.load(optimizer_path) as state:
+            if len(state.files) - 1 != len(optimizer.variables):
+                raise ParameterError(
+                    "`pitch_loss_weight` must be zero or non-zero as in the run being resumed. Received: "
+                    f"pitch_loss_weight={config.pitch_loss_weight} for run_dir='{run_dir}' (its optimizer state does "
+                    "not fit; pass resume=False or a new run_dir)."
+                )
             for i, variable in enumerate(optimizer.variables):
                 variable.assign(state[f"v{i}"])
             start_step = int(state["step"])
 
+    def batch(data, batch_rng):
+        if not supervised:
+            return batch_to_inputs(data.random_crops(config.batch_size, crop, batch_rng))
+        audio, pitches = data.random_crops(config.batch_size, crop, batch_rng, with_pitches=True)
+        x, y = batch_to_inputs(audio)
+        return x, {"audio": y, "pitch": np.repeat(pitches[:, None], crop // hop, axis=1)}
+
     rng = np.random.default_rng([config.seed, start_step])
     valid_rng = np.random.default_rng([config.seed, 10**9])
-    valid_batches = [] if valid_data is None else [
-        batch_to_inputs(valid_data.random_crops(config.batch_size, crop, valid_rng)) for _ in range(config.eval_batches)
-    ]
+    valid_batches = [] if valid_data is None else [batch(valid_data, valid_rng) for _ in range(config.eval_batches)]
 
     def checkpoint(step):
         model.weights_changed()
         model.save_weights(weights_path)
+        if supervised:
+            kernel, bias = trainee.pitch_head.get_weights()
+            with atomic_path(head_path) as temporary, open(temporary, "wb") as file:
+                np.savez(file, kernel=kernel, bias=bias)
         state = {"step": np.array(step), **{f"v{i}": np.asarray(v) for i, v in enumerate(optimizer.variables)}}
         with atomic_path(optimizer_path) as temporary, open(temporary, "wb") as file:
             np.savez(file, **state)
 
-    losses = []
+    history = []
     started = time.time()
     step = start_step
     with warnings.catch_warnings():
@@ -199,12 +283,13 @@ def train(model_config, train_data, run_dir, config=TrainConfig(), valid_data=No
         while step < config.steps:
             if cancel is not None and cancel():
                 break
-            x, y = batch_to_inputs(train_data.random_crops(config.batch_size, crop, rng))
-            losses.append(float(net.train_on_batch(x, y)))
+            x, y = batch(train_data, rng)
+            history.append(_named_losses(trainee.train_on_batch(x, y, return_dict=True), "train"))
             step += 1
-            record = {"step": step, "train_loss": float(np.mean(losses[-50:]))}
+            record = {"step": step, **{name: float(np.mean([h[name] for h in history[-50:]])) for name in history[-1]}}
             if valid_batches and (step % config.eval_every == 0 or step == config.steps):
-                record["valid_loss"] = float(np.mean([net.test_on_batch(vx, vy) for vx, vy in valid_batches]))
+                valid = [_named_losses(trainee.test_on_batch(vx, vy, return_dict=True), "valid") for vx, vy in valid_batches]
+                record.update({name: float(np.mean([v[name] for v in valid])) for name in valid[0]})
             if "valid_loss" in record or step % config.checkpoint_every == 0 or step == config.steps:
                 record["wall_seconds"] = round(time.time() - started, 1)
                 checkpoint(step)

@@ -133,9 +133,9 @@ def test_train_a_wider_candidate_from_rendered_notes(tmp_path, capsys, monkeypat
     crop_modes = set()
     original_random_crops = NoteDataset.random_crops
 
-    def random_crops(self, *args):
+    def random_crops(self, *args, **kwargs):
         crop_modes.add((self.note_ids[0][-7:-4], self.crops))
-        return original_random_crops(self, *args)
+        return original_random_crops(self, *args, **kwargs)
 
     monkeypatch.setattr(NoteDataset, "random_crops", random_crops)
 
@@ -165,3 +165,11 @@ def test_train_a_wider_candidate_from_rendered_notes(tmp_path, capsys, monkeypat
     assert crop_modes == {("060", "sounding"), ("067", "uniform")}  # training crops sound, validation stays uniform
     config = NSynth.from_weights(tmp_path / "run" / "weights.npz").config
     assert (config.name, config.width, config.skip_width, config.ae_width) == ("embedded_w8", 8, 8, 64)
+
+    assert main(["train", str(data_dir), str(tmp_path / "pitched"), "--width", "8", "--steps", "1", "--batch-size",
+                 "1", "--crop-length", "1024", "--eval-every", "1", "--pitch-loss-weight", "0.5"]) == 0
+    (record,) = [json.loads(line) for line in (tmp_path / "pitched" / "log.jsonl").read_text().splitlines()]
+    assert np.isfinite(record["train_pitch_loss"]) and np.isfinite(record["valid_pitch_loss"])
+    assert (tmp_path / "pitched" / "pitch_head.npz").is_file()
+    assert main(["train", str(data_dir), str(tmp_path / "run2"), "--pitch-loss-weight", "-1"]) == 2
+    assert "`pitch_loss_weight` must be a finite number >= 0. Received: pitch_loss_weight=-1.0." in capsys.readouterr().err

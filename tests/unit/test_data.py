@@ -289,6 +289,11 @@ def test_note_dataset_loads_a_split_and_crops(rendered):
         assert any(np.array_equal(notes[r, s : s + 4000], crop) for r, s in zip(rows, starts))
     whole = train.random_crops(8, 64000, 1)
     assert all(any(np.array_equal(row, note) for note in notes) for row in whole)
+    same, pitches = train.random_crops(8, 64000, 1, with_pitches=True)  # same draws, plus each crop's pitch
+    np.testing.assert_array_equal(same, whole)
+    for crop, pitch in zip(same, pitches):
+        (note_id,) = [k for k, note in zip(train.note_ids, notes) if np.array_equal(crop, note)]
+        assert pitch == examples[note_id]["pitch"]
 
     with pytest.raises(ParameterError, match=r"`length` must be an integer in \[1, 64000\]\. Received: length=64001\."):
         train.random_crops(2, 64001, 0)

@@ -1,5 +1,6 @@
 """Training: a few steps lower the loss, runs resume where they stopped, weights reload exactly."""
 
+import dataclasses
 import json
 import warnings
 
@@ -21,6 +22,16 @@ class Tones:
     def random_crops(self, batch, length, rng):
         f = rng.uniform(110.0, 880.0, (batch, 1))
         return (0.6 * np.sin(2 * np.pi * f * np.arange(length) / 16000.0)).astype(np.float32)
+
+
+class PitchedTones:
+    """Sine crops at one of two MIDI pitches four octaves apart, labelled with it (pitch supervision)."""
+
+    def random_crops(self, batch, length, rng, with_pitches=False):
+        pitches = rng.choice([45, 93], size=batch)
+        f = 440.0 * 2.0 ** ((pitches[:, None] - 69) / 12.0)
+        crops = (0.6 * np.sin(2 * np.pi * f * np.arange(length) / 16000.0)).astype(np.float32)
+        return (crops, pitches) if with_pitches else crops
 
 
 def _settings(steps):
@@ -83,6 +94,9 @@ def test_resuming_with_another_configuration_is_refused(tmp_path):
 @pytest.mark.parametrize("changes, match", [
     ({"steps": 0}, r"`steps` must be a positive integer. Received: steps=0."),
     ({"learning_rate": 5.0}, r"`learning_rate` must be a number in \(0, 1\). Received: learning_rate=5.0."),
+    ({"pitch_loss_weight": -0.1}, r"`pitch_loss_weight` must be a finite number >= 0. Received: pitch_loss_weight=-0.1."),
+    ({"pitch_loss_weight": float("nan")}, r"`pitch_loss_weight` must be a finite number >= 0. Received: pitch_loss_weight=nan."),
+    ({"pitch_loss_weight": True}, r"`pitch_loss_weight` must be a finite number >= 0. Received: pitch_loss_weight=True."),
 ])
 def test_bad_training_settings(changes, match):
     with pytest.raises(ParameterError, match=match):
@@ -129,3 +143,30 @@ def test_a_new_run_can_start_from_given_weights(tmp_path):
     assert 0 < moved < 0.05  # one small step away from the given weights, not a fresh random model
     with pytest.raises(ParameterError, match=r"`init_weights` must hold a model of the configuration being trained"):
         train(CONFIG.replace(width=8), Tones(), tmp_path / "c", _settings(1), init_weights=tmp_path / "a" / "weights.npz")
+
+
+def test_pitch_supervision_teaches_the_encoding_the_pitch_and_ships_the_same_model(tmp_path):
+    settings = dataclasses.replace(_settings(150), pitch_loss_weight=1.0, checkpoint_every=50, eval_every=50)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        model = train(CONFIG, PitchedTones(), tmp_path, settings, valid_data=PitchedTones())
+    log = [json.loads(line) for line in (tmp_path / "log.jsonl").read_text().splitlines()]
+    # from ln 128 ≈ 4.85 (a fresh head), past ln 2 (knowing only which two pitches occur), well below it
+    assert [r["step"] for r in log] == [50, 100, 150] and log[-1]["valid_pitch_loss"] < 0.3
+    assert log[-1]["valid_loss"] < log[0]["valid_loss"]
+
+    # the saved head, applied to the saved model's encoding, tells the two pitches apart
+    with np.load(tmp_path / "pitch_head.npz") as head:
+        kernel, bias = head["kernel"], head["bias"]
+    reloaded = NSynth.from_weights(tmp_path / "weights.npz")
+    assert reloaded.config == CONFIG and set(reloaded.variables()) == set(NSynth(CONFIG).variables())
+    audio, pitches = PitchedTones().random_crops(8, 512, np.random.default_rng(3), with_pitches=True)
+    predicted = np.argmax(reloaded.encode(audio) @ kernel + bias, axis=-1)
+    np.testing.assert_array_equal(predicted, np.repeat(pitches[:, None], 512 // 64, axis=1))
+
+    # resuming keeps the head and the optimizer; switching the supervision off is refused
+    train(CONFIG, PitchedTones(), tmp_path, dataclasses.replace(settings, steps=160), valid_data=PitchedTones())
+    log = [json.loads(line) for line in (tmp_path / "log.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in log] == [50, 100, 150, 160] and log[-1]["valid_pitch_loss"] < 0.3
+    with pytest.raises(ParameterError, match=r"`pitch_loss_weight` must be zero or non-zero as in the run being resumed"):
+        train(CONFIG, PitchedTones(), tmp_path, _settings(170))

@@ -12,8 +12,10 @@ writes, atomically, into ``run_dir``:
 
 Pitch supervision (``TrainConfig.pitch_loss_weight > 0``) adds a linear classifier that reads
 each frame of the encoding and predicts the note's MIDI pitch (cross-entropy, weighted), so the
-encoder is pushed to make pitch plain in the 16 numbers the decoder is conditioned on. The
-classifier exists only in training: ``weights.npz`` is the same autoencoder either way.
+encoder is pushed to make pitch plain in the 16 numbers the decoder is conditioned on. A new
+run's classifier starts as a logistic regression fitted to the starting encoder's frames, so
+its first gradients into the encoder already point somewhere useful. The classifier exists
+only in training: ``weights.npz`` is the same autoencoder either way.
 """
 
 import dataclasses
@@ -29,10 +31,13 @@ from ..dsp.mulaw import codes_to_classes, mu_law_encode
 from ..errors import ParameterError, describe
 from ..model.config import ModelConfig
 
-__all__ = ["TrainConfig", "train", "batch_to_inputs"]
+__all__ = ["TrainConfig", "train", "batch_to_inputs", "fit_pitch_head"]
 
 PITCH_CLASSES = 128
 """MIDI pitches the training-only pitch classifier tells apart (0-127)."""
+
+PITCH_HEAD_FIT_BATCHES = 64
+"""Batches of training crops whose encoding frames a new run's pitch classifier is fitted to."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -151,6 +156,51 @@ def _pitch_supervised(net):
     return PitchSupervised()
 
 
+def fit_pitch_head(frames, pitches, l2=1e-3, max_iterations=200):
+    """Multinomial logistic regression of MIDI pitch on encoding frames.
+
+    Parameters
+    ----------
+    frames : np.ndarray [shape=(n, bottleneck_width)]
+        Frames of encodings.
+    pitches : np.ndarray [shape=(n,)], int
+        The MIDI pitch (0-127) of each frame's note.
+    l2 : float
+        Weight of the squared-norm penalty on the (standardised) weights.
+    max_iterations : int
+        L-BFGS iterations.
+
+    Returns
+    -------
+    kernel : np.ndarray [shape=(bottleneck_width, PITCH_CLASSES)], float32
+    bias : np.ndarray [shape=(PITCH_CLASSES,)], float32
+        Logits are ``frames @ kernel + bias``.
+    """
+    from scipy.optimize import minimize
+    from scipy.special import log_softmax
+
+    frames = np.asarray(frames, dtype=np.float64)
+    mean, scale = frames.mean(axis=0), frames.std(axis=0) + 1e-6
+    z = (frames - mean) / scale
+    n, width = z.shape
+    rows = np.arange(n)
+
+    def loss_and_gradient(theta):
+        kernel, bias = theta[:-PITCH_CLASSES].reshape(width, PITCH_CLASSES), theta[-PITCH_CLASSES:]
+        log_p = log_softmax(z @ kernel + bias, axis=1)
+        d_logits = np.exp(log_p)
+        d_logits[rows, pitches] -= 1.0
+        d_logits /= n
+        loss = -log_p[rows, pitches].mean() + 0.5 * l2 * np.sum(kernel**2)
+        return loss, np.concatenate([(z.T @ d_logits + l2 * kernel).ravel(), d_logits.sum(axis=0)])
+
+    theta = minimize(loss_and_gradient, np.zeros((width + 1) * PITCH_CLASSES), jac=True, method="L-BFGS-B",
+                     options={"maxiter": max_iterations}).x
+    kernel, bias = theta[:-PITCH_CLASSES].reshape(width, PITCH_CLASSES), theta[-PITCH_CLASSES:]
+    kernel = kernel / scale[:, None]  # fold the standardisation in: logits of the raw frames
+    return kernel.astype(np.float32), (bias - mean @ kernel).astype(np.float32)
+
+
 def _named_losses(logs, prefix):
     """Keras logs → ``{prefix_loss: audio cross-entropy[, prefix_pitch_loss: pitch cross-entropy]}``."""
     if "audio_loss" in logs:
@@ -231,6 +281,15 @@ def train(model_config, train_data, run_dir, config=TrainConfig(), valid_data=No
     if supervised and resume and head_path.is_file() and weights_path.is_file():
         with np.load(head_path) as head:
             trainee.pitch_head.set_weights([head["kernel"], head["bias"]])
+    elif supervised:
+        fit_rng = np.random.default_rng([config.seed, 2 * 10**9])
+        frames, frame_pitches = [], []
+        for _ in range(PITCH_HEAD_FIT_BATCHES):
+            audio, pitches = train_data.random_crops(config.batch_size, crop, fit_rng, with_pitches=True)
+            encoding = np.asarray(net.encode(batch_to_inputs(audio)[0]))
+            frames.append(encoding.reshape(-1, encoding.shape[-1]))
+            frame_pitches.append(np.repeat(pitches, encoding.shape[1]))
+        trainee.pitch_head.set_weights(list(fit_pitch_head(np.concatenate(frames), np.concatenate(frame_pitches))))
     optimizer = keras.optimizers.Adam(learning_rate=_schedule(config), global_clipnorm=1.0)
     cross_entropy = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
     if supervised:

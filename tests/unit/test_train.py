@@ -10,7 +10,7 @@ import pytest
 from nsynth_widgets.errors import ParameterError
 from nsynth_widgets.model.config import ModelConfig
 from nsynth_widgets.model.nsynth import NSynth
-from nsynth_widgets.training.train import TrainConfig, batch_to_inputs, train
+from nsynth_widgets.training.train import PITCH_CLASSES, TrainConfig, batch_to_inputs, fit_pitch_head, train
 
 CONFIG = ModelConfig(name="train-test", num_layers=4, num_stages=2, width=16, skip_width=16,
                      ae_num_layers=2, ae_num_stages=2, ae_width=16, hop_length=64)
@@ -147,11 +147,17 @@ def test_a_new_run_can_start_from_given_weights(tmp_path):
 
 def test_pitch_supervision_teaches_the_encoding_the_pitch_and_ships_the_same_model(tmp_path):
     settings = dataclasses.replace(_settings(150), pitch_loss_weight=1.0, checkpoint_every=50, eval_every=50)
+    # a new run's head starts fitted to the encoder it is given: after one step it already beats ln 2
+    # (knowing only which two pitches occur)
+    train(CONFIG, PitchedTones(), tmp_path / "one", dataclasses.replace(settings, steps=1, eval_every=1),
+          valid_data=PitchedTones())
+    (first,) = [json.loads(line) for line in (tmp_path / "one" / "log.jsonl").read_text().splitlines()]
+    assert first["valid_pitch_loss"] < np.log(2)
+
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        model = train(CONFIG, PitchedTones(), tmp_path, settings, valid_data=PitchedTones())
+        train(CONFIG, PitchedTones(), tmp_path, settings, valid_data=PitchedTones())
     log = [json.loads(line) for line in (tmp_path / "log.jsonl").read_text().splitlines()]
-    # from ln 128 ≈ 4.85 (a fresh head), past ln 2 (knowing only which two pitches occur), well below it
     assert [r["step"] for r in log] == [50, 100, 150] and log[-1]["valid_pitch_loss"] < 0.3
     assert log[-1]["valid_loss"] < log[0]["valid_loss"]
 
@@ -170,3 +176,24 @@ def test_pitch_supervision_teaches_the_encoding_the_pitch_and_ships_the_same_mod
     assert [r["step"] for r in log] == [50, 100, 150, 160] and log[-1]["valid_pitch_loss"] < 0.3
     with pytest.raises(ParameterError, match=r"`pitch_loss_weight` must be zero or non-zero as in the run being resumed"):
         train(CONFIG, PitchedTones(), tmp_path, _settings(170))
+
+
+def test_the_pitch_head_fit_agrees_with_scikit_learn():
+    """fit_pitch_head is multinomial logistic regression on standardised frames with an L2 penalty of
+    l2/2 |W|^2 on the mean cross-entropy: scikit-learn's with C = 1 / (n l2) on the same problem."""
+    from sklearn.linear_model import LogisticRegression
+
+    rng = np.random.default_rng(0)
+    pitches = rng.choice([40, 52, 64], size=600)
+    frames = 2.0 * rng.normal(size=(3, 4))[(pitches - 40) // 12] + 1.5 * rng.normal(size=(600, 4)) + 5.0
+    kernel, bias = fit_pitch_head(frames, pitches, l2=1e-2, max_iterations=2000)
+    assert kernel.shape == (4, PITCH_CLASSES) and bias.shape == (PITCH_CLASSES,)
+    logits = frames @ kernel + bias
+    probabilities = np.exp(logits - logits.max(axis=1, keepdims=True))
+    probabilities /= probabilities.sum(axis=1, keepdims=True)
+    assert probabilities[:, [40, 52, 64]].sum(axis=1).min() > 0.999  # pitches never seen get no mass
+
+    standardised = (frames - frames.mean(axis=0)) / frames.std(axis=0)
+    reference = LogisticRegression(C=1 / (600 * 1e-2), tol=1e-10, max_iter=10000).fit(standardised, pitches)
+    seen = probabilities[:, [40, 52, 64]] / probabilities[:, [40, 52, 64]].sum(axis=1, keepdims=True)
+    np.testing.assert_allclose(seen, reference.predict_proba(standardised), atol=1e-3)

@@ -18,6 +18,7 @@ its first gradients into the encoder already point somewhere useful. The classif
 only in training: ``weights.npz`` is the same autoencoder either way.
 """
 
+import collections
 import dataclasses
 import json
 import time
@@ -332,7 +333,7 @@ def train(model_config, train_data, run_dir, config=TrainConfig(), valid_data=No
         with atomic_path(optimizer_path) as temporary, open(temporary, "wb") as file:
             np.savez(file, **state)
 
-    history = []
+    history = collections.deque(maxlen=50)  # the running means' window
     started = time.time()
     step = start_step
     with warnings.catch_warnings():
@@ -345,7 +346,7 @@ def train(model_config, train_data, run_dir, config=TrainConfig(), valid_data=No
             x, y = batch(train_data, rng)
             history.append(_named_losses(trainee.train_on_batch(x, y, return_dict=True), "train"))
             step += 1
-            record = {"step": step, **{name: float(np.mean([h[name] for h in history[-50:]])) for name in history[-1]}}
+            record = {"step": step, **{name: float(np.mean([h[name] for h in history])) for name in history[-1]}}
             if valid_batches and (step % config.eval_every == 0 or step == config.steps):
                 valid = [_named_losses(trainee.test_on_batch(vx, vy, return_dict=True), "valid") for vx, vy in valid_batches]
                 record.update({name: float(np.mean([v[name] for v in valid])) for name in valid[0]})

@@ -20,8 +20,8 @@ __all__ = ["NSynth", "DEFAULT_WEIGHTS"]
 #: The embedded default model shipped with the package (see ``assets/MODEL_CARD.md``).
 DEFAULT_WEIGHTS = Path(__file__).resolve().parent.parent / "assets" / "default_model.npz"
 #: The sampling temperature the embedded model is heard at by default: measured on held-out
-#: instruments (model card), 0.5 brings its resyntheses from 10.0 to 7.7 dB spectral distance
-#: and widens the margin by which a latent mix sits between the two notes; 1.0 is its raw distribution.
+#: instruments (model card), 0.5 brings its resyntheses from 10.4 to 7.9 dB spectral distance
+#: and puts a latent mix between the two notes (at 1.0 it is not); 1.0 is its raw distribution.
 DEFAULT_MODEL_TEMPERATURE = 0.5
 
 # softmax class → audio sample, for all 256 classes at once

@@ -16,6 +16,12 @@ encoder is pushed to make pitch plain in the 16 numbers the decoder is condition
 run's classifier starts as a logistic regression fitted to the starting encoder's frames, so
 its first gradients into the encoder already point somewhere useful. The classifier exists
 only in training: ``weights.npz`` is the same autoencoder either way.
+
+Input noise (``TrainConfig.input_noise > 0``) adds Gaussian noise, in mu-law code steps, to the
+past samples the decoder reads (not to its targets, nor to the encoder's input), on training
+steps only. A decoder trained on the exact past leans on it: it does not learn to recover
+from the small errors its own sampling makes when it generates, and drifts. (LPCNet injects
+noise into its autoregressive input for the same reason.)
 """
 
 import collections
@@ -62,6 +68,9 @@ class TrainConfig:
     pitch_loss_weight : float
         Weight of the pitch-supervision loss (see the module docstring); 0 turns it off. The
         data must then give pitches (``random_crops(..., with_pitches=True)``).
+    input_noise : float
+        Standard deviation, in mu-law code steps (of 256), of the Gaussian noise added to the
+        decoder's past samples on training steps (see the module docstring); 0 turns it off.
     """
 
     steps: int = 20000
@@ -74,6 +83,7 @@ class TrainConfig:
     eval_batches: int = 4
     seed: int = 0
     pitch_loss_weight: float = 0.0
+    input_noise: float = 0.0
 
     def __post_init__(self):
         for name in ("steps", "batch_size", "crop_length", "checkpoint_every", "eval_every", "eval_batches"):
@@ -89,6 +99,9 @@ class TrainConfig:
             raise ParameterError(
                 f"`pitch_loss_weight` must be a finite number >= 0. Received: pitch_loss_weight={describe(weight)}."
             )
+        noise = self.input_noise
+        if isinstance(noise, bool) or not isinstance(noise, (int, float)) or not 0 <= noise < float("inf"):
+            raise ParameterError(f"`input_noise` must be a finite number >= 0. Received: input_noise={describe(noise)}.")
 
 
 def batch_to_inputs(audio):
@@ -127,34 +140,53 @@ def _schedule(config):
     return WarmupCosine()
 
 
-def _pitch_supervised(net):
-    """Wrap the autoencoder for pitch supervision.
+def _trainee(net, pitch_supervised, input_noise, seed):
+    """The model that training steps: the autoencoder, or a wrapper adding pitch supervision or input noise.
 
     Parameters
     ----------
     net : WaveNetAutoencoder
+    pitch_supervised : bool
+        Add a pitch classifier (a dense layer on each frame of the encoding, the wrapper's only
+        weights beyond ``net``'s).
+    input_noise : float
+        Standard deviation, in mu-law code steps, of the noise added to the decoder's past on
+        training steps.
+    seed : int
+        Seeds the noise.
 
     Returns
     -------
     keras.Model
-        ``call(x_scaled [batch, time])`` returns ``{"audio": logits [batch, time, 256],
-        "pitch": pitch logits [batch, time // hop_length, PITCH_CLASSES]}``; its ``pitch_head``
-        (a dense layer on each frame of the encoding) is its only weights beyond ``net``'s.
+        ``call(x_scaled [batch, time])`` returns the audio logits ``[batch, time, 256]``, or with
+        pitch supervision ``{"audio": those logits, "pitch": pitch logits [batch, time // hop_length,
+        PITCH_CLASSES]}``. ``net`` itself when there is nothing to add.
     """
+    if not pitch_supervised and not input_noise:
+        return net
     import keras
 
-    class PitchSupervised(keras.Model):
+    class Trainee(keras.Model):
         def __init__(self):
-            super().__init__(name="pitch_supervised")
+            super().__init__(name="trainee")
             self.autoencoder = net
-            self.pitch_head = keras.layers.Dense(PITCH_CLASSES, name="pitch_head")
-            self.pitch_head.build((None, None, net.config.bottleneck_width))
+            self.noise_seed = keras.random.SeedGenerator(seed)
+            if pitch_supervised:
+                self.pitch_head = keras.layers.Dense(PITCH_CLASSES, name="pitch_head")
+                self.pitch_head.build((None, None, net.config.bottleneck_width))
 
-        def call(self, x_scaled):
+        def call(self, x_scaled, training=False):
             encoding = self.autoencoder.encode(x_scaled)
-            return {"audio": self.autoencoder.decode_logits(x_scaled, encoding), "pitch": self.pitch_head(encoding)}
+            past = x_scaled
+            if training and input_noise:
+                past = past + keras.random.normal(keras.ops.shape(x_scaled), stddev=input_noise / 128.0,
+                                                  seed=self.noise_seed)
+            logits = self.autoencoder.decode_logits(past, encoding)
+            if not pitch_supervised:
+                return logits
+            return {"audio": logits, "pitch": self.pitch_head(encoding)}
 
-    return PitchSupervised()
+    return Trainee()
 
 
 def fit_pitch_head(frames, pitches, l2=1e-3, max_iterations=200):
@@ -277,7 +309,12 @@ def train(model_config, train_data, run_dir, config=TrainConfig(), valid_data=No
         model = NSynth(model_config)
     net = model.keras_model
     supervised = config.pitch_loss_weight > 0
-    trainee = _pitch_supervised(net) if supervised else net
+    resuming_optimizer = resume and optimizer_path.is_file() and weights_path.is_file()
+    if resuming_optimizer:
+        with np.load(optimizer_path) as state:
+            start_step = int(state["step"])
+    noise_seed = int(np.random.default_rng([config.seed, start_step, 3]).integers(2**31))  # new noise on resuming
+    trainee = _trainee(net, supervised, config.input_noise, noise_seed)
     head_path = run_dir / "pitch_head.npz"
     if supervised and resume and head_path.is_file() and weights_path.is_file():
         with np.load(head_path) as head:
@@ -299,7 +336,7 @@ def train(model_config, train_data, run_dir, config=TrainConfig(), valid_data=No
     else:
         trainee.compile(optimizer=optimizer, loss=cross_entropy)
     optimizer.build(trainee.trainable_variables)
-    if resume and optimizer_path.is_file() and weights_path.is_file():
+    if resuming_optimizer:
         with np.load(optimizer_path) as state:
             if len(state.files) - 1 != len(optimizer.variables):
                 raise ParameterError(
@@ -309,7 +346,6 @@ def train(model_config, train_data, run_dir, config=TrainConfig(), valid_data=No
                 )
             for i, variable in enumerate(optimizer.variables):
                 variable.assign(state[f"v{i}"])
-            start_step = int(state["step"])
 
     def batch(data, batch_rng):
         if not supervised:

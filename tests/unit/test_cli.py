@@ -158,7 +158,7 @@ def test_train_a_wider_candidate_from_rendered_notes(tmp_path, capsys, monkeypat
     assert "invalid choice: 'loud'" in capsys.readouterr().err
     code = main(["train", str(data_dir), str(tmp_path / "run"), "--width", "8", "--steps", "2", "--batch-size", "1",
                  "--crop-length", "1024", "--warmup-steps", "1", "--checkpoint-every", "1", "--eval-every", "1",
-                 "--crops", "sounding"])
+                 "--crops", "sounding", "--input-noise", "1.5"])
     assert code == 0
     log = [json.loads(line) for line in (tmp_path / "run" / "log.jsonl").read_text().splitlines()]
     assert [r["step"] for r in log] == [1, 2] and all(np.isfinite(r["valid_loss"]) for r in log)

@@ -12,6 +12,9 @@ from nsynth_widgets.model.config import ModelConfig
 from nsynth_widgets.model.nsynth import NSynth
 from nsynth_widgets.training.train import PITCH_CLASSES, TrainConfig, batch_to_inputs, fit_pitch_head, train
 
+INPUT_NOISE_STEPS = 400
+"""Steps for the tiny model to lean on its exact past (and, with input noise, to learn not to)."""
+
 CONFIG = ModelConfig(name="train-test", num_layers=4, num_stages=2, width=16, skip_width=16,
                      ae_num_layers=2, ae_num_stages=2, ae_width=16, hop_length=64)
 
@@ -97,6 +100,8 @@ def test_resuming_with_another_configuration_is_refused(tmp_path):
     ({"pitch_loss_weight": -0.1}, r"`pitch_loss_weight` must be a finite number >= 0. Received: pitch_loss_weight=-0.1."),
     ({"pitch_loss_weight": float("nan")}, r"`pitch_loss_weight` must be a finite number >= 0. Received: pitch_loss_weight=nan."),
     ({"pitch_loss_weight": True}, r"`pitch_loss_weight` must be a finite number >= 0. Received: pitch_loss_weight=True."),
+    ({"input_noise": -1}, r"`input_noise` must be a finite number >= 0. Received: input_noise=-1."),
+    ({"input_noise": float("inf")}, r"`input_noise` must be a finite number >= 0. Received: input_noise=inf."),
 ])
 def test_bad_training_settings(changes, match):
     with pytest.raises(ParameterError, match=match):
@@ -109,8 +114,8 @@ def test_crop_shorter_than_a_hop_is_refused(tmp_path):
 
 
 def test_training_runs_on_the_jax_backend_and_loads_in_tensorflow(tmp_path):
-    """The GPU route: train with KERAS_BACKEND=jax in a subprocess, then load the weights here
-    (TensorFlow) — the teacher-forced logits agree."""
+    """The GPU route: train with KERAS_BACKEND=jax in a subprocess (with input noise, whose random
+    draws are backend-specific), then load the weights here (TensorFlow) — the teacher-forced logits agree."""
     import os
     import subprocess
     import sys
@@ -122,7 +127,8 @@ def test_training_runs_on_the_jax_backend_and_loads_in_tensorflow(tmp_path):
         from nsynth_widgets.model.nsynth import NSynth
         from nsynth_widgets.training.train import TrainConfig, train
         from tests.unit.test_train import CONFIG, Tones
-        model = train(CONFIG, Tones(), {str(tmp_path)!r}, TrainConfig(steps=3, batch_size=2, crop_length=256))
+        settings = TrainConfig(steps=3, batch_size=2, crop_length=256, input_noise=2.0)
+        model = train(CONFIG, Tones(), {str(tmp_path)!r}, settings)
         audio = Tones().random_crops(1, 256, np.random.default_rng(0))
         np.save({str(tmp_path / "audio.npy")!r}, audio)
         np.save({str(tmp_path / "logits.npy")!r}, model.decode_logits(audio, model.encode(audio)))
@@ -197,3 +203,29 @@ def test_the_pitch_head_fit_agrees_with_scikit_learn():
     reference = LogisticRegression(C=1 / (600 * 1e-2), tol=1e-10, max_iter=10000).fit(standardised, pitches)
     seen = probabilities[:, [40, 52, 64]] / probabilities[:, [40, 52, 64]].sum(axis=1, keepdims=True)
     np.testing.assert_allclose(seen, reference.predict_proba(standardised), atol=1e-3)
+
+
+def _loss_with_noisy_past(model, sigma, seed):
+    """Teacher-forced cross-entropy when the decoder's past carries Gaussian noise of ``sigma`` code steps."""
+    audio = Tones().random_crops(8, 512, np.random.default_rng(seed))
+    x, targets = batch_to_inputs(audio)
+    past = x + sigma / 128 * np.random.default_rng(seed + 1).normal(size=x.shape).astype(np.float32)
+    net = model.keras_model
+    logits = np.asarray(net.decode_logits(past, net.encode(x)), dtype=np.float64)
+    logits -= logits.max(axis=-1, keepdims=True)
+    log_p = logits - np.log(np.exp(logits).sum(axis=-1, keepdims=True))
+    return -np.take_along_axis(log_p, targets[..., None], axis=-1).mean()
+
+
+def test_input_noise_makes_the_decoder_robust_to_errors_in_its_past(tmp_path):
+    settings = dataclasses.replace(_settings(INPUT_NOISE_STEPS), checkpoint_every=INPUT_NOISE_STEPS,
+                                   eval_every=INPUT_NOISE_STEPS)
+    clean = train(CONFIG, Tones(), tmp_path / "clean", settings, valid_data=Tones())
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        noisy = train(CONFIG, Tones(), tmp_path / "noisy", dataclasses.replace(settings, input_noise=4.0),
+                      valid_data=Tones())
+    # both learned (a fresh model is at about 5.5 nats); only the noise-trained one holds up when its
+    # past is off by a few code steps, as it is when the decoder feeds back its own samples
+    assert _loss_with_noisy_past(clean, 0, 7) < 3.0 and _loss_with_noisy_past(noisy, 0, 7) < 3.0
+    assert _loss_with_noisy_past(noisy, 8, 7) < _loss_with_noisy_past(clean, 8, 7) - 0.15

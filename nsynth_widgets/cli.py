@@ -114,7 +114,8 @@ def _cmd_train(args):
     config = TrainConfig(steps=args.steps, batch_size=args.batch_size, crop_length=args.crop_length,
                          learning_rate=args.learning_rate, warmup_steps=args.warmup_steps,
                          checkpoint_every=args.checkpoint_every, eval_every=args.eval_every, seed=args.seed,
-                         pitch_loss_weight=args.pitch_loss_weight, input_noise=args.input_noise)
+                         pitch_loss_weight=args.pitch_loss_weight, input_noise=args.input_noise,
+                         phase_lock=not args.no_phase_lock)
     train_data = NoteDataset(args.data_dir, "train", crops=args.crops)
     valid_data = NoteDataset(args.data_dir, "valid")
     bar = _progress_bar(config.steps, "train", "step")
@@ -126,6 +127,9 @@ def _cmd_train(args):
     model_config = configs[args.config]
     if args.width is not None:
         model_config = model_config.replace(name=f"{args.config}_w{args.width}", width=args.width, skip_width=args.width)
+    if args.excitation_harmonics is not None:
+        model_config = model_config.replace(name=f"{model_config.name}_h{args.excitation_harmonics}",
+                                            excitation_harmonics=args.excitation_harmonics)
     with bar:
         train(model_config, train_data, args.run_dir, config, valid_data=valid_data, resume=not args.restart,
               progress=progress, init_weights=args.init_weights)
@@ -210,6 +214,12 @@ def build_parser():
                    help="standard deviation, in mu-law code steps, of Gaussian noise added to the past samples the "
                         "decoder reads on training steps, so that it learns to recover from its own sampling errors; "
                         "0 turns it off (default: %(default)s)")
+    p.add_argument("--excitation-harmonics", type=int, default=None,
+                   help="harmonics of the oscillator a pitch-conditioned decoder hears, instead of the config's "
+                        "(the embedded config: 8); 0 trains a model without pitch channels")
+    p.add_argument("--no-phase-lock", action="store_true",
+                   help="pitch-conditioned models: start the oscillator at phase 0 in every crop instead of aligning "
+                        "it with the crop's fundamental")
     p.add_argument("--restart", action="store_true", help="start from scratch even if run_dir holds a checkpoint")
     p.add_argument("--init-weights", type=Path, default=None,
                    help="start a new run from these weights, e.g. nsynth_widgets/assets/default_model.npz "

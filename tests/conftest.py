@@ -14,6 +14,9 @@ TINY = ModelConfig(
     ae_num_layers=4, ae_num_stages=2, ae_width=8, hop_length=64,
 )
 
+#: TINY with pitch channels and a 3-harmonic oscillator (a source-filter WaveNet).
+TINY_PITCH = TINY.replace(name="tiny-pitch", excitation_harmonics=3)
+
 
 def random_arrays(config, seed=0, scale=0.3):
     """Random checkpoint-layout weights for ``config`` (big enough to make every path matter)."""
@@ -38,6 +41,18 @@ def tiny_model(tiny_arrays):
     from nsynth_widgets.model.nsynth import NSynth
 
     return NSynth(TINY, tiny_arrays, source="test")
+
+
+@pytest.fixture(scope="session")
+def pitch_arrays():
+    return random_arrays(TINY_PITCH, seed=1)
+
+
+@pytest.fixture(scope="session")
+def pitch_model(pitch_arrays):
+    from nsynth_widgets.model.nsynth import NSynth
+
+    return NSynth(TINY_PITCH, pitch_arrays, source="test")
 
 
 @pytest.fixture

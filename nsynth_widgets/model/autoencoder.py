@@ -3,6 +3,12 @@
 Inputs are *scaled mu-law codes*: ``code / 128`` with ``code`` from
 :func:`nsynth_widgets.dsp.mu_law_encode` (both the encoder and the decoder hear the 8-bit signal,
 as in the original). Conversion from audio lives in :mod:`nsynth_widgets.model.nsynth`.
+
+A pitch-conditioned model (``config.pitch_conditioned``) learns ``config.learned_channels`` of its
+encoding; the f0 and voicing channels after them are measured from the audio
+(:func:`nsynth_widgets.dsp.pitch.estimate_pitch`), and the decoder also reads the excitation built
+from them (:func:`nsynth_widgets.dsp.excitation.excitation`). Both are NumPy computations without
+gradients, so they arrive here as inputs.
 """
 
 import keras
@@ -32,7 +38,7 @@ class WaveNetAutoencoder(keras.Model):
             for i, d in enumerate(c.ae_dilations)
         ]
         self.ae_res = [NSynthConv1D(c.ae_width, name=f"ae_res_{i + 1}") for i in range(c.ae_num_layers)]
-        self.ae_bottleneck = NSynthConv1D(c.bottleneck_width, name="ae_bottleneck")
+        self.ae_bottleneck = NSynthConv1D(c.learned_channels, name="ae_bottleneck")
 
         self.startconv = NSynthConv1D(c.width, c.filter_length, name="startconv")
         self.skip_start = NSynthConv1D(c.skip_width, name="skip_start")
@@ -41,6 +47,8 @@ class WaveNetAutoencoder(keras.Model):
             for i, d in enumerate(c.dilations)
         ]
         self.cond_maps = [NSynthConv1D(2 * c.width, name=f"cond_map_{i + 1}") for i in range(c.num_layers)]
+        self.exc_maps = [NSynthConv1D(2 * c.width, name=f"exc_map_{i + 1}") for i in range(c.num_layers)] \
+            if c.pitch_conditioned else []
         # The last block's residual output feeds nothing, so the original graph never creates
         # `res_{num_layers}` at inference; the published checkpoint still holds it (training graph).
         self.res = [NSynthConv1D(c.width, name=f"res_{i + 1}") for i in range(c.num_layers)]
@@ -51,9 +59,12 @@ class WaveNetAutoencoder(keras.Model):
         self._build_all()
 
     def _build_all(self):
-        self.res[-1].build((None, None, self.config.width))
-        dummy = ops.zeros((1, self.config.hop_length))
-        self.decode_logits(dummy, self.encode(dummy))
+        c = self.config
+        self.res[-1].build((None, None, c.width))
+        dummy = ops.zeros((1, c.hop_length))
+        pitch = ops.zeros((1, 1, 2)) if c.pitch_conditioned else None
+        excitation = ops.zeros((1, c.hop_length, c.excitation_channels)) if c.pitch_conditioned else None
+        self.decode_logits(dummy, self.full_encoding(dummy, pitch), excitation)
         self.built = True
 
     # -- encoder ---------------------------------------------------------------------------
@@ -67,7 +78,8 @@ class WaveNetAutoencoder(keras.Model):
 
         Returns
         -------
-        encoding : tensor [shape=(batch, time // hop_length, bottleneck_width)]
+        encoding : tensor [shape=(batch, time // hop_length, learned_channels)]
+            The learned channels (all ``bottleneck_width`` of them unless pitch-conditioned).
         """
         h = self.ae_startconv(ops.expand_dims(x_scaled, -1))
         for dilated, res in zip(self.ae_dilatedconvs, self.ae_res):
@@ -75,17 +87,38 @@ class WaveNetAutoencoder(keras.Model):
         h = self.ae_bottleneck(h)
         hop = self.config.hop_length
         frames = ops.shape(h)[1] // hop
-        h = ops.reshape(h, (ops.shape(h)[0], frames, hop, self.config.bottleneck_width))
+        h = ops.reshape(h, (ops.shape(h)[0], frames, hop, self.config.learned_channels))
         return ops.mean(h, axis=2)
 
+    def full_encoding(self, x_scaled, pitch=None):
+        """The whole encoding: the learned channels, then (pitch-conditioned) the measured ones.
+
+        Parameters
+        ----------
+        x_scaled : tensor [shape=(batch, time)]
+        pitch : tensor [shape=(batch, time // hop_length, 2)], optional
+            f0 and voicing channels; required exactly when the model is pitch-conditioned.
+
+        Returns
+        -------
+        encoding : tensor [shape=(batch, time // hop_length, bottleneck_width)]
+        """
+        learned = self.encode(x_scaled)
+        if not self.config.pitch_conditioned:
+            return learned
+        return ops.concatenate([learned, ops.cast(pitch, learned.dtype)], axis=-1)
+
     # -- decoder ---------------------------------------------------------------------------
-    def decode_logits(self, x_scaled, encoding):
+    def decode_logits(self, x_scaled, encoding, excitation=None):
         """Teacher-forced decoder: logits for every sample given the true past.
 
         Parameters
         ----------
         x_scaled : tensor [shape=(batch, time)], float32
         encoding : tensor [shape=(batch, time // hop_length, bottleneck_width)]
+        excitation : tensor [shape=(batch, time, excitation_channels)], optional
+            The oscillator built from the encoding's pitch channels; required exactly when the
+            model is pitch-conditioned.
 
         Returns
         -------
@@ -95,22 +128,39 @@ class WaveNetAutoencoder(keras.Model):
         hop = self.config.hop_length
         h = self.startconv(shift_right(ops.expand_dims(x_scaled, -1)))
         skip = self.skip_start(h)
-        for dilated, cond_map, res, skip_conv in zip(self.dilatedconvs, self.cond_maps, self.res, self.skips):
-            z = gated_activation(dilated(h) + repeat_frames(cond_map(encoding), hop))
+        for i, (dilated, cond_map, res, skip_conv) in enumerate(
+            zip(self.dilatedconvs, self.cond_maps, self.res, self.skips)
+        ):
+            pre = dilated(h) + repeat_frames(cond_map(encoding), hop)
+            if self.exc_maps:
+                pre = pre + self.exc_maps[i](excitation)
+            z = gated_activation(pre)
             h = h + res(z)
             skip = skip + skip_conv(z)
         s = self.out1(ops.relu(skip)) + repeat_frames(self.cond_map_out1(encoding), hop)
         return self.logits_layer(ops.relu(s))
 
-    def call(self, x_scaled):
-        """Training forward pass: encode then decode teacher-forced → logits ``[batch, time, 256]``."""
-        return self.decode_logits(x_scaled, self.encode(x_scaled))
+    def call(self, inputs):
+        """Training forward pass: encode then decode teacher-forced → logits ``[batch, time, 256]``.
+
+        ``inputs`` is ``x_scaled [batch, time]``, or for a pitch-conditioned model a dict with
+        ``"audio"`` (``x_scaled``), ``"pitch"`` ``[batch, frames, 2]`` and ``"excitation"``
+        ``[batch, time, excitation_channels]``.
+        """
+        x_scaled, pitch, excitation = self.unpack(inputs)
+        return self.decode_logits(x_scaled, self.full_encoding(x_scaled, pitch), excitation)
+
+    def unpack(self, inputs):
+        """``inputs`` of :meth:`call` → ``(x_scaled, pitch or None, excitation or None)``."""
+        if self.config.pitch_conditioned:
+            return inputs["audio"], inputs["pitch"], inputs["excitation"]
+        return inputs, None, None
 
     def conv_layers(self):
         """Every convolution, by its checkpoint scope name: ``dict[str, NSynthConv1D]``."""
         layers = [self.ae_startconv, *self.ae_dilatedconvs, *self.ae_res, self.ae_bottleneck,
-                  self.startconv, self.skip_start, *self.dilatedconvs, *self.cond_maps, *self.res,
-                  *self.skips, self.out1, self.cond_map_out1, self.logits_layer]
+                  self.startconv, self.skip_start, *self.dilatedconvs, *self.cond_maps, *self.exc_maps,
+                  *self.res, *self.skips, self.out1, self.cond_map_out1, self.logits_layer]
         return {layer.name: layer for layer in layers}
 
     def get_config(self):

@@ -50,12 +50,14 @@ def expected_variables(config):
     for i in range(1, c.ae_num_layers + 1):
         convs[f"ae_dilatedconv_{i}"] = (c.ae_filter_length, c.ae_width, c.ae_width)
         convs[f"ae_res_{i}"] = (1, c.ae_width, c.ae_width)
-    convs["ae_bottleneck"] = (1, c.ae_width, c.bottleneck_width)
+    convs["ae_bottleneck"] = (1, c.ae_width, c.learned_channels)
     convs["startconv"] = (c.filter_length, 1, c.width)
     convs["skip_start"] = (1, c.width, c.skip_width)
     for i in range(1, c.num_layers + 1):
         convs[f"dilatedconv_{i}"] = (c.filter_length, c.width, 2 * c.width)
         convs[f"cond_map_{i}"] = (1, c.bottleneck_width, 2 * c.width)
+        if c.pitch_conditioned:
+            convs[f"exc_map_{i}"] = (1, c.excitation_channels, 2 * c.width)
         convs[f"res_{i}"] = (1, c.width, c.width)
         convs[f"skip_{i}"] = (1, c.width, c.skip_width)
     convs["out1"] = (1, c.skip_width, c.skip_width)

@@ -7,7 +7,7 @@ without loading one.
 import dataclasses
 import json
 
-from ..errors import ParameterError, describe
+from ..errors import ParameterError, check_integer, describe
 
 __all__ = ["ModelConfig", "H512_BO16", "EMBEDDED"]
 
@@ -37,6 +37,12 @@ class ModelConfig:
         Audio rate the model was trained on (16000 for NSynth).
     quantization_channels : int
         Softmax classes (256: 8-bit mu-law).
+    excitation_harmonics : int
+        0 for the published model. Above 0 the model is *pitch-conditioned* (a source-filter
+        WaveNet): the last two encoding channels are measured, not learned — ``log2(f0 / 440)``
+        and voicing (:mod:`nsynth_widgets.dsp.pitch`) — and the decoder hears, at every sample,
+        an oscillator of this many harmonics built from them (:mod:`nsynth_widgets.dsp.excitation`)
+        through one 1×1 map per layer (``exc_map_i``).
     """
 
     name: str = "custom"
@@ -53,6 +59,7 @@ class ModelConfig:
     hop_length: int = 512
     sample_rate: int = 16000
     quantization_channels: int = 256
+    excitation_harmonics: int = 0
 
     def __post_init__(self):
         for field in dataclasses.fields(self):
@@ -61,10 +68,17 @@ class ModelConfig:
                     raise ParameterError(f"`name` must be a string. Received: name={describe(self.name)}.")
                 continue
             value = getattr(self, field.name)
-            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+            if field.name == "excitation_harmonics":
+                check_integer(field.name, value, 0)
+            elif not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 raise ParameterError(
                     f"`{field.name}` must be a strictly positive integer. Received: {field.name}={describe(value)}."
                 )
+        if self.excitation_harmonics and self.bottleneck_width < 3:
+            raise ParameterError(
+                "`bottleneck_width` must be at least 3 for a pitch-conditioned model (learned channels + f0 + "
+                f"voicing). Received: bottleneck_width={self.bottleneck_width}."
+            )
         if self.quantization_channels != 256:
             raise ParameterError(
                 "`quantization_channels` must be 256 (8-bit mu-law). "
@@ -72,6 +86,31 @@ class ModelConfig:
             )
 
     # -- derived facts ---------------------------------------------------------------------
+    @property
+    def pitch_conditioned(self):
+        """Whether the encoding carries measured f0 and voicing channels (and the decoder an oscillator)."""
+        return self.excitation_harmonics > 0
+
+    @property
+    def f0_channel(self):
+        """Index of the ``log2(f0 / 440)`` channel in the encoding, or None."""
+        return self.bottleneck_width - 2 if self.pitch_conditioned else None
+
+    @property
+    def voicing_channel(self):
+        """Index of the voicing channel in the encoding, or None."""
+        return self.bottleneck_width - 1 if self.pitch_conditioned else None
+
+    @property
+    def learned_channels(self):
+        """Encoding channels the encoder network computes (the rest are measured pitch channels)."""
+        return self.bottleneck_width - 2 if self.pitch_conditioned else self.bottleneck_width
+
+    @property
+    def excitation_channels(self):
+        """Channels of the decoder's excitation input (sin and cos of each harmonic)."""
+        return 2 * self.excitation_harmonics
+
     @property
     def dilations(self):
         """Decoder dilation of each residual block, ``tuple[int]`` of length ``num_layers``."""
@@ -123,9 +162,9 @@ class ModelConfig:
 H512_BO16 = ModelConfig(name="h512_bo16")
 
 #: The embedded default model: same family, hop and encoding width, sized to resynthesize in
-#: real time on a 2-core CPU (chosen by measurement, see ``assets/MODEL_CARD.md``).
+#: real time on a 2-core CPU, pitch-conditioned (chosen by measurement, see ``assets/MODEL_CARD.md``).
 EMBEDDED = ModelConfig(
-    name="embedded_w64",
+    name="embedded_sf_w64",
     num_layers=20,
     num_stages=10,
     width=64,
@@ -133,4 +172,5 @@ EMBEDDED = ModelConfig(
     ae_num_layers=10,
     ae_num_stages=10,
     ae_width=64,
+    excitation_harmonics=8,
 )

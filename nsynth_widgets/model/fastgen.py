@@ -7,6 +7,9 @@ The decoder is re-expressed for one step at a time:
 * the conditioning (``cond_map_i(encoding)`` plus the dilated conv's bias, and
   ``cond_map_out1(encoding)`` plus ``out1``'s bias) is computed once per frame;
 * ``res_i`` and ``skip_i`` are fused into one matrix per layer;
+* a pitch-conditioned model's excitation (:class:`nsynth_widgets.dsp.excitation.Oscillator`) is
+  produced chunk by chunk with its phase carried over, and enters every layer through
+  ``exc_map_i``;
 * a numba-compiled loop (``nogil``: a widget thread never blocks the notebook) runs a chunk of
   steps per call; between chunks Python reports progress, checks the cancel hook and can hand
   out partial audio.
@@ -32,6 +35,7 @@ import numpy as np
 from numba.core import types
 from numba.extending import overload
 
+from ..dsp.excitation import Oscillator
 from ..errors import EncodingError, ParameterError, SynthesisCancelled, describe
 
 __all__ = ["DecoderWeights", "IncrementalDecoder", "PRECISIONS", "generate", "int8_equivalent_arrays"]
@@ -52,7 +56,8 @@ class DecoderWeights:
     skip_b: np.ndarray  # [S]  skip_start bias + every skip_i bias
     dilated_w: np.ndarray  # [L, k*C, 2C]  taps stacked oldest first
     cond_w: np.ndarray  # [L, E, 2C]
-    cond_b: np.ndarray  # [L, 2C]  cond_map_i bias + dilatedconv_i bias
+    cond_b: np.ndarray  # [L, 2C]  cond_map_i bias + dilatedconv_i bias (+ exc_map_i bias)
+    exc_w: np.ndarray  # [L, X, 2C]  exc_map_i; X = 0 without pitch conditioning
     res_skip_w: np.ndarray  # [L, C, C+S]
     res_b: np.ndarray  # [L, C]
     out1_w: np.ndarray  # [S, S]
@@ -62,6 +67,7 @@ class DecoderWeights:
     logits_b: np.ndarray  # [256]
     dilations: np.ndarray  # [L] int64
     hop_length: int
+    sample_rate: int
     # int8 weights only (None for float32): one scale per output channel of each matrix above
     dilated_scale: np.ndarray = None  # [L, 2C]
     res_skip_scale: np.ndarray = None  # [L, C+S]
@@ -90,6 +96,13 @@ class DecoderWeights:
         def contiguous(x):
             return np.ascontiguousarray(x, dtype=np.float32)
 
+        if config.pitch_conditioned:
+            exc_w = np.stack([w(f"exc_map_{i}")[0] for i in layers])
+            exc_b = np.stack([b(f"exc_map_{i}") for i in layers])
+        else:
+            exc_w = np.zeros((config.num_layers, 0, 2 * c), np.float32)
+            exc_b = 0.0
+
         return cls(
             start_w=contiguous(w("startconv")[:, 0, :]),
             start_b=contiguous(b("startconv")),
@@ -97,7 +110,8 @@ class DecoderWeights:
             skip_b=contiguous(b("skip_start") + sum(b(f"skip_{i}") for i in layers)),
             dilated_w=contiguous(np.stack([w(f"dilatedconv_{i}").reshape(k * c, 2 * c) for i in layers])),
             cond_w=contiguous(np.stack([w(f"cond_map_{i}")[0] for i in layers])),
-            cond_b=contiguous(np.stack([b(f"cond_map_{i}") + b(f"dilatedconv_{i}") for i in layers])),
+            cond_b=contiguous(np.stack([b(f"cond_map_{i}") + b(f"dilatedconv_{i}") for i in layers]) + exc_b),
+            exc_w=contiguous(exc_w),
             res_skip_w=contiguous(
                 np.stack([np.concatenate([r, w(f"skip_{i}")[0]], axis=1) for i, r in zip(layers, res_w)])
             ),
@@ -109,6 +123,7 @@ class DecoderWeights:
             logits_b=contiguous(b("logits")),
             dilations=np.asarray(config.dilations, dtype=np.int64),
             hop_length=config.hop_length,
+            sample_rate=config.sample_rate,
         )
 
     def quantize_int8(self):
@@ -167,6 +182,11 @@ class DecoderWeights:
     @property
     def encoding_width(self):
         return self.cond_w.shape[1]
+
+    @property
+    def excitation_harmonics(self):
+        """Harmonics of the oscillator the decoder hears (0: not pitch-conditioned)."""
+        return self.exc_w.shape[1] // 2
 
 
 def int8_equivalent_arrays(arrays, config):
@@ -315,13 +335,14 @@ def _run_steps(
     t0, n_steps, hop, start_w, start_b, skip_start_w, skip_b, dilated_w, cond, res_skip_w, res_b,
     out1_w, cond_out, logits_w, logits_b, dilations, offsets, buffers, inputs,
     forced, uniforms, inv_temperature, greedy, classes_out, logits_out, record_logits, tanh_table,
-    dilated_scale, res_skip_scale,
+    dilated_scale, res_skip_scale, excitation, exc_w,
 ):  # pragma: no cover - compiled; exercised through IncrementalDecoder
     batch, width = buffers.shape[1], buffers.shape[2]
     taps = start_w.shape[0]
     n_layers = dilated_w.shape[0]
     skip_width = skip_start_w.shape[1]
     n_classes = logits_w.shape[1]
+    n_excitation = exc_w.shape[1]
     h = np.empty((batch, width), np.float32)
     gathered = np.empty((batch, taps * width), np.float32)
     pre = np.empty((batch, 2 * width), np.float32)
@@ -358,6 +379,11 @@ def _run_steps(
                 for c in range(width):
                     gathered[b, (taps - 1) * width + c] = h[b, c]
             _layer_product(gathered, dilated_w, dilated_scale, layer, pre)
+            for b in range(batch):
+                for j in range(n_excitation):
+                    e = excitation[b, step, j]
+                    for c in range(2 * width):
+                        pre[b, c] += e * exc_w[layer, j, c]
             write = base + t % span
             for b in range(batch):
                 for c in range(width):
@@ -442,6 +468,9 @@ class IncrementalDecoder:
         w = weights
         self._cond = np.ascontiguousarray(np.einsum("bfe,lec->bflc", encoding, w.cond_w) + w.cond_b, dtype=np.float32)
         self._cond_out = np.ascontiguousarray(encoding @ w.cond_out_w + w.cond_out_b, dtype=np.float32)
+        self._oscillator = None
+        if w.excitation_harmonics:
+            self._oscillator = Oscillator(encoding[..., -2:], w.excitation_harmonics, w.hop_length, w.sample_rate)
         spans = (w.filter_length - 1) * w.dilations
         self._offsets = np.concatenate([[0], np.cumsum(spans)[:-1]]).astype(np.int64)
         self._buffers = np.zeros((int(spans.sum()), batch, w.width), np.float32)
@@ -488,12 +517,16 @@ class IncrementalDecoder:
             uniforms = np.zeros((batch, n), np.float64)
         logits_out = np.zeros((batch, n if record_logits else 0, 256), np.float32)
         chunk = np.zeros((batch, n), np.int32)
+        if self._oscillator is None:
+            excitation = np.zeros((batch, n, 0), np.float32)
+        else:
+            excitation = np.ascontiguousarray(self._oscillator.next(n))
         _run_steps(
             self.position, n, w.hop_length, w.start_w, w.start_b, w.skip_start_w, w.skip_b, w.dilated_w,
             self._cond, w.res_skip_w, w.res_b, w.out1_w, self._cond_out, w.logits_w, w.logits_b,
             w.dilations, self._offsets, self._buffers, self._inputs, forced_arr, uniforms,
             1.0 / temperature, greedy, chunk, logits_out, record_logits, _TANH_TABLE,
-            w.dilated_scale, w.res_skip_scale,
+            w.dilated_scale, w.res_skip_scale, excitation, w.exc_w,
         )
         self.classes[:, self.position : self.position + n] = chunk
         self.position += n

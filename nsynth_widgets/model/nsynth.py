@@ -8,8 +8,10 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TensorFlow's start-up
 import numpy as np
 
 from ..audio import validate_audio
+from ..dsp.excitation import excitation
 from ..dsp.framing import trim_to_hop
 from ..dsp.mulaw import mu_law_decode, mu_law_encode
+from ..dsp.pitch import estimate_pitch, transpose_pitch
 from ..encodings import validate_encoding
 from ..errors import CheckpointError, EncodingError, ParameterError, SynthesisCancelled, describe
 from . import checkpoint, fastgen
@@ -134,10 +136,21 @@ class NSynth:
         Returns
         -------
         encoding : np.ndarray [shape=(batch, n // hop_length, bottleneck_width)], float32
+            For a pitch-conditioned model (``config.pitch_conditioned``) the last two channels
+            are the measured ``log2(f0 / 440)`` and voicing (:mod:`nsynth_widgets.dsp.pitch`).
         """
         if not isinstance(batch_size, int) or isinstance(batch_size, bool) or batch_size < 1:
             raise ParameterError(f"`batch_size` must be a positive integer. Received: batch_size={describe(batch_size)}.")
         x = self._scaled_codes(audio)
+        learned = self._encode_learned(x, batch_size)
+        if not self.config.pitch_conditioned:
+            return learned
+        audio = trim_to_hop(np.atleast_2d(np.asarray(audio, np.float32)), self.config.hop_length)
+        pitch = estimate_pitch(audio, self.config.sample_rate, self.config.hop_length)
+        return np.concatenate([learned, pitch], axis=-1)
+
+    def _encode_learned(self, x, batch_size):
+        """Scaled codes ``(batch, n)`` → the learned channels ``(batch, frames, learned_channels)``."""
         if self._encode_fn is None:
             import keras
 
@@ -150,13 +163,16 @@ class NSynth:
         return np.concatenate(parts).astype(np.float32)
 
     # -- decoder ---------------------------------------------------------------------------
-    def decode_logits(self, audio, encoding):
+    def decode_logits(self, audio, encoding, excitation=None):
         """Teacher-forced decoder logits (what training sees).
 
         Parameters
         ----------
         audio : np.ndarray [shape=(n,) or (batch, n)]
         encoding : np.ndarray [shape=(batch, n // hop_length, bottleneck_width)]
+        excitation : np.ndarray [shape=(batch, n // hop_length * hop_length, excitation_channels)], optional
+            Pitch-conditioned models: the oscillator to hear instead of :meth:`excitation` of
+            ``encoding`` (e.g. one phase-aligned with ``audio``, as in training).
 
         Returns
         -------
@@ -169,7 +185,56 @@ class NSynth:
                 f"`encoding` must have {x.shape[1] // self.config.hop_length} frames for batch {x.shape[0]} "
                 f"(one per {self.config.hop_length} samples of `audio`). Received: encoding={describe(enc)}."
             )
-        return np.asarray(self.keras_model.decode_logits(x, enc))
+        if excitation is None:
+            excitation = self.excitation(enc)
+        return np.asarray(self.keras_model.decode_logits(x, enc, excitation))
+
+    def excitation(self, encoding):
+        """The oscillator a pitch-conditioned decoder hears for ``encoding`` (None for other models).
+
+        Parameters
+        ----------
+        encoding : np.ndarray [shape=(batch, frames, bottleneck_width)]
+
+        Returns
+        -------
+        excitation : np.ndarray [shape=(batch, frames * hop_length, excitation_channels)] or None
+        """
+        c = self.config
+        if not c.pitch_conditioned:
+            return None
+        return excitation(encoding[..., c.f0_channel :], c.excitation_harmonics, c.hop_length, c.sample_rate)
+
+    def transpose(self, encoding, semitones):
+        """The same encoding a number of semitones higher (or lower): its f0 channel moved.
+
+        Parameters
+        ----------
+        encoding : np.ndarray [shape=(batch, frames, bottleneck_width) or (frames, bottleneck_width)]
+        semitones : float
+            Finite; positive is up. The pitch of every frame must stay within 20 Hz-4 kHz.
+
+        Returns
+        -------
+        transposed : np.ndarray, the shape of ``encoding`` as validated (``(batch, frames, channels)``)
+            A new array; voicing and the learned channels are unchanged.
+
+        Raises
+        ------
+        ParameterError
+            The model has no pitch channels (the published model): pitch-shift the audio before
+            encoding instead, with :func:`nsynth_widgets.audio.pitch_shift`.
+        """
+        c = self.config
+        if not c.pitch_conditioned:
+            raise ParameterError(
+                f"`model` must be pitch-conditioned to transpose an encoding; '{c.name}' has no pitch channels. "
+                "Pitch-shift the audio before encoding instead: nsynth_widgets.audio.pitch_shift(audio, semitones). "
+                f"Received: model={c.name!r}."
+            )
+        enc = validate_encoding(encoding, c.bottleneck_width)
+        enc[..., c.f0_channel] = transpose_pitch(enc[..., c.f0_channel], semitones)
+        return enc
 
     @property
     def decoder_weights(self):

@@ -12,9 +12,14 @@ The workflow::
 
     notes = plan_notes(pitch_step=1)                  # manifest, train/valid split by instrument
     examples = render_dataset("notes/", notes)        # audio/{note_id}.wav + examples.json
+    measure_pitch("notes/")                           # pitch.npz: f0 + voicing of every frame
     train = NoteDataset("notes/", "train")            # in memory, random crops for a trainer
 
-or from a shell: ``python -m nsynth_widgets.training.data notes/ --pitch-step 2``.
+or from a shell: ``python -m nsynth_widgets.training.data notes/ --pitch-step 2`` (both steps).
+
+The pitch channels of a pitch-conditioned model are measured on whole notes, as the encoder
+measures them on whole sounds, and cut to each crop; crops that carry them start on the frame
+grid of their note.
 
 Each note is rendered by a fresh synthesizer that shares the SoundFont loaded once by the
 renderer, so no state (release tails, voice or filter state) carries from one note to the next
@@ -55,6 +60,7 @@ __all__ = [
     "plan_notes",
     "render_dataset",
     "NoteDataset",
+    "measure_pitch",
     "main",
 ]
 
@@ -108,6 +114,8 @@ PITCH_RANGES = types.MappingProxyType(
 )
 
 _FAMILY_IDS = {name: index for index, name in enumerate(FAMILIES)}
+_PITCH_FILE = "pitch.npz"
+_HOP = 512  # frames of the pitch channels (NSynth's hop)
 _SPLITS = ("train", "valid")
 _NOTE_KEYS = ("note_str", "instrument", "pitch", "velocity")
 _RENDER_RATE = 48000
@@ -513,6 +521,64 @@ def render_dataset(out_dir, notes, progress=None, cancel=None, renderer=None):
     return examples
 
 
+def measure_pitch(data_dir, progress=None, chunk=64):
+    """Measure the pitch channels of every note into ``data_dir/pitch.npz`` (resumable).
+
+    Each note's f0 and voicing per 512-sample frame (:func:`nsynth_widgets.dsp.pitch.estimate_pitch`
+    on the whole 4 s note), written under the note ids of ``examples.json``. Notes already in the
+    file are not measured again; the file is rewritten atomically after every ``chunk`` notes.
+
+    Parameters
+    ----------
+    data_dir : str or os.PathLike
+        A folder written by :func:`render_dataset`.
+    progress : callable, optional
+        ``progress(n_done, n_total)`` after each chunk.
+    chunk : int
+        Notes measured per call of the estimator.
+
+    Returns
+    -------
+    pitch : dict[str, np.ndarray [shape=(NOTE_SAMPLES // 512, 2)]]
+        By note id: ``log2(f0 / 440)`` and voicing.
+    """
+    from ..dsp.pitch import estimate_pitch
+
+    data_dir = os.fspath(data_dir)
+    examples = _read_examples(data_dir)
+    path = os.path.join(data_dir, _PITCH_FILE)
+    measured = _read_pitch(path)
+    missing = [note_id for note_id in examples if note_id not in measured]
+    for first in range(0, len(missing), chunk):
+        ids = missing[first : first + chunk]
+        audio = np.stack([soundfile.read(os.path.join(data_dir, "audio", i + ".wav"), dtype="float32")[0] for i in ids])
+        measured.update(zip(ids, estimate_pitch(audio, SAMPLE_RATE, _HOP)))
+        with atomic_path(path) as temporary, open(temporary, "wb") as file:
+            np.savez(file, note_ids=np.array(list(measured)), pitch=np.stack(list(measured.values())))
+        if progress is not None:
+            progress(len(examples) - len(missing) + first + len(ids), len(examples))
+    return {note_id: measured[note_id] for note_id in examples}
+
+
+def _read_examples(data_dir):
+    examples_path = os.path.join(data_dir, "examples.json")
+    if not os.path.isfile(examples_path):
+        raise ParameterError(
+            "`data_dir` must hold an examples.json written by render_dataset. "
+            f"Received: data_dir={describe(data_dir)}."
+        )
+    with open(examples_path, encoding="utf-8") as file:
+        return json.load(file)
+
+
+def _read_pitch(path):
+    """``{note_id: (frames, 2)}`` from a pitch file, or ``{}`` when there is none."""
+    if not os.path.isfile(path):
+        return {}
+    with np.load(path, allow_pickle=False) as stored:
+        return dict(zip(stored["note_ids"].tolist(), stored["pitch"]))
+
+
 class NoteDataset:
     """One split of a rendered dataset, held in memory as 16-bit integers.
 
@@ -552,14 +618,10 @@ class NoteDataset:
             raise ParameterError(f"`crops` must be 'uniform' or 'sounding'. Received: crops={describe(crops)}.")
         self.crops = crops
         data_dir = os.fspath(data_dir)
+        self.data_dir = data_dir
+        examples = _read_examples(data_dir)
         examples_path = os.path.join(data_dir, "examples.json")
-        if not os.path.isfile(examples_path):
-            raise ParameterError(
-                "`data_dir` must hold an examples.json written by render_dataset. "
-                f"Received: data_dir={describe(data_dir)}."
-            )
-        with open(examples_path, encoding="utf-8") as file:
-            examples = json.load(file)
+        self._pitch = None
         self.note_ids = [note_id for note_id, note in examples.items() if note["split"] == split]
         if not self.note_ids:
             raise ParameterError(
@@ -600,7 +662,21 @@ class NoteDataset:
             raise ParameterError(f"`note_id` must be a note of this split. Received: note_id={describe(note_id)}.")
         return self._audio[self._rows[note_id]].astype(np.float32) / 32768.0
 
-    def random_crops(self, batch, length, rng, with_pitches=False):
+    @property
+    def pitch_channels(self):
+        """Every note's measured pitch channels: ``(len(note_ids), NOTE_SAMPLES // 512, 2)`` float32.
+
+        Read from ``data_dir/pitch.npz`` (made by :func:`measure_pitch`, which runs now for notes
+        it lacks).
+        """
+        if self._pitch is None:
+            measured = _read_pitch(os.path.join(self.data_dir, _PITCH_FILE))
+            if any(note_id not in measured for note_id in self.note_ids):
+                measured = measure_pitch(self.data_dir)
+            self._pitch = np.stack([measured[note_id] for note_id in self.note_ids]).astype(np.float32)
+        return self._pitch
+
+    def random_crops(self, batch, length, rng, with_pitches=False, with_pitch_channels=False):
         """Crops of random notes (uniformly, with replacement) at random offsets (see ``crops``).
 
         Parameters
@@ -614,15 +690,25 @@ class NoteDataset:
         with_pitches : bool
             Also return the MIDI pitch of each crop's note (the draws, hence the crops, are the
             same either way).
+        with_pitch_channels : bool
+            Also return the measured pitch channels of the crop's frames (:attr:`pitch_channels`);
+            the crops then start on their note's 512-sample frame grid (the start drawn as
+            otherwise, rounded down) and ``length`` must be a whole number of frames.
 
         Returns
         -------
         crops : np.ndarray [shape=(batch, length)], float32
         pitches : np.ndarray [shape=(batch,)], int64
             Only when ``with_pitches``.
+        pitch_channels : np.ndarray [shape=(batch, length // 512, 2)], float32
+            Only when ``with_pitch_channels`` (last).
         """
         batch = check_integer("batch", batch, 1)
         length = check_integer("length", length, 1, NOTE_SAMPLES)
+        if with_pitch_channels and length % _HOP:
+            raise ParameterError(
+                f"`length` must be a multiple of {_HOP} samples to cut pitch channels. Received: length={length}."
+            )
         rng = np.random.default_rng(rng)
         rows = rng.integers(0, len(self.note_ids), size=batch)
         if self.crops == "sounding":
@@ -630,8 +716,16 @@ class NoteDataset:
             starts = rng.integers(0, latest + 1)
         else:
             starts = rng.integers(0, NOTE_SAMPLES - length + 1, size=batch)
+        if with_pitch_channels:
+            starts = starts // _HOP * _HOP
         crops = self._audio[rows[:, None], starts[:, None] + np.arange(length)].astype(np.float32) / 32768.0
-        return (crops, self.pitches[rows]) if with_pitches else crops
+        out = [crops]
+        if with_pitches:
+            out.append(self.pitches[rows])
+        if with_pitch_channels:
+            frames = starts[:, None] // _HOP + np.arange(length // _HOP)
+            out.append(self.pitch_channels[rows[:, None], frames])
+        return tuple(out) if len(out) > 1 else crops
 
 
 def _sounding_lengths(audio, chunk=256):
@@ -696,6 +790,8 @@ def main(argv=None):
             examples = render_dataset(
                 args.out_dir, notes, progress=lambda n_done, _: bar.update(n_done - bar.n), renderer=renderer
             )
+        with tqdm(total=len(examples), unit="note", desc="pitch") as bar:
+            measure_pitch(args.out_dir, progress=lambda n_done, _: bar.update(n_done - bar.n))
     except NSynthWidgetsError as error:
         parser.exit(2, f"error: {error}\n")
     n_valid = sum(note["split"] == "valid" for note in examples.values())

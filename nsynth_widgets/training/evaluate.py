@@ -10,6 +10,11 @@ split: its instruments were never seen in training), each note is encoded and re
   NSynth model starts from) and :func:`envelope_noise` (white noise with the note's loudness
   contour: right dynamics, no pitch or timbre);
 * pitch error (:func:`f0_error_cents`, pYIN on both signals) and its sign (:func:`f0_offset_cents`);
+* voiced recall (:func:`voiced_recall`): of the frames pYIN finds voiced in the original, the
+  share it finds voiced in the resynthesis (noise with the right envelope scores near 0);
+* for a pitch-conditioned model, a transposition check: the encodings transposed by a few
+  intervals (``model.transpose``) are resynthesized and their pitch compared with the original's
+  moved by the same interval;
 * a latent-mix check: the resynthesis of a 50/50 mix of two instruments' encodings at the same
   pitch should sit between them;
 * :func:`validation_loss`: the decoder's teacher-forced cross-entropy on fixed crops of the
@@ -45,11 +50,13 @@ from ..dsp import codes_to_classes, interpolate, mu_law_encode, quantize
 from ..errors import NSynthWidgetsError, ParameterError, check_integer, describe
 from ..plotting import plot_spectrogram, spectral_distance
 from .data import FAMILIES
+from .train import model_inputs
 
 __all__ = [
     "HARMONIC_FAMILIES",
     "f0_error_cents",
     "f0_offset_cents",
+    "voiced_recall",
     "envelope_noise",
     "evaluate_model",
     "validation_loss",
@@ -129,6 +136,25 @@ def f0_offset_cents(reference, estimate, sample_rate=16000, fmin=_FMIN, fmax=_FM
     cents : float
     """
     return _signed_cents(*_paired_tracks(reference, estimate, sample_rate, fmin, fmax))
+
+
+def voiced_recall(reference, estimate, sample_rate=16000, fmin=_FMIN, fmax=_FMAX):
+    """Of the frames pYIN finds voiced in ``reference``, the share it finds voiced in ``estimate``.
+
+    Tracked as in :func:`f0_error_cents` (first 3 s, common length). Parameters are its.
+
+    Returns
+    -------
+    recall : float
+        In [0, 1], or NaN when no frame of ``reference`` is voiced.
+    """
+    return _recall(*_paired_tracks(reference, estimate, sample_rate, fmin, fmax))
+
+
+def _recall(track, reference_track):
+    """Share of the finite frames of ``reference_track`` where ``track`` is finite too (NaN if none)."""
+    voiced = np.isfinite(reference_track)
+    return float(np.mean(np.isfinite(track[voiced]))) if voiced.any() else math.nan
 
 
 def _paired_tracks(reference, estimate, sample_rate, fmin, fmax):
@@ -297,6 +323,7 @@ def _summarise(rows, f0_rows):
     """Medians of a group of note rows; f0 statistics over ``f0_rows`` only."""
     cents = np.array([row["f0_cents"] for row in f0_rows], dtype=np.float64)
     measured = cents[np.isfinite(cents)]
+    voiced = sum(row["voiced_frames"] for row in f0_rows)
     return {
         "notes": len(rows),
         "spectral_distance": _median([row["spectral_distance"] for row in rows]),
@@ -305,10 +332,12 @@ def _summarise(rows, f0_rows):
         "f0_cents": _median(measured),
         "f0_measured": int(measured.size),
         "f0_within_50_cents": float(np.mean(measured <= 50.0)) if measured.size else math.nan,
+        "voiced_recall": sum(row["recalled_frames"] for row in f0_rows) / voiced if voiced else math.nan,
     }
 
 
-def _evaluate(model, dataset, n_notes, seed, harmonic_families, batch_size, progress, pitch_range, min_velocity):
+def _evaluate(model, dataset, n_notes, seed, harmonic_families, batch_size, progress, pitch_range, min_velocity,
+              transpositions=()):
     """:func:`evaluate_model`'s work; also returns ``{note_id: resynthesis}`` for the figures."""
     n_notes = check_integer("n_notes", n_notes, 1)
     seed = check_integer("seed", seed, 0)
@@ -354,7 +383,7 @@ def _evaluate(model, dataset, n_notes, seed, harmonic_families, batch_size, prog
     seconds = time.perf_counter() - started
     resyntheses = dict(zip(note_ids + extra, generated))
 
-    rows = []
+    rows, tracks = [], {}
     for index, note_id in enumerate(note_ids):
         resynthesis = resyntheses[note_id]
         reference = audio[note_id][: resynthesis.size]
@@ -377,8 +406,12 @@ def _evaluate(model, dataset, n_notes, seed, harmonic_families, batch_size, prog
                 "f0_cents": _cents(resynthesis_track, track),
                 "f0_offset_cents": _signed_cents(resynthesis_track, track),
                 "reference_f0_cents": _cents(track, librosa.midi_to_hz(note["pitch"])),
+                "voiced_recall": _recall(resynthesis_track, track),
+                "voiced_frames": int(np.isfinite(track).sum()),
+                "recalled_frames": int((np.isfinite(track) & np.isfinite(resynthesis_track)).sum()),
             }
         )
+        tracks[note_id] = track
 
     present = {row["family"] for row in rows}
     families = {}
@@ -398,6 +431,13 @@ def _evaluate(model, dataset, n_notes, seed, harmonic_families, batch_size, prog
             "resynthesized": _between(mixed, *(resyntheses[note_id] for note_id in pair), sample_rate),
         }
 
+    transposed = None
+    if transpositions and model.config.pitch_conditioned:
+        harmonic_ids = [row["note_id"] for row in rows if row["harmonic"]]
+        transposed = _transposition_check(
+            model, harmonic_ids, encodings, tracks, transpositions, batch_size, seed, sample_rate
+        )
+
     n_samples = int(sum(part.size for part in generated))
     results = {
         "model": {"config": model.config.name, "source": model.source, "temperature": model.default_temperature},
@@ -414,6 +454,7 @@ def _evaluate(model, dataset, n_notes, seed, harmonic_families, batch_size, prog
             "families": families,
         },
         "mix": mix,
+        "transposition": transposed,
         "timing": {
             "synthesis_seconds": seconds,
             "samples": n_samples,
@@ -423,6 +464,46 @@ def _evaluate(model, dataset, n_notes, seed, harmonic_families, batch_size, prog
         },
     }
     return results, resyntheses
+
+
+def _transposition_check(model, note_ids, encodings, tracks, transpositions, batch_size, seed, sample_rate):
+    """Resynthesize each note transposed by each interval; pitch against the original's moved by it.
+
+    Returns ``{str(semitones): {"f0_cents": median over notes, "f0_within_50_cents", "voiced_recall"
+    (pooled over frames), "notes": [{note_id, f0_cents, voiced_recall}]}}``; intervals that would
+    take a note outside the model's range skip that note.
+    """
+    from ..errors import ParameterError as _ParameterError
+
+    out = {}
+    for index, semitones in enumerate(transpositions):
+        chosen, moved = [], []
+        for note_id in note_ids:
+            try:
+                moved.append(model.transpose(encodings[note_id], semitones)[0])
+            except _ParameterError:
+                continue
+            chosen.append(note_id)
+        generated = _synthesize(model, moved, batch_size, seed + 1000 * (index + 1)) if moved else []
+        notes, voiced, recalled = [], 0, 0
+        for note_id, audio in zip(chosen, generated):
+            target = tracks[note_id] * 2.0 ** (semitones / 12.0)
+            track = _pitch_track(audio, sample_rate, _FMIN, _FMAX)
+            n = min(track.size, target.size)
+            track, target = track[:n], target[:n]
+            voiced += int(np.isfinite(target).sum())
+            recalled += int((np.isfinite(target) & np.isfinite(track)).sum())
+            notes.append({"note_id": note_id, "f0_cents": _cents(track, target), "voiced_recall": _recall(track, target)})
+        cents = np.array([note["f0_cents"] for note in notes], dtype=np.float64)
+        measured = cents[np.isfinite(cents)]
+        out[f"{semitones:+g}"] = {
+            "semitones": float(semitones),
+            "f0_cents": _median(measured),
+            "f0_within_50_cents": float(np.mean(measured <= 50.0)) if measured.size else math.nan,
+            "voiced_recall": recalled / voiced if voiced else math.nan,
+            "notes": notes,
+        }
+    return out
 
 
 def evaluate_model(
@@ -435,6 +516,7 @@ def evaluate_model(
     progress=None,
     pitch_range=(48, 84),
     min_velocity=75,
+    transpositions=(-12, -7, 7, 12),
 ):
     """Resynthesize held-out notes and measure them against the originals and two baselines.
 
@@ -471,6 +553,9 @@ def evaluate_model(
         Lowest and highest MIDI pitch (inclusive).
     min_velocity : int
         Quietest MIDI velocity.
+    transpositions : sequence of float
+        Intervals (semitones) of the transposition check, run on the harmonic notes when the
+        model is pitch-conditioned (empty: no check).
 
     Returns
     -------
@@ -499,7 +584,8 @@ def evaluate_model(
           ``batch_size``).
     """
     results, _ = _evaluate(
-        model, dataset, n_notes, seed, harmonic_families, batch_size, progress, pitch_range, min_velocity
+        model, dataset, n_notes, seed, harmonic_families, batch_size, progress, pitch_range, min_velocity,
+        transpositions,
     )
     return results
 
@@ -509,7 +595,10 @@ def validation_loss(model, dataset, crops=64, crop_length=4096, seed=0, batch_si
 
     The quantity training minimises (next 8-bit mu-law class given the past and the encoding),
     measured on crops drawn by ``seed`` alone, so weights from runs with different training
-    seeds or settings are compared on the same audio.
+    seeds or settings are compared on the same audio. A pitch-conditioned model is measured as
+    it trains (crops on the frame grid with their notes' pitch channels, the oscillator aligned
+    with each crop's fundamental), so its loss is not comparable with a model's without pitch
+    channels: compare those by their resyntheses.
 
     Parameters
     ----------
@@ -540,9 +629,19 @@ def validation_loss(model, dataset, crops=64, crop_length=4096, seed=0, batch_si
     crop_length = check_integer("crop_length", crop_length, hop) // hop * hop
     rng = np.random.default_rng(seed)
     total = 0.0
+    pitched = model.config.pitch_conditioned
     for start in range(0, crops, batch_size):
-        audio = dataset.random_crops(min(batch_size, crops - start), crop_length, rng)
-        logits = np.asarray(model.decode_logits(audio, model.encode(audio)), np.float64)
+        n = min(batch_size, crops - start)
+        if pitched:  # as in training: the notes' own pitch channels, the oscillator aligned with the crop
+            audio, pitch = dataset.random_crops(n, crop_length, rng, with_pitch_channels=True)
+            inputs, _ = model_inputs(model.config, audio, pitch, phase_lock=True)
+            encoding = model.encode(audio)
+            encoding[..., model.config.f0_channel :] = pitch
+            logits = model.decode_logits(audio, encoding, inputs["excitation"])
+        else:
+            audio = dataset.random_crops(n, crop_length, rng)
+            logits = model.decode_logits(audio, model.encode(audio))
+        logits = np.asarray(logits, np.float64)
         classes = codes_to_classes(mu_law_encode(audio))
         peak = logits.max(axis=-1, keepdims=True)
         log_norm = peak[..., 0] + np.log(np.exp(logits - peak).sum(axis=-1))
@@ -678,6 +777,30 @@ def results_markdown(results):
             "Signed pitch offsets of those notes (median over frames, cents, positive is sharp; an offset as large as "
             "the error is a steady transposition): " + ", ".join(f"{offset:+.0f}" for offset in offsets) + ".",
         ]
+    recall = summary["overall"].get("voiced_recall")
+    if _finite(recall):
+        lines += [
+            "",
+            f"**Voiced recall**: of the frames pYIN finds voiced in the originals of those notes, {100 * recall:.0f} % "
+            "are voiced in their resyntheses.",
+        ]
+    transposed = results.get("transposition")
+    if transposed:
+        lines += [
+            "",
+            "**Transposition.** Each of those notes' encodings transposed (`model.transpose`) and resynthesized; its "
+            "pitch compared with the original's moved by the same interval:",
+            "",
+            "| semitones | notes | f0 error (cents) | within 50 cents | voiced recall |",
+            "|---:|---:|---:|---:|---:|",
+        ]
+        for key, check in transposed.items():
+            within, recall = check["f0_within_50_cents"], check["voiced_recall"]
+            lines.append(
+                f"| {key} | {len(check['notes'])} | {_number(check['f0_cents'], 0)} | "
+                f"{_number(None if within is None else 100 * within, 0)} % | "
+                f"{_number(None if recall is None else 100 * recall, 0)} % |"
+            )
     mix = results.get("mix")
     if mix is not None:
         lines += [
@@ -752,6 +875,8 @@ def main(argv=None):
                         help="crops of 4096 samples for the validation loss (default 64)")
     parser.add_argument("--temperature", type=float, default=1.0,
                         help="sampling temperature > 0 (default 1.0: the model's own distribution)")
+    parser.add_argument("--transpositions", type=float, nargs="*", default=[-12, -7, 7, 12],
+                        help="semitones of the transposition check of a pitch-conditioned model (default -12 -7 7 12)")
     args = parser.parse_args(argv)
     from ..model.nsynth import NSynth
     from .data import NoteDataset
@@ -768,7 +893,8 @@ def main(argv=None):
                 bar.update(n_done - bar.n)
 
             results, resyntheses = _evaluate(
-                model, dataset, args.notes, args.seed, HARMONIC_FAMILIES, args.batch_size, progress, (48, 84), 75
+                model, dataset, args.notes, args.seed, HARMONIC_FAMILIES, args.batch_size, progress, (48, 84), 75,
+                tuple(args.transpositions),
             )
         results["validation_loss"] = validation_loss(model, dataset, crops=args.validation_crops, seed=args.seed)
         os.makedirs(args.out, exist_ok=True)

@@ -17,6 +17,14 @@ run's classifier starts as a logistic regression fitted to the starting encoder'
 its first gradients into the encoder already point somewhere useful. The classifier exists
 only in training: ``weights.npz`` is the same autoencoder either way.
 
+A pitch-conditioned model (``ModelConfig.pitch_conditioned``, the source-filter WaveNet) trains on
+crops that come with their measured pitch channels (``random_crops(..., with_pitch_channels=True)``);
+the decoder hears the oscillator built from them, its phase aligned with each crop's fundamental
+(``TrainConfig.phase_lock``, :func:`nsynth_widgets.dsp.excitation.locked_phase_offset`), so that it
+learns to make the waveform the oscillator sets going — in generation the oscillator runs free and
+the decoder follows it. A new pitch-conditioned run may start from the weights of a model without
+pitch channels (:func:`warm_start_arrays`).
+
 Input noise (``TrainConfig.input_noise > 0``) adds Gaussian noise, in mu-law code steps, to the
 past samples the decoder reads (not to its targets, nor to the encoder's input), on training
 steps only. A decoder trained on the exact past leans on it: it does not learn to recover
@@ -38,7 +46,7 @@ from ..dsp.mulaw import codes_to_classes, mu_law_encode
 from ..errors import ParameterError, describe
 from ..model.config import ModelConfig
 
-__all__ = ["TrainConfig", "train", "batch_to_inputs", "fit_pitch_head"]
+__all__ = ["TrainConfig", "train", "batch_to_inputs", "model_inputs", "warm_start_arrays", "fit_pitch_head"]
 
 PITCH_CLASSES = 128
 """MIDI pitches the training-only pitch classifier tells apart (0-127)."""
@@ -71,6 +79,9 @@ class TrainConfig:
     input_noise : float
         Standard deviation, in mu-law code steps (of 256), of the Gaussian noise added to the
         decoder's past samples on training steps (see the module docstring); 0 turns it off.
+    phase_lock : bool
+        Pitch-conditioned models only: align the oscillator's phase with each crop's fundamental
+        (see the module docstring); False starts it at phase 0 at every crop, as generation does.
     """
 
     steps: int = 20000
@@ -84,6 +95,7 @@ class TrainConfig:
     seed: int = 0
     pitch_loss_weight: float = 0.0
     input_noise: float = 0.0
+    phase_lock: bool = True
 
     def __post_init__(self):
         for name in ("steps", "batch_size", "crop_length", "checkpoint_every", "eval_every", "eval_batches"):
@@ -102,6 +114,8 @@ class TrainConfig:
         noise = self.input_noise
         if isinstance(noise, bool) or not isinstance(noise, (int, float)) or not 0 <= noise < float("inf"):
             raise ParameterError(f"`input_noise` must be a finite number >= 0. Received: input_noise={describe(noise)}.")
+        if not isinstance(self.phase_lock, bool):
+            raise ParameterError(f"`phase_lock` must be True or False. Received: phase_lock={describe(self.phase_lock)}.")
 
 
 def batch_to_inputs(audio):
@@ -118,6 +132,76 @@ def batch_to_inputs(audio):
     """
     codes = mu_law_encode(audio)
     return (codes / 128.0).astype(np.float32), codes_to_classes(codes)
+
+
+def model_inputs(model_config, audio, pitch=None, phase_lock=True):
+    """What the Keras model's ``call`` takes for audio crops, and the targets.
+
+    Parameters
+    ----------
+    model_config : ModelConfig
+    audio : np.ndarray [shape=(batch, time)], float in [-1, 1]
+    pitch : np.ndarray [shape=(batch, time // hop_length, 2)], optional
+        The crops' measured pitch channels; required exactly when the model is pitch-conditioned.
+    phase_lock : bool
+        Align the oscillator with each crop's fundamental (training) or start it at phase 0.
+
+    Returns
+    -------
+    inputs : np.ndarray [shape=(batch, time)] or dict
+        ``x_scaled``, or ``{"audio": x_scaled, "pitch": pitch, "excitation": (batch, time, 2 * harmonics)}``.
+    targets : np.ndarray [shape=(batch, time)], int32
+    """
+    from ..dsp.excitation import excitation, locked_phase_offset
+
+    x, targets = batch_to_inputs(audio)
+    c = model_config
+    if not c.pitch_conditioned:
+        return x, targets
+    pitch = np.asarray(pitch, dtype=np.float32)
+    offset = locked_phase_offset(audio, pitch, c.hop_length, c.sample_rate) if phase_lock else None
+    exc = excitation(pitch, c.excitation_harmonics, c.hop_length, c.sample_rate, phase_offset=offset)
+    return {"audio": x, "pitch": pitch, "excitation": exc}, targets
+
+
+def warm_start_arrays(arrays, source, target):
+    """Weights of ``source`` laid out for ``target``, where the shapes allow (new parameters zero).
+
+    For starting a pitch-conditioned model from one without pitch channels (e.g. the embedded
+    model before it had them): every variable of the same shape is copied; ``ae_bottleneck``
+    keeps its first ``target.learned_channels`` outputs; the rows of ``cond_map_i`` and
+    ``cond_map_out1`` that read the pitch channels, and every ``exc_map_i``, start at zero, so
+    the starting model computes what the source computed from the channels they share.
+
+    Parameters
+    ----------
+    arrays : dict[str, np.ndarray]
+        Checkpoint-layout weights of a ``source`` model.
+    source, target : ModelConfig
+        Equal but for ``excitation_harmonics`` (and ``name``).
+
+    Returns
+    -------
+    dict[str, np.ndarray]
+    """
+    from ..model.checkpoint import expected_variables
+
+    if source.replace(name=target.name, excitation_harmonics=target.excitation_harmonics) != target:
+        raise ParameterError(
+            "`init_weights` must hold a model of the configuration being trained (pitch channels aside). "
+            f"Received: a model with config {source.to_dict()} (asked for {target.to_dict()})."
+        )
+    out = {}
+    for name, shape in expected_variables(target).items():
+        value = np.zeros(shape, np.float32)
+        if name in arrays:
+            old = np.asarray(arrays[name], np.float32)
+            region = tuple(slice(0, min(a, b)) for a, b in zip(shape, old.shape))
+            value[region] = old[region]
+            if target.pitch_conditioned and not source.pitch_conditioned and name.startswith("cond_map") and name.endswith("/W"):
+                value[..., target.f0_channel :, :] = 0.0
+        out[name] = value
+    return out
 
 
 def _schedule(config):
@@ -158,7 +242,7 @@ def _trainee(net, pitch_supervised, input_noise, seed):
     Returns
     -------
     keras.Model
-        ``call(x_scaled [batch, time])`` returns the audio logits ``[batch, time, 256]``, or with
+        ``call(inputs)`` (those of ``net.call``) returns the audio logits ``[batch, time, 256]``, or with
         pitch supervision ``{"audio": those logits, "pitch": pitch logits [batch, time // hop_length,
         PITCH_CLASSES]}``. ``net`` itself when there is nothing to add.
     """
@@ -175,13 +259,14 @@ def _trainee(net, pitch_supervised, input_noise, seed):
                 self.pitch_head = keras.layers.Dense(PITCH_CLASSES, name="pitch_head")
                 self.pitch_head.build((None, None, net.config.bottleneck_width))
 
-        def call(self, x_scaled, training=False):
-            encoding = self.autoencoder.encode(x_scaled)
+        def call(self, inputs, training=False):
+            x_scaled, pitch, excitation = self.autoencoder.unpack(inputs)
+            encoding = self.autoencoder.full_encoding(x_scaled, pitch)
             past = x_scaled
             if training and input_noise:
                 past = past + keras.random.normal(keras.ops.shape(x_scaled), stddev=input_noise / 128.0,
                                                   seed=self.noise_seed)
-            logits = self.autoencoder.decode_logits(past, encoding)
+            logits = self.autoencoder.decode_logits(past, encoding, excitation)
             if not pitch_supervised:
                 return logits
             return {"audio": logits, "pitch": self.pitch_head(encoding)}
@@ -250,7 +335,9 @@ def train(model_config, train_data, run_dir, config=TrainConfig(), valid_data=No
     model_config : ModelConfig
     train_data, valid_data : object with ``random_crops(batch, length, rng) -> np.ndarray [(batch, length)]``
         E.g. :class:`nsynth_widgets.training.data.NoteDataset`. With pitch supervision,
-        ``random_crops(batch, length, rng, with_pitches=True)`` must also give MIDI pitches ``(batch,)``.
+        ``random_crops(batch, length, rng, with_pitches=True)`` must also give MIDI pitches ``(batch,)``;
+        for a pitch-conditioned model ``random_crops(batch, length, rng, with_pitch_channels=True)``
+        must also give the crops' pitch channels ``(batch, length // hop_length, 2)``.
     run_dir : str or os.PathLike
         Where weights, optimizer state and the log go.
     config : TrainConfig
@@ -265,7 +352,8 @@ def train(model_config, train_data, run_dir, config=TrainConfig(), valid_data=No
     init_weights : str or os.PathLike, optional
         Start a *new* run from these weights (e.g. the shipped ``default_model.npz``) instead of a
         random initialisation; the optimizer and the step count start afresh. Ignored when
-        resuming a run that ``run_dir`` already holds.
+        resuming a run that ``run_dir`` already holds. Weights of the same model without pitch
+        channels are laid out by :func:`warm_start_arrays`.
 
     Returns
     -------
@@ -298,17 +386,22 @@ def train(model_config, train_data, run_dir, config=TrainConfig(), valid_data=No
             )
     elif init_weights is not None:
         keras.utils.set_random_seed(config.seed)
-        model = NSynth.from_weights(init_weights)
-        if model.config != model_config:
-            raise ParameterError(
-                f"`init_weights` must hold a model of the configuration being trained. Received: init_weights="
-                f"'{init_weights}' with config {model.config.to_dict()} (asked for {model_config.to_dict()})."
-            )
+        from ..model.checkpoint import load_weights
+
+        source, arrays = load_weights(init_weights)
+        if source != model_config:
+            arrays = warm_start_arrays(arrays, source, model_config)
+        model = NSynth(model_config, arrays, source=f"weights {init_weights}")
     else:
         keras.utils.set_random_seed(config.seed)
         model = NSynth(model_config)
     net = model.keras_model
     supervised = config.pitch_loss_weight > 0
+    if supervised and model_config.pitch_conditioned:
+        raise ParameterError(
+            "`pitch_loss_weight` must be 0 for a pitch-conditioned model (its encoding carries the measured f0). "
+            f"Received: pitch_loss_weight={config.pitch_loss_weight} for model {model_config.name!r}."
+        )
     resuming_optimizer = resume and optimizer_path.is_file() and weights_path.is_file()
     if resuming_optimizer:
         with np.load(optimizer_path) as state:
@@ -348,6 +441,9 @@ def train(model_config, train_data, run_dir, config=TrainConfig(), valid_data=No
                 variable.assign(state[f"v{i}"])
 
     def batch(data, batch_rng):
+        if model_config.pitch_conditioned:
+            audio, pitch = data.random_crops(config.batch_size, crop, batch_rng, with_pitch_channels=True)
+            return model_inputs(model_config, audio, pitch, config.phase_lock)
         if not supervised:
             return batch_to_inputs(data.random_crops(config.batch_size, crop, batch_rng))
         audio, pitches = data.random_crops(config.batch_size, crop, batch_rng, with_pitches=True)

@@ -47,8 +47,42 @@ def encode(x_scaled, arrays, config):
     return h[:, : t // hop * hop].reshape(b, t // hop, hop, c).mean(axis=2)
 
 
-def decode_logits(x_scaled, encoding, arrays, config):
-    """Teacher-forced logits [B, T, 256]."""
+def excitation(pitch, harmonics, hop, sample_rate=16000):
+    """The source of a pitch-conditioned decoder, one sample at a time.
+
+    f0 (from ``440 * 2 ** channel``) and voicing are interpolated linearly (f0 in log2) between
+    frame centres ``i * hop + hop / 2`` and held beyond them; the phase in cycles is
+    ``phi[t] = phi[t - 1] + f0[t] / sr`` from 0; channel ``2 (k - 1)`` is
+    ``voicing * sin(2 pi k phi)`` and ``2 (k - 1) + 1`` its cosine, both 0 where ``k f0 >= sr / 2``.
+    """
+    batch, frames, _ = pitch.shape
+    out = np.zeros((batch, frames * hop, 2 * harmonics))
+    centres = [i * hop + hop / 2 for i in range(frames)]
+
+    def at(row, t, channel):
+        if t <= centres[0]:
+            return row[0][channel]
+        if t >= centres[-1]:
+            return row[-1][channel]
+        i = int((t - hop / 2) // hop)
+        w = (t - centres[i]) / hop
+        return (1 - w) * row[i][channel] + w * row[i + 1][channel]
+
+    for b in range(batch):
+        phase = 0.0
+        for t in range(frames * hop):
+            f0 = 440.0 * 2.0 ** at(pitch[b], t, 0)
+            voicing = min(max(at(pitch[b], t, 1), 0.0), 1.0)
+            phase += f0 / sample_rate
+            for k in range(1, harmonics + 1):
+                if k * f0 < sample_rate / 2:
+                    out[b, t, 2 * k - 2] = voicing * math.sin(2 * math.pi * k * phase)
+                    out[b, t, 2 * k - 1] = voicing * math.cos(2 * math.pi * k * phase)
+    return out
+
+
+def decode_logits(x_scaled, encoding, arrays, config, excitation=None):
+    """Teacher-forced logits [B, T, 256]; a pitch-conditioned model also reads ``excitation`` [B, T, X]."""
     hop = config.hop_length
 
     def cond(name):
@@ -60,6 +94,8 @@ def decode_logits(x_scaled, encoding, arrays, config):
     for i in range(config.num_layers):
         d = 2 ** (i % config.num_stages)
         pre = conv1d(h, arrays, f"dilatedconv_{i + 1}", d) + cond(f"cond_map_{i + 1}")
+        if excitation is not None:
+            pre = pre + conv1d(excitation.astype(np.float64), arrays, f"exc_map_{i + 1}")
         half = pre.shape[-1] // 2
         z = 1 / (1 + np.exp(-pre[..., :half])) * np.tanh(pre[..., half:])
         h = h + conv1d(z, arrays, f"res_{i + 1}")

@@ -167,7 +167,8 @@ def test_train_a_wider_candidate_from_rendered_notes(tmp_path, capsys, monkeypat
     assert (config.name, config.width, config.skip_width, config.ae_width) == ("embedded_w8", 8, 8, 64)
 
     assert main(["train", str(data_dir), str(tmp_path / "pitched"), "--width", "8", "--steps", "1", "--batch-size",
-                 "1", "--crop-length", "1024", "--eval-every", "1", "--pitch-loss-weight", "0.5"]) == 0
+                 "1", "--crop-length", "1024", "--eval-every", "1", "--pitch-loss-weight", "0.5",
+                 "--excitation-harmonics", "0"]) == 0
     (record,) = [json.loads(line) for line in (tmp_path / "pitched" / "log.jsonl").read_text().splitlines()]
     assert np.isfinite(record["train_pitch_loss"]) and np.isfinite(record["valid_pitch_loss"])
     assert (tmp_path / "pitched" / "pitch_head.npz").is_file()

@@ -5,10 +5,15 @@ Messages follow one pattern so that a user can act on them without reading code:
     `<argument>` must <rule>. Received: <argument>=<value>.
 
 All parameter errors derive from :class:`ValueError`, so code that already catches
-``ValueError`` keeps working.
+``ValueError`` keeps working. The ``check_*`` functions are the one place where the common rules
+(an integer in a range, a finite number, a bool, one of some choices) are checked and worded;
+they accept NumPy scalars as their Python counterparts and refuse bools where numbers are asked.
 """
 
+import math
 import numbers
+
+import numpy as np
 
 __all__ = [
     "NSynthWidgetsError",
@@ -20,6 +25,9 @@ __all__ = [
     "SynthesisCancelled",
     "describe",
     "check_integer",
+    "check_number",
+    "check_bool",
+    "check_choice",
 ]
 
 
@@ -94,3 +102,46 @@ def check_integer(name, value, low, high=None):
         rule = f"an integer in [{low}, {high}]" if high is not None else f"an integer >= {low}"
         raise ParameterError(f"`{name}` must be {rule}. Received: {name}={describe(value)}.")
     return int(value)
+
+
+def check_number(name, value, low=-math.inf, high=math.inf):
+    """Return ``value`` as a ``float`` if it is a finite real number in ``[low, high]``.
+
+    Raises
+    ------
+    ParameterError
+        "`name` must be a finite number in [low, high]. Received: name=value." (bools, NaN and
+        infinities are refused; an unbounded side is left out of the rule).
+    """
+    if (
+        not isinstance(value, numbers.Real)
+        or isinstance(value, bool)
+        or not math.isfinite(value)
+        or not low <= value <= high
+    ):
+        if math.isinf(low) and math.isinf(high):
+            rule = "a finite number"
+        elif math.isinf(high):
+            rule = f"a finite number >= {low:g}"
+        elif math.isinf(low):
+            rule = f"a finite number <= {high:g}"
+        else:
+            rule = f"a number in [{low:g}, {high:g}]"
+        raise ParameterError(f"`{name}` must be {rule}. Received: {name}={describe(value)}.")
+    return float(value)
+
+
+def check_bool(name, value):
+    """Return ``value`` if it is ``True`` or ``False`` (NumPy bools included), else raise."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise ParameterError(f"`{name}` must be True or False. Received: {name}={describe(value)}.")
+    return bool(value)
+
+
+def check_choice(name, value, choices):
+    """Return ``value`` if it is one of ``choices`` (strings), else raise naming (up to ten of) them."""
+    if not isinstance(value, str) or value not in choices:
+        shown = sorted(choices)
+        listing = shown if len(shown) <= 10 else shown[:10] + ["..."]
+        raise ParameterError(f"`{name}` must be one of {listing}. Received: {name}={describe(value)}.")
+    return value

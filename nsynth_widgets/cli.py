@@ -114,7 +114,7 @@ def _cmd_train(args):
     config = TrainConfig(steps=args.steps, batch_size=args.batch_size, crop_length=args.crop_length,
                          learning_rate=args.learning_rate, warmup_steps=args.warmup_steps,
                          checkpoint_every=args.checkpoint_every, eval_every=args.eval_every, seed=args.seed,
-                         pitch_loss_weight=args.pitch_loss_weight, input_noise=args.input_noise,
+                         input_noise=args.input_noise,
                          phase_lock=not args.no_phase_lock)
     train_data = NoteDataset(args.data_dir, "train", crops=args.crops)
     valid_data = NoteDataset(args.data_dir, "valid")
@@ -207,9 +207,6 @@ def build_parser():
     p.add_argument("--crops", choices=("uniform", "sounding"), default="uniform",
                    help="where training crops start: anywhere in a note, or where at least half of the crop "
                         "sounds (skips crops of silence; validation crops stay uniform) (default: %(default)s)")
-    p.add_argument("--pitch-loss-weight", type=float, default=0.0,
-                   help="weight of a training-only loss that predicts each note's MIDI pitch from every frame of "
-                        "its encoding, so that the encoding carries pitch plainly; 0 turns it off (default: %(default)s)")
     p.add_argument("--input-noise", type=float, default=0.0,
                    help="standard deviation, in mu-law code steps, of Gaussian noise added to the past samples the "
                         "decoder reads on training steps, so that it learns to recover from its own sampling errors; "

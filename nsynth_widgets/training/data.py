@@ -607,8 +607,6 @@ class NoteDataset:
     sounding_lengths : np.ndarray [shape=(len(note_ids),)], int64
         Samples from each note's start to the end of its last frame at or above
         ``SOUNDING_RMS_DB``.
-    pitches : np.ndarray [shape=(len(note_ids),)], int64
-        Each note's MIDI pitch, from ``examples.json``.
     """
 
     def __init__(self, data_dir, split="train", crops="uniform"):
@@ -640,7 +638,6 @@ class NoteDataset:
                 )
             self._audio[row] = samples
         self.sounding_lengths = _sounding_lengths(self._audio)
-        self.pitches = np.array([self.examples[note_id]["pitch"] for note_id in self.note_ids], dtype=np.int64)
 
     def __len__(self):
         return len(self.note_ids)
@@ -676,7 +673,7 @@ class NoteDataset:
             self._pitch = np.stack([measured[note_id] for note_id in self.note_ids]).astype(np.float32)
         return self._pitch
 
-    def random_crops(self, batch, length, rng, with_pitches=False, with_pitch_channels=False):
+    def random_crops(self, batch, length, rng, with_pitch_channels=False):
         """Crops of random notes (uniformly, with replacement) at random offsets (see ``crops``).
 
         Parameters
@@ -687,9 +684,6 @@ class NoteDataset:
             Samples per crop, in [1, 64000].
         rng : np.random.Generator or int
             Source of randomness (an int seeds a new generator).
-        with_pitches : bool
-            Also return the MIDI pitch of each crop's note (the draws, hence the crops, are the
-            same either way).
         with_pitch_channels : bool
             Also return the measured pitch channels of the crop's frames (:attr:`pitch_channels`);
             the crops then start on their note's 512-sample frame grid (the start drawn as
@@ -698,10 +692,8 @@ class NoteDataset:
         Returns
         -------
         crops : np.ndarray [shape=(batch, length)], float32
-        pitches : np.ndarray [shape=(batch,)], int64
-            Only when ``with_pitches``.
         pitch_channels : np.ndarray [shape=(batch, length // 512, 2)], float32
-            Only when ``with_pitch_channels`` (last).
+            Only when ``with_pitch_channels``.
         """
         batch = check_integer("batch", batch, 1)
         length = check_integer("length", length, 1, NOTE_SAMPLES)
@@ -719,13 +711,10 @@ class NoteDataset:
         if with_pitch_channels:
             starts = starts // _HOP * _HOP
         crops = self._audio[rows[:, None], starts[:, None] + np.arange(length)].astype(np.float32) / 32768.0
-        out = [crops]
-        if with_pitches:
-            out.append(self.pitches[rows])
-        if with_pitch_channels:
-            frames = starts[:, None] // _HOP + np.arange(length // _HOP)
-            out.append(self.pitch_channels[rows[:, None], frames])
-        return tuple(out) if len(out) > 1 else crops
+        if not with_pitch_channels:
+            return crops
+        frames = starts[:, None] // _HOP + np.arange(length // _HOP)
+        return crops, self.pitch_channels[rows[:, None], frames]
 
 
 def _sounding_lengths(audio, chunk=256):

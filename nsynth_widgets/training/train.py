@@ -7,15 +7,7 @@ writes, atomically, into ``run_dir``:
 * ``weights.npz`` — our native weights format (loads in the inference core, no training state);
 * ``optimizer.npz`` — optimizer variables and the step, so ``train(..., resume=True)`` continues
   exactly where it stopped;
-* ``pitch_head.npz`` — with pitch supervision only: the training-only pitch classifier;
 * ``log.jsonl`` — one line per evaluation: step, train loss, validation loss, wall time.
-
-Pitch supervision (``TrainConfig.pitch_loss_weight > 0``) adds a linear classifier that reads
-each frame of the encoding and predicts the note's MIDI pitch (cross-entropy, weighted), so the
-encoder is pushed to make pitch plain in the 16 numbers the decoder is conditioned on. A new
-run's classifier starts as a logistic regression fitted to the starting encoder's frames, so
-its first gradients into the encoder already point somewhere useful. The classifier exists
-only in training: ``weights.npz`` is the same autoencoder either way.
 
 A pitch-conditioned model (``ModelConfig.pitch_conditioned``, the source-filter WaveNet) trains on
 crops that come with their measured pitch channels (``random_crops(..., with_pitch_channels=True)``);
@@ -46,13 +38,7 @@ from ..dsp.mulaw import codes_to_classes, mu_law_encode
 from ..errors import ParameterError, describe
 from ..model.config import ModelConfig
 
-__all__ = ["TrainConfig", "train", "batch_to_inputs", "model_inputs", "warm_start_arrays", "fit_pitch_head"]
-
-PITCH_CLASSES = 128
-"""MIDI pitches the training-only pitch classifier tells apart (0-127)."""
-
-PITCH_HEAD_FIT_BATCHES = 64
-"""Batches of training crops whose encoding frames a new run's pitch classifier is fitted to."""
+__all__ = ["TrainConfig", "train", "batch_to_inputs", "model_inputs", "warm_start_arrays"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -73,9 +59,6 @@ class TrainConfig:
     eval_batches : int
         Validation batches (fixed crops, drawn once) per evaluation.
     seed : int
-    pitch_loss_weight : float
-        Weight of the pitch-supervision loss (see the module docstring); 0 turns it off. The
-        data must then give pitches (``random_crops(..., with_pitches=True)``).
     input_noise : float
         Standard deviation, in mu-law code steps (of 256), of the Gaussian noise added to the
         decoder's past samples on training steps (see the module docstring); 0 turns it off.
@@ -93,7 +76,6 @@ class TrainConfig:
     eval_every: int = 250
     eval_batches: int = 4
     seed: int = 0
-    pitch_loss_weight: float = 0.0
     input_noise: float = 0.0
     phase_lock: bool = True
 
@@ -105,11 +87,6 @@ class TrainConfig:
         if not (isinstance(self.learning_rate, (int, float)) and 0 < self.learning_rate < 1):
             raise ParameterError(
                 f"`learning_rate` must be a number in (0, 1). Received: learning_rate={describe(self.learning_rate)}."
-            )
-        weight = self.pitch_loss_weight
-        if isinstance(weight, bool) or not isinstance(weight, (int, float)) or not 0 <= weight < float("inf"):
-            raise ParameterError(
-                f"`pitch_loss_weight` must be a finite number >= 0. Received: pitch_loss_weight={describe(weight)}."
             )
         noise = self.input_noise
         if isinstance(noise, bool) or not isinstance(noise, (int, float)) or not 0 <= noise < float("inf"):
@@ -224,15 +201,12 @@ def _schedule(config):
     return WarmupCosine()
 
 
-def _trainee(net, pitch_supervised, input_noise, seed):
-    """The model that training steps: the autoencoder, or a wrapper adding pitch supervision or input noise.
+def _trainee(net, input_noise, seed):
+    """The model that training steps: the autoencoder, or a wrapper adding input noise.
 
     Parameters
     ----------
     net : WaveNetAutoencoder
-    pitch_supervised : bool
-        Add a pitch classifier (a dense layer on each frame of the encoding, the wrapper's only
-        weights beyond ``net``'s).
     input_noise : float
         Standard deviation, in mu-law code steps, of the noise added to the decoder's past on
         training steps.
@@ -242,11 +216,10 @@ def _trainee(net, pitch_supervised, input_noise, seed):
     Returns
     -------
     keras.Model
-        ``call(inputs)`` (those of ``net.call``) returns the audio logits ``[batch, time, 256]``, or with
-        pitch supervision ``{"audio": those logits, "pitch": pitch logits [batch, time // hop_length,
-        PITCH_CLASSES]}``. ``net`` itself when there is nothing to add.
+        ``call(inputs)`` (those of ``net.call``) returns the audio logits ``[batch, time, 256]``;
+        ``net`` itself when there is nothing to add.
     """
-    if not pitch_supervised and not input_noise:
+    if not input_noise:
         return net
     import keras
 
@@ -255,75 +228,17 @@ def _trainee(net, pitch_supervised, input_noise, seed):
             super().__init__(name="trainee")
             self.autoencoder = net
             self.noise_seed = keras.random.SeedGenerator(seed)
-            if pitch_supervised:
-                self.pitch_head = keras.layers.Dense(PITCH_CLASSES, name="pitch_head")
-                self.pitch_head.build((None, None, net.config.bottleneck_width))
 
         def call(self, inputs, training=False):
             x_scaled, pitch, excitation = self.autoencoder.unpack(inputs)
             encoding = self.autoencoder.full_encoding(x_scaled, pitch)
             past = x_scaled
-            if training and input_noise:
+            if training:
                 past = past + keras.random.normal(keras.ops.shape(x_scaled), stddev=input_noise / 128.0,
                                                   seed=self.noise_seed)
-            logits = self.autoencoder.decode_logits(past, encoding, excitation)
-            if not pitch_supervised:
-                return logits
-            return {"audio": logits, "pitch": self.pitch_head(encoding)}
+            return self.autoencoder.decode_logits(past, encoding, excitation)
 
     return Trainee()
-
-
-def fit_pitch_head(frames, pitches, l2=1e-3, max_iterations=200):
-    """Multinomial logistic regression of MIDI pitch on encoding frames.
-
-    Parameters
-    ----------
-    frames : np.ndarray [shape=(n, bottleneck_width)]
-        Frames of encodings.
-    pitches : np.ndarray [shape=(n,)], int
-        The MIDI pitch (0-127) of each frame's note.
-    l2 : float
-        Weight of the squared-norm penalty on the (standardised) weights.
-    max_iterations : int
-        L-BFGS iterations.
-
-    Returns
-    -------
-    kernel : np.ndarray [shape=(bottleneck_width, PITCH_CLASSES)], float32
-    bias : np.ndarray [shape=(PITCH_CLASSES,)], float32
-        Logits are ``frames @ kernel + bias``.
-    """
-    from scipy.optimize import minimize
-    from scipy.special import log_softmax
-
-    frames = np.asarray(frames, dtype=np.float64)
-    mean, scale = frames.mean(axis=0), frames.std(axis=0) + 1e-6
-    z = (frames - mean) / scale
-    n, width = z.shape
-    rows = np.arange(n)
-
-    def loss_and_gradient(theta):
-        kernel, bias = theta[:-PITCH_CLASSES].reshape(width, PITCH_CLASSES), theta[-PITCH_CLASSES:]
-        log_p = log_softmax(z @ kernel + bias, axis=1)
-        d_logits = np.exp(log_p)
-        d_logits[rows, pitches] -= 1.0
-        d_logits /= n
-        loss = -log_p[rows, pitches].mean() + 0.5 * l2 * np.sum(kernel**2)
-        return loss, np.concatenate([(z.T @ d_logits + l2 * kernel).ravel(), d_logits.sum(axis=0)])
-
-    theta = minimize(loss_and_gradient, np.zeros((width + 1) * PITCH_CLASSES), jac=True, method="L-BFGS-B",
-                     options={"maxiter": max_iterations}).x
-    kernel, bias = theta[:-PITCH_CLASSES].reshape(width, PITCH_CLASSES), theta[-PITCH_CLASSES:]
-    kernel = kernel / scale[:, None]  # fold the standardisation in: logits of the raw frames
-    return kernel.astype(np.float32), (bias - mean @ kernel).astype(np.float32)
-
-
-def _named_losses(logs, prefix):
-    """Keras logs → ``{prefix_loss: audio cross-entropy[, prefix_pitch_loss: pitch cross-entropy]}``."""
-    if "audio_loss" in logs:
-        return {f"{prefix}_loss": float(logs["audio_loss"]), f"{prefix}_pitch_loss": float(logs["pitch_loss"])}
-    return {f"{prefix}_loss": float(logs["loss"])}
 
 
 def train(model_config, train_data, run_dir, config=TrainConfig(), valid_data=None, resume=True,
@@ -334,9 +249,7 @@ def train(model_config, train_data, run_dir, config=TrainConfig(), valid_data=No
     ----------
     model_config : ModelConfig
     train_data, valid_data : object with ``random_crops(batch, length, rng) -> np.ndarray [(batch, length)]``
-        E.g. :class:`nsynth_widgets.training.data.NoteDataset`. With pitch supervision,
-        ``random_crops(batch, length, rng, with_pitches=True)`` must also give MIDI pitches ``(batch,)``;
-        for a pitch-conditioned model ``random_crops(batch, length, rng, with_pitch_channels=True)``
+        E.g. :class:`nsynth_widgets.training.data.NoteDataset`. For a pitch-conditioned model ``random_crops(batch, length, rng, with_pitch_channels=True)``
         must also give the crops' pitch channels ``(batch, length // hop_length, 2)``.
     run_dir : str or os.PathLike
         Where weights, optimizer state and the log go.
@@ -344,9 +257,8 @@ def train(model_config, train_data, run_dir, config=TrainConfig(), valid_data=No
     resume : bool
         Continue from ``run_dir`` when it holds a checkpoint of the same model configuration.
     progress : callable(step, total, record), optional
-        ``record`` is a dict with ``train_loss`` (running mean of the audio cross-entropy) and, on
-        evaluation steps, ``valid_loss``; with pitch supervision also ``train_pitch_loss`` and
-        ``valid_pitch_loss``.
+        ``record`` is a dict with ``train_loss`` (running mean of the cross-entropy) and, on
+        evaluation steps, ``valid_loss``.
     cancel : callable() -> bool, optional
         Checked every step; the run checkpoints and returns when it says stop.
     init_weights : str or os.PathLike, optional
@@ -396,47 +308,17 @@ def train(model_config, train_data, run_dir, config=TrainConfig(), valid_data=No
         keras.utils.set_random_seed(config.seed)
         model = NSynth(model_config)
     net = model.keras_model
-    supervised = config.pitch_loss_weight > 0
-    if supervised and model_config.pitch_conditioned:
-        raise ParameterError(
-            "`pitch_loss_weight` must be 0 for a pitch-conditioned model (its encoding carries the measured f0). "
-            f"Received: pitch_loss_weight={config.pitch_loss_weight} for model {model_config.name!r}."
-        )
     resuming_optimizer = resume and optimizer_path.is_file() and weights_path.is_file()
     if resuming_optimizer:
         with np.load(optimizer_path) as state:
             start_step = int(state["step"])
     noise_seed = int(np.random.default_rng([config.seed, start_step, 3]).integers(2**31))  # new noise on resuming
-    trainee = _trainee(net, supervised, config.input_noise, noise_seed)
-    head_path = run_dir / "pitch_head.npz"
-    if supervised and resume and head_path.is_file() and weights_path.is_file():
-        with np.load(head_path) as head:
-            trainee.pitch_head.set_weights([head["kernel"], head["bias"]])
-    elif supervised:
-        fit_rng = np.random.default_rng([config.seed, 2 * 10**9])
-        frames, frame_pitches = [], []
-        for _ in range(PITCH_HEAD_FIT_BATCHES):
-            audio, pitches = train_data.random_crops(config.batch_size, crop, fit_rng, with_pitches=True)
-            encoding = np.asarray(net.encode(batch_to_inputs(audio)[0]))
-            frames.append(encoding.reshape(-1, encoding.shape[-1]))
-            frame_pitches.append(np.repeat(pitches, encoding.shape[1]))
-        trainee.pitch_head.set_weights(list(fit_pitch_head(np.concatenate(frames), np.concatenate(frame_pitches))))
+    trainee = _trainee(net, config.input_noise, noise_seed)
     optimizer = keras.optimizers.Adam(learning_rate=_schedule(config), global_clipnorm=1.0)
-    cross_entropy = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
-    if supervised:
-        trainee.compile(optimizer=optimizer, loss={"audio": cross_entropy, "pitch": cross_entropy},
-                        loss_weights={"audio": 1.0, "pitch": float(config.pitch_loss_weight)})
-    else:
-        trainee.compile(optimizer=optimizer, loss=cross_entropy)
+    trainee.compile(optimizer=optimizer, loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
     optimizer.build(trainee.trainable_variables)
     if resuming_optimizer:
         with np.load(optimizer_path) as state:
-            if len(state.files) - 1 != len(optimizer.variables):
-                raise ParameterError(
-                    "`pitch_loss_weight` must be zero or non-zero as in the run being resumed. Received: "
-                    f"pitch_loss_weight={config.pitch_loss_weight} for run_dir='{run_dir}' (its optimizer state does "
-                    "not fit; pass resume=False or a new run_dir)."
-                )
             for i, variable in enumerate(optimizer.variables):
                 variable.assign(state[f"v{i}"])
 
@@ -444,11 +326,7 @@ def train(model_config, train_data, run_dir, config=TrainConfig(), valid_data=No
         if model_config.pitch_conditioned:
             audio, pitch = data.random_crops(config.batch_size, crop, batch_rng, with_pitch_channels=True)
             return model_inputs(model_config, audio, pitch, config.phase_lock)
-        if not supervised:
-            return batch_to_inputs(data.random_crops(config.batch_size, crop, batch_rng))
-        audio, pitches = data.random_crops(config.batch_size, crop, batch_rng, with_pitches=True)
-        x, y = batch_to_inputs(audio)
-        return x, {"audio": y, "pitch": np.repeat(pitches[:, None], crop // hop, axis=1)}
+        return batch_to_inputs(data.random_crops(config.batch_size, crop, batch_rng))
 
     rng = np.random.default_rng([config.seed, start_step])
     valid_rng = np.random.default_rng([config.seed, 10**9])
@@ -457,10 +335,6 @@ def train(model_config, train_data, run_dir, config=TrainConfig(), valid_data=No
     def checkpoint(step):
         model.weights_changed()
         model.save_weights(weights_path)
-        if supervised:
-            kernel, bias = trainee.pitch_head.get_weights()
-            with atomic_path(head_path) as temporary, open(temporary, "wb") as file:
-                np.savez(file, kernel=kernel, bias=bias)
         state = {"step": np.array(step), **{f"v{i}": np.asarray(v) for i, v in enumerate(optimizer.variables)}}
         with atomic_path(optimizer_path) as temporary, open(temporary, "wb") as file:
             np.savez(file, **state)
@@ -476,12 +350,12 @@ def train(model_config, train_data, run_dir, config=TrainConfig(), valid_data=No
             if cancel is not None and cancel():
                 break
             x, y = batch(train_data, rng)
-            history.append(_named_losses(trainee.train_on_batch(x, y, return_dict=True), "train"))
+            history.append(float(trainee.train_on_batch(x, y, return_dict=True)["loss"]))
             step += 1
-            record = {"step": step, **{name: float(np.mean([h[name] for h in history])) for name in history[-1]}}
+            record = {"step": step, "train_loss": float(np.mean(history))}
             if valid_batches and (step % config.eval_every == 0 or step == config.steps):
-                valid = [_named_losses(trainee.test_on_batch(vx, vy, return_dict=True), "valid") for vx, vy in valid_batches]
-                record.update({name: float(np.mean([v[name] for v in valid])) for name in valid[0]})
+                valid = [trainee.test_on_batch(vx, vy, return_dict=True)["loss"] for vx, vy in valid_batches]
+                record["valid_loss"] = float(np.mean(valid))
             if "valid_loss" in record or step % config.checkpoint_every == 0 or step == config.steps:
                 record["wall_seconds"] = round(time.time() - started, 1)
                 checkpoint(step)

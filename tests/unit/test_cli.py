@@ -166,11 +166,9 @@ def test_train_a_wider_candidate_from_rendered_notes(tmp_path, capsys, monkeypat
     config = NSynth.from_weights(tmp_path / "run" / "weights.npz").config
     assert (config.name, config.width, config.skip_width, config.ae_width) == ("embedded_w8", 8, 8, 64)
 
-    assert main(["train", str(data_dir), str(tmp_path / "pitched"), "--width", "8", "--steps", "1", "--batch-size",
-                 "1", "--crop-length", "1024", "--eval-every", "1", "--pitch-loss-weight", "0.5",
-                 "--excitation-harmonics", "0"]) == 0
-    (record,) = [json.loads(line) for line in (tmp_path / "pitched" / "log.jsonl").read_text().splitlines()]
-    assert np.isfinite(record["train_pitch_loss"]) and np.isfinite(record["valid_pitch_loss"])
-    assert (tmp_path / "pitched" / "pitch_head.npz").is_file()
-    assert main(["train", str(data_dir), str(tmp_path / "run2"), "--pitch-loss-weight", "-1"]) == 2
-    assert "`pitch_loss_weight` must be a finite number >= 0. Received: pitch_loss_weight=-1.0." in capsys.readouterr().err
+    assert config.pitch_conditioned and (data_dir / "pitch.npz").is_file()  # measured once, for every note
+
+    assert main(["train", str(data_dir), str(tmp_path / "plain"), "--width", "8", "--steps", "1", "--batch-size",
+                 "1", "--crop-length", "1024", "--eval-every", "1", "--excitation-harmonics", "0",
+                 "--no-phase-lock"]) == 0
+    assert not NSynth.from_weights(tmp_path / "plain" / "weights.npz").config.pitch_conditioned

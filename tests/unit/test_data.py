@@ -289,11 +289,15 @@ def test_note_dataset_loads_a_split_and_crops(rendered):
         assert any(np.array_equal(notes[r, s : s + 4000], crop) for r, s in zip(rows, starts))
     whole = train.random_crops(8, 64000, 1)
     assert all(any(np.array_equal(row, note) for note in notes) for row in whole)
-    same, pitches = train.random_crops(8, 64000, 1, with_pitches=True)  # same draws, plus each crop's pitch
-    np.testing.assert_array_equal(same, whole)
-    for crop, pitch in zip(same, pitches):
-        (note_id,) = [k for k, note in zip(train.note_ids, notes) if np.array_equal(crop, note)]
-        assert pitch == examples[note_id]["pitch"]
+    aligned, pitch = train.random_crops(8, 2048, 1, with_pitch_channels=True)  # on the frame grid, with pitch
+    assert pitch.shape == (8, 4, 2)
+    channels = train.pitch_channels
+    for crop, crop_pitch in zip(aligned, pitch):
+        matches = [(r, s) for r in range(len(notes)) for s in range(0, 64000 - 2048 + 1, 512)
+                   if np.array_equal(notes[r, s : s + 2048], crop)]
+        assert any(np.array_equal(channels[r, s // 512 : s // 512 + 4], crop_pitch) for r, s in matches)
+    with pytest.raises(ParameterError, match=r"`length` must be a multiple of 512 samples to cut pitch channels"):
+        train.random_crops(2, 1000, 0, with_pitch_channels=True)
 
     with pytest.raises(ParameterError, match=r"`length` must be an integer in \[1, 64000\]\. Received: length=64001\."):
         train.random_crops(2, 64001, 0)

@@ -10,7 +10,7 @@ import pytest
 from nsynth_widgets.errors import ParameterError
 from nsynth_widgets.model.config import ModelConfig
 from nsynth_widgets.model.nsynth import NSynth
-from nsynth_widgets.training.train import PITCH_CLASSES, TrainConfig, batch_to_inputs, fit_pitch_head, train
+from nsynth_widgets.training.train import TrainConfig, batch_to_inputs, model_inputs, train
 
 INPUT_NOISE_STEPS = 400
 """Steps for the tiny model to lean on its exact past (and, with input noise, to learn not to)."""
@@ -28,13 +28,13 @@ class Tones:
 
 
 class PitchedTones:
-    """Sine crops at one of two MIDI pitches four octaves apart, labelled with it (pitch supervision)."""
+    """Sine crops with their measured pitch channels, as a NoteDataset gives them to a pitch-conditioned model."""
 
-    def random_crops(self, batch, length, rng, with_pitches=False):
-        pitches = rng.choice([45, 93], size=batch)
-        f = 440.0 * 2.0 ** ((pitches[:, None] - 69) / 12.0)
-        crops = (0.6 * np.sin(2 * np.pi * f * np.arange(length) / 16000.0)).astype(np.float32)
-        return (crops, pitches) if with_pitches else crops
+    def random_crops(self, batch, length, rng, with_pitch_channels=False):
+        from nsynth_widgets.dsp.pitch import estimate_pitch
+
+        crops = Tones().random_crops(batch, length, rng)
+        return (crops, estimate_pitch(crops, hop_length=64)) if with_pitch_channels else crops
 
 
 def _settings(steps):
@@ -97,9 +97,7 @@ def test_resuming_with_another_configuration_is_refused(tmp_path):
 @pytest.mark.parametrize("changes, match", [
     ({"steps": 0}, r"`steps` must be a positive integer. Received: steps=0."),
     ({"learning_rate": 5.0}, r"`learning_rate` must be a number in \(0, 1\). Received: learning_rate=5.0."),
-    ({"pitch_loss_weight": -0.1}, r"`pitch_loss_weight` must be a finite number >= 0. Received: pitch_loss_weight=-0.1."),
-    ({"pitch_loss_weight": float("nan")}, r"`pitch_loss_weight` must be a finite number >= 0. Received: pitch_loss_weight=nan."),
-    ({"pitch_loss_weight": True}, r"`pitch_loss_weight` must be a finite number >= 0. Received: pitch_loss_weight=True."),
+    ({"phase_lock": 1}, r"`phase_lock` must be True or False. Received: phase_lock=1."),
     ({"input_noise": -1}, r"`input_noise` must be a finite number >= 0. Received: input_noise=-1."),
     ({"input_noise": float("inf")}, r"`input_noise` must be a finite number >= 0. Received: input_noise=inf."),
 ])
@@ -151,58 +149,37 @@ def test_a_new_run_can_start_from_given_weights(tmp_path):
         train(CONFIG.replace(width=8), Tones(), tmp_path / "c", _settings(1), init_weights=tmp_path / "a" / "weights.npz")
 
 
-def test_pitch_supervision_teaches_the_encoding_the_pitch_and_ships_the_same_model(tmp_path):
-    settings = dataclasses.replace(_settings(150), pitch_loss_weight=1.0, checkpoint_every=50, eval_every=50)
-    # a new run's head starts fitted to the encoder it is given: after one step it already beats ln 2
-    # (knowing only which two pitches occur)
-    train(CONFIG, PitchedTones(), tmp_path / "one", dataclasses.replace(settings, steps=1, eval_every=1),
-          valid_data=PitchedTones())
-    (first,) = [json.loads(line) for line in (tmp_path / "one" / "log.jsonl").read_text().splitlines()]
-    assert first["valid_pitch_loss"] < np.log(2)
-
+def test_a_pitch_conditioned_model_trains_on_crops_with_their_pitch(tmp_path):
+    """The source-filter model trains from its pitch channels and phase-locked oscillator, and learns to
+    follow that oscillator: with the oscillator aligned it predicts the tone far better than without."""
+    config = CONFIG.replace(name="train-test-pitch", excitation_harmonics=2)
+    settings = dataclasses.replace(_settings(150), checkpoint_every=50, eval_every=50)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        train(CONFIG, PitchedTones(), tmp_path, settings, valid_data=PitchedTones())
+        model = train(config, PitchedTones(), tmp_path, settings, valid_data=PitchedTones())
     log = [json.loads(line) for line in (tmp_path / "log.jsonl").read_text().splitlines()]
-    assert [r["step"] for r in log] == [50, 100, 150] and log[-1]["valid_pitch_loss"] < 0.3
-    assert log[-1]["valid_loss"] < log[0]["valid_loss"]
+    assert [r["step"] for r in log] == [50, 100, 150] and log[-1]["valid_loss"] < log[0]["valid_loss"]
+    assert NSynth.from_weights(tmp_path / "weights.npz").config == config
 
-    # the saved head, applied to the saved model's encoding, tells the two pitches apart
-    with np.load(tmp_path / "pitch_head.npz") as head:
-        kernel, bias = head["kernel"], head["bias"]
-    reloaded = NSynth.from_weights(tmp_path / "weights.npz")
-    assert reloaded.config == CONFIG and set(reloaded.variables()) == set(NSynth(CONFIG).variables())
-    audio, pitches = PitchedTones().random_crops(8, 512, np.random.default_rng(3), with_pitches=True)
-    predicted = np.argmax(reloaded.encode(audio) @ kernel + bias, axis=-1)
-    np.testing.assert_array_equal(predicted, np.repeat(pitches[:, None], 512 // 64, axis=1))
+    audio, pitch = PitchedTones().random_crops(8, 512, np.random.default_rng(11), with_pitch_channels=True)
 
-    # resuming keeps the head and the optimizer; switching the supervision off is refused
-    train(CONFIG, PitchedTones(), tmp_path, dataclasses.replace(settings, steps=160), valid_data=PitchedTones())
-    log = [json.loads(line) for line in (tmp_path / "log.jsonl").read_text().splitlines()]
-    assert [r["step"] for r in log] == [50, 100, 150, 160] and log[-1]["valid_pitch_loss"] < 0.3
-    with pytest.raises(ParameterError, match=r"`pitch_loss_weight` must be zero or non-zero as in the run being resumed"):
-        train(CONFIG, PitchedTones(), tmp_path, _settings(170))
+    def loss(phase_lock):
+        inputs, targets = model_inputs(config, audio, pitch, phase_lock)
+        encoding = np.concatenate([model.encode(audio)[..., :14], pitch], axis=-1)
+        logits = model.decode_logits(audio, encoding, inputs["excitation"]).astype(np.float64)
+        logits -= logits.max(axis=-1, keepdims=True)
+        log_p = logits - np.log(np.exp(logits).sum(axis=-1, keepdims=True))
+        return -np.take_along_axis(log_p, targets[..., None], axis=-1).mean()
+
+    assert loss(True) < loss(False) - 0.1
 
 
-def test_the_pitch_head_fit_agrees_with_scikit_learn():
-    """fit_pitch_head is multinomial logistic regression on standardised frames with an L2 penalty of
-    l2/2 |W|^2 on the mean cross-entropy: scikit-learn's with C = 1 / (n l2) on the same problem."""
-    from sklearn.linear_model import LogisticRegression
-
-    rng = np.random.default_rng(0)
-    pitches = rng.choice([40, 52, 64], size=600)
-    frames = 2.0 * rng.normal(size=(3, 4))[(pitches - 40) // 12] + 1.5 * rng.normal(size=(600, 4)) + 5.0
-    kernel, bias = fit_pitch_head(frames, pitches, l2=1e-2, max_iterations=2000)
-    assert kernel.shape == (4, PITCH_CLASSES) and bias.shape == (PITCH_CLASSES,)
-    logits = frames @ kernel + bias
-    probabilities = np.exp(logits - logits.max(axis=1, keepdims=True))
-    probabilities /= probabilities.sum(axis=1, keepdims=True)
-    assert probabilities[:, [40, 52, 64]].sum(axis=1).min() > 0.999  # pitches never seen get no mass
-
-    standardised = (frames - frames.mean(axis=0)) / frames.std(axis=0)
-    reference = LogisticRegression(C=1 / (600 * 1e-2), tol=1e-10, max_iter=10000).fit(standardised, pitches)
-    seen = probabilities[:, [40, 52, 64]] / probabilities[:, [40, 52, 64]].sum(axis=1, keepdims=True)
-    np.testing.assert_allclose(seen, reference.predict_proba(standardised), atol=1e-3)
+def test_a_pitch_conditioned_run_can_start_from_a_model_without_pitch_channels(tmp_path):
+    first = train(CONFIG, Tones(), tmp_path / "a", _settings(5))
+    config = CONFIG.replace(name="train-test-pitch", excitation_harmonics=2)
+    started = train(config, PitchedTones(), tmp_path / "b", _settings(1), init_weights=tmp_path / "a" / "weights.npz")
+    np.testing.assert_allclose(started.variables()["dilatedconv_2/W"], first.variables()["dilatedconv_2/W"], atol=0.01)
+    assert started.variables()["ae_bottleneck/W"].shape[-1] == 14
 
 
 def _loss_with_noisy_past(model, sigma, seed):

@@ -19,7 +19,7 @@ import soxr
 from ._files import atomic_path
 from .errors import AudioError, ParameterError, describe
 
-__all__ = ["load_audio", "validate_audio", "normalize", "save_audio", "to_wav_bytes", "duration_seconds"]
+__all__ = ["load_audio", "validate_audio", "normalize", "pitch_shift", "save_audio", "to_wav_bytes", "duration_seconds"]
 
 _SILENCE_PEAK = 1e-6  # below this peak amplitude a signal counts as silent
 _RANGE_TOLERANCE = 1e-4  # how far beyond [-1, 1] float rounding may reach before a signal is rejected
@@ -146,6 +146,35 @@ def normalize(audio, peak=0.99):
     result = array.astype(np.float32)
     result *= np.float32(peak / current)
     return result
+
+
+def pitch_shift(audio, semitones, sample_rate=16000):
+    """The same sound a number of semitones higher or lower, same length (``librosa.effects.pitch_shift``).
+
+    The route to another pitch for a model without pitch channels (the published one): shift the
+    audio, then encode it. A pitch-conditioned model transposes an encoding directly
+    (``NSynth.transpose``), which keeps the timbre of the original recording.
+
+    Parameters
+    ----------
+    audio : np.ndarray [shape=(n,) or (batch, n)], float in [-1, 1]
+    semitones : float
+        Finite, within ±48.
+    sample_rate : int
+
+    Returns
+    -------
+    shifted : np.ndarray [shape=(n,) or (batch, n)], float32 in [-1, 1]
+    """
+    import librosa
+
+    from .errors import check_number
+
+    semitones = check_number("semitones", semitones, -48, 48)
+    _check_sample_rate(sample_rate)
+    array = validate_audio(audio, allow_silence=True)
+    shifted = librosa.effects.pitch_shift(array, sr=sample_rate, n_steps=semitones)
+    return np.clip(shifted, -1.0, 1.0).astype(np.float32)
 
 
 def save_audio(path, audio, sample_rate=16000, subtype="PCM_16"):

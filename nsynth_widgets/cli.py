@@ -49,6 +49,8 @@ def _cmd_synthesize(args):
 
     model = load_model(args.model)
     encodings = [load_encoding(p) for p in args.files]
+    if args.transpose:
+        encodings = [model.transpose(encoding, args.transpose) for encoding in encodings]
     names = [Path(p).stem for p in args.files]
     args.output.mkdir(parents=True, exist_ok=True)
     for start in range(0, len(encodings), args.batch_size):
@@ -169,6 +171,9 @@ def build_parser():
     p.add_argument("--greedy", action="store_true", help="take the most likely sample instead of sampling")
     p.add_argument("--precision", choices=("float32", "int8"), default="float32",
                    help="decoder weights: int8 is ~3x faster for the published model (default: %(default)s)")
+    p.add_argument("--transpose", type=float, default=0.0,
+                   help="play the encodings this many semitones higher (negative: lower); needs a model with pitch "
+                        "channels, such as the embedded one (default: %(default)s)")
     p.set_defaults(run=_cmd_synthesize)
 
     p = sub.add_parser("mix", help="mix two encodings in latent space; write .npy or synthesize to .wav")

@@ -106,6 +106,26 @@ class Synthesizer:
         return DEFAULT_MODEL_TEMPERATURE if str(self._spec) == DEFAULT_MODEL else 1.0
 
     @property
+    def pitch_conditioned(self):
+        """Whether the model's encodings carry pitch channels (so it can transpose), known without loading it.
+
+        The embedded model and ``.npz`` files say so in their stored configuration; a TF1 checkpoint
+        is the published model, which has none.
+        """
+        from .model.checkpoint import read_config
+        from .model.nsynth import DEFAULT_WEIGHTS, NSynth
+
+        with self._lock:
+            if self._model is not None:
+                return self._model.config.pitch_conditioned
+        if isinstance(self._spec, NSynth):
+            return self._spec.config.pitch_conditioned
+        spec = str(self._spec)
+        if spec == DEFAULT_MODEL:
+            return DEFAULT_WEIGHTS.is_file() and read_config(DEFAULT_WEIGHTS).pitch_conditioned
+        return spec.endswith(".npz") and Path(spec).is_file() and read_config(spec).pitch_conditioned
+
+    @property
     def description(self):
         """One line for a status bar: source and size of the model."""
         c = self.model.config
@@ -132,6 +152,10 @@ class Synthesizer:
                 return self.model.encode(audio)
 
         return self._remember(("encode", _digest(audio)), compute).copy()
+
+    def transpose(self, encoding, semitones):
+        """``encoding`` moved by ``semitones`` (see :meth:`NSynth.transpose`; needs pitch channels)."""
+        return self.model.transpose(encoding, semitones)
 
     def synthesize(
         self, encoding, seed=0, temperature=None, greedy=False, chunk_size=2048, progress=None, cancel=None,

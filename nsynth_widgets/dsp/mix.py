@@ -4,7 +4,9 @@ import numpy as np
 
 from ..errors import EncodingError, ParameterError, describe
 
-__all__ = ["interpolate", "crossfade", "bilinear_weights", "weighted_mix", "time_stretch", "match_lengths"]
+__all__ = [
+    "interpolate", "crossfade", "bilinear_weights", "weighted_mix", "time_stretch", "match_lengths", "with_pitch_of",
+]
 
 
 def _check_fraction(name, value):
@@ -118,3 +120,26 @@ def time_stretch(encoding, factor):
     high = np.minimum(low + 1, frames - 1)
     frac = (positions - low)[:, None].astype(np.float32)
     return (np.take(encoding, low, axis=-2) * (1 - frac) + np.take(encoding, high, axis=-2) * frac).astype(np.float32)
+
+
+def with_pitch_of(mixed, source, f0_channel):
+    """``mixed`` playing at ``source``'s pitch: its f0 channel replaced by ``source``'s.
+
+    For pitch-conditioned encodings (see :mod:`nsynth_widgets.dsp.pitch`): a latent mix glides
+    its f0 between those of its sources; this keeps one source's melody instead.
+
+    Parameters
+    ----------
+    mixed, source : np.ndarray [shape=(..., frames, channels)]
+        Trimmed to the shorter.
+    f0_channel : int
+        Index of the f0 channel (``ModelConfig.f0_channel``).
+
+    Returns
+    -------
+    np.ndarray [shape=(..., min(frames), channels)], float32
+    """
+    mixed, source = match_lengths([np.asarray(mixed, np.float32), np.asarray(source, np.float32)])
+    out = mixed.copy()
+    out[..., f0_channel] = source[..., f0_channel]
+    return out

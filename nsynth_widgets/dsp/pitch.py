@@ -30,6 +30,7 @@ __all__ = [
     "f0_to_channel",
     "channel_to_f0",
     "transpose_pitch",
+    "median_midi_pitch",
 ]
 
 #: The f0 channel is ``log2(f0 / F0_REFERENCE_HZ)``.
@@ -169,3 +170,24 @@ def transpose_pitch(pitch_channel, semitones):
             f"which moves it to {f0.min():.1f}-{f0.max():.1f} Hz."
         )
     return moved.astype(np.float32)
+
+
+def median_midi_pitch(pitch):
+    """The pitch of a sound as a (fractional) MIDI note: the median f0 of its voiced frames.
+
+    Parameters
+    ----------
+    pitch : np.ndarray [shape=(frames, 2)]
+        The f0 and voicing channels of one encoding.
+
+    Returns
+    -------
+    midi : float or None
+        69 + 12 log2(f0 / 440) of the median over frames with voicing >= 0.5; None when no
+        frame is voiced (a sound without a pitch to play at another).
+    """
+    pitch = np.asarray(pitch, dtype=np.float64)
+    voiced = pitch[:, 1] >= _VOICED
+    if not voiced.any():
+        return None
+    return 69.0 + 12.0 * float(np.median(pitch[voiced, 0]))

@@ -25,6 +25,7 @@ __all__ = [
     "collect_variables",
     "save_weights",
     "load_weights",
+    "read_config",
 ]
 
 _EMA_SUFFIX = "/ExponentialMovingAverage"
@@ -187,6 +188,24 @@ def save_weights(path, config, arrays):
     with atomic_path(path) as temporary, open(temporary, "wb") as file:
         np.savez(file, **payload)
     return path
+
+
+def read_config(path):
+    """The configuration stored in our native weights file, without reading the weights.
+
+    Returns
+    -------
+    config : ModelConfig
+    """
+    path = Path(path)
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            return ModelConfig.from_dict(json.loads(str(data[_CONFIG_KEY])))
+    except (OSError, ValueError, KeyError) as exc:
+        raise CheckpointError(
+            f"`weights` must be a weights file written by nsynth_widgets (.npz with a `{_CONFIG_KEY}` entry). "
+            f"Received: weights='{path}' ({exc})."
+        ) from exc
 
 
 def load_weights(path):

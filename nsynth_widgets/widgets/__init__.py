@@ -24,6 +24,7 @@ _LAZY = {
     "ResynthPanel": "resynth",
     "MixPanel": "mixer",
     "PadPanel": "pad",
+    "PlayPanel": "play",
     "Dashboard": "dashboard",
 }
 

@@ -16,6 +16,7 @@ from .encoder import EncodePanel
 from .loader import LoadPanel
 from .mixer import MixPanel
 from .pad import PadPanel
+from .play import PlayPanel
 from .plots import PlotPanel
 from .resynth import ResynthPanel
 from .session import Session
@@ -43,7 +44,7 @@ def _default_model_missing():
 
 
 class Dashboard(ipywidgets.VBox):
-    """Load, encode, plot, resynthesize, mix and play a pad, in one tabbed app.
+    """Load, encode, plot, resynthesize, mix, play a pad and a keyboard, in one tabbed app.
 
     Parameters
     ----------
@@ -62,7 +63,7 @@ class Dashboard(ipywidgets.VBox):
     Attributes
     ----------
     session : Session
-    loader, encoder, plots, resynth, mixer, pad : the panels
+    loader, encoder, plots, resynth, mixer, pad, play : the panels
     tabs : ipywidgets.Tab
     model_source, model_path, load_button : ipywidgets.Dropdown, ipywidgets.Text, ipywidgets.Button
         Pick the embedded default or a checkpoint prefix / ``.npz`` weights file on the server.
@@ -108,8 +109,9 @@ class Dashboard(ipywidgets.VBox):
         self.resynth = ResynthPanel(session, run_in_thread)
         self.mixer = MixPanel(session, run_in_thread)
         self.pad = PadPanel(session, run_in_thread)
-        panels = [self.loader, self.encoder, self.plots, self.resynth, self.mixer, self.pad]
-        self.tabs = ipywidgets.Tab(panels, titles=("Load", "Encode", "Plots", "Resynthesize", "Mix", "Pad"))
+        self.play = PlayPanel(session, run_in_thread)
+        panels = [self.loader, self.encoder, self.plots, self.resynth, self.mixer, self.pad, self.play]
+        self.tabs = ipywidgets.Tab(panels, titles=("Load", "Encode", "Plots", "Resynthesize", "Mix", "Pad", "Play"))
         super().__init__([
             ipywidgets.HTML("<h2>NSynth: encode, resynthesize and mix sounds</h2>"),
             ipywidgets.HBox([self.model_source, self.model_path, self.load_button],
@@ -131,7 +133,7 @@ class Dashboard(ipywidgets.VBox):
         """Block until background work of the dashboard and its panels has finished."""
         if self._thread is not None:
             self._thread.join(timeout)
-        for panel in (self.loader, self.encoder, self.plots, self.resynth, self.mixer, self.pad):
+        for panel in (self.loader, self.encoder, self.plots, self.resynth, self.mixer, self.pad, self.play):
             panel.wait(timeout)
 
     def _load(self):

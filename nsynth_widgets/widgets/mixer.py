@@ -7,8 +7,8 @@ waveforms instead: two instruments playing at once rather than one in between.
 
 import ipywidgets
 
-from ..dsp.mix import crossfade, interpolate, time_stretch
-from ..errors import ParameterError
+from ..dsp.mix import crossfade, interpolate, time_stretch, with_pitch_of
+from ..errors import ParameterError, check_choice
 from ._common import BUSY, CHUNK_SIZE, Panel, SynthesisJob, audio_player, wav
 from .session import _MAX_NAME, MAX_SAMPLES, SAMPLE_RATE, _check_choice, _check_number
 
@@ -38,6 +38,9 @@ class MixPanel(Panel):
     crossfade_player : ipywidgets.Audio
     stretch : ipywidgets.FloatSlider
         Time-stretch factor of the latent mix (2 = twice as long).
+    pitch : ipywidgets.ToggleButtons
+        Models with pitch channels (the embedded one): the mix plays at A's pitch, B's, or in
+        between (the f0 channels mixed like the rest, a glide in log-frequency as the weight moves).
     synthesize_button : ipywidgets.Button
     job : SynthesisJob
     result_player : ipywidgets.Audio
@@ -59,6 +62,10 @@ class MixPanel(Panel):
         self.crossfade_player.layout.display = "none"
         self.stretch = ipywidgets.FloatSlider(1.0, min=STRETCH_RANGE[0], max=STRETCH_RANGE[1], step=0.05,
                                               description="stretch ×", continuous_update=False)
+        self.pitch = ipywidgets.ToggleButtons(
+            options=[("in between", "mix"), ("A's", "a"), ("B's", "b")], value="mix", description="pitch",
+            tooltips=["the f0 channels mixed at the same weight", "keep A's pitch", "keep B's pitch"],
+        )
         self.synthesize_button = ipywidgets.Button(description="Synthesize mix", button_style="primary", icon="play")
         self.job = SynthesisJob(run_in_thread, show_partial=True)
         self.result_player = audio_player()
@@ -71,6 +78,7 @@ class MixPanel(Panel):
             ipywidgets.HBox([self.weight, self.crossfade]),
             self.crossfade_player,
             self.stretch,
+            self.pitch,
             self.synthesize_button,
             self.job,
             self.error,
@@ -82,7 +90,9 @@ class MixPanel(Panel):
         for control in (self.sound_a, self.sound_b, self.weight, self.crossfade):
             control.observe(self._guarded(lambda _: self._update_crossfade()), names="value")
         self.session.observe(self._guarded(lambda _: self._names_changed()), names=["sounds", "encodings"])
+        self.session.observe(self._guarded(lambda _: self._show_pitch()), names="synthesizer")
         self._names_changed()
+        self._show_pitch()
 
     def wait(self, timeout=None):
         """Block until a running synthesis has finished."""
@@ -96,11 +106,19 @@ class MixPanel(Panel):
         a, b = self._sources()
         weight = _check_number("weight", self.weight.value, 0.0, 1.0)
         factor = _check_number("stretch", self.stretch.value, *STRETCH_RANGE)
-        name = f"mix {a[:30]}+{b[:30]} {weight:.2f}" + (f" ×{factor:.2f}" if factor != 1.0 else "")
+        pitch = check_choice("pitch", self.pitch.value, ("mix", "a", "b"))
+        synthesizer = self.session.synthesizer
+        if not synthesizer.pitch_conditioned:
+            pitch = "mix"
+        name = (f"mix {a[:30]}+{b[:30]} {weight:.2f}" + (f" ×{factor:.2f}" if factor != 1.0 else "")
+                + ("" if pitch == "mix" else f" at {pitch.upper()}'s pitch"))
 
         def work(progress, cancel):
             encodings = self.session.encode([a, b])
-            mixed = time_stretch(interpolate(encodings[a], encodings[b], weight), factor)
+            mixed = interpolate(encodings[a], encodings[b], weight)
+            if pitch != "mix":
+                mixed = with_pitch_of(mixed, encodings[a if pitch == "a" else b], synthesizer.config.f0_channel)
+            mixed = time_stretch(mixed, factor)
             samples = mixed.shape[1] * self.session.synthesizer.config.hop_length
             if samples > MAX_SAMPLES:
                 raise ParameterError(
@@ -123,6 +141,10 @@ class MixPanel(Panel):
 
         if not self.job.start(work, done, cancelled, self._fail):
             self._fail(BUSY)
+
+    def _show_pitch(self):
+        """The pitch choice is for models with pitch channels only."""
+        self.pitch.layout.display = None if self.session.synthesizer.pitch_conditioned else "none"
 
     def _keep(self):
         if self.result is None:

@@ -10,12 +10,16 @@ import ipywidgets
 
 from ..plotting import compare_figure, figure_to_png, spectral_distance
 from ._common import BUSY, CHUNK_SIZE, Panel, SynthesisJob, audio_player, png_image, wav
+from ..errors import check_number
 from .session import SAMPLE_RATE, _check_choice, _check_number
 
-__all__ = ["ResynthPanel", "TEMPERATURE_RANGE", "MAX_SEED"]
+__all__ = ["ResynthPanel", "TEMPERATURE_RANGE", "MAX_SEED", "TRANSPOSE_RANGE"]
 
 #: Softmax temperatures a visitor may choose.
 TEMPERATURE_RANGE = (0.05, 2.0)
+#: Transpositions (semitones) a visitor may choose; a pitch-conditioned model also needs the
+#: pitch to stay within its range (:data:`nsynth_widgets.dsp.pitch.TRANSPOSE_RANGE`).
+TRANSPOSE_RANGE = (-24.0, 24.0)
 #: Largest sampling seed.
 MAX_SEED = 2**31 - 1
 
@@ -43,6 +47,9 @@ class ResynthPanel(Panel):
     seed, temperature : ipywidgets.BoundedIntText, ipywidgets.FloatSlider
         Sampling settings (validated when the button is pressed); the temperature starts at the
         model's default (0.5 for the embedded model) and follows a model change.
+    transpose : ipywidgets.FloatSlider
+        Semitones to play the sound higher (negative: lower); shown for models with pitch
+        channels only (the embedded model), 0 otherwise.
     synthesize_button : ipywidgets.Button
     job : SynthesisJob
         Progress bar, time estimate, Stop button and partial-audio player.
@@ -64,6 +71,10 @@ class ResynthPanel(Panel):
             session.synthesizer.default_temperature, min=TEMPERATURE_RANGE[0], max=TEMPERATURE_RANGE[1], step=0.05, description="temperature",
             continuous_update=False,
         )
+        self.transpose = ipywidgets.FloatSlider(
+            0.0, min=TRANSPOSE_RANGE[0], max=TRANSPOSE_RANGE[1], step=0.5, description="transpose",
+            continuous_update=False, readout_format="+.1f",
+        )
         self.synthesize_button = ipywidgets.Button(description="Resynthesize", button_style="primary", icon="play")
         self.job = SynthesisJob(run_in_thread, show_partial=True)
         self.original_player = audio_player()
@@ -75,6 +86,7 @@ class ResynthPanel(Panel):
         super().__init__([
             ipywidgets.HTML("<b>Resynthesize</b>: the WaveNet decoder regenerates the sound from its encoding"),
             ipywidgets.HBox([self.sound, self.seed, self.temperature]),
+            self.transpose,
             self.synthesize_button,
             self.job,
             self.error,
@@ -94,6 +106,7 @@ class ResynthPanel(Panel):
         self.session.observe(self._guarded(lambda _: self._model_changed()), names="synthesizer")
         self._names_changed()
         self._follow_selection(self.sound)
+        self._show_transpose()
 
     def wait(self, timeout=None):
         """Block until a running synthesis has finished."""
@@ -102,10 +115,13 @@ class ResynthPanel(Panel):
     def _start(self):
         name = _check_choice("sound", self.sound.value, self.session.names())
         seed, temperature = _check_settings(self.seed.value, self.temperature.value)
+        semitones = check_number("transpose", self.transpose.value, *TRANSPOSE_RANGE)
         precision = self.session.precision
 
         def work(progress, cancel):
             encoding = self.session.encode([name])[name]
+            if semitones:
+                encoding = self.session.synthesizer.transpose(encoding, semitones)
             return self.session.synthesizer.synthesize(
                 encoding, seed=seed, temperature=temperature, chunk_size=CHUNK_SIZE, progress=progress, cancel=cancel,
                 precision=precision,
@@ -113,7 +129,8 @@ class ResynthPanel(Panel):
 
         def done(audio):
             self.session.set_resynthesis(name, audio[0])
-            self._ok(f"Resynthesized '{name}': {audio.shape[1]} samples ({audio.shape[1] / SAMPLE_RATE:.2f} s).")
+            moved = f", transposed by {semitones:+g} semitones" if semitones else ""
+            self._ok(f"Resynthesized '{name}'{moved}: {audio.shape[1]} samples ({audio.shape[1] / SAMPLE_RATE:.2f} s).")
 
         def cancelled(partial):
             self._ok(f"Stopped after {partial.shape[1]} samples: the partial audio is in the player above.")
@@ -123,6 +140,14 @@ class ResynthPanel(Panel):
 
     def _model_changed(self):
         self.temperature.value = self.session.synthesizer.default_temperature
+        self._show_transpose()
+
+    def _show_transpose(self):
+        """The transpose slider is for models with pitch channels; others resynthesize at the sound's pitch."""
+        pitched = self.session.synthesizer.pitch_conditioned
+        self.transpose.layout.display = None if pitched else "none"
+        if not pitched:
+            self.transpose.value = 0.0
 
     def _names_changed(self):
         self._set_options(self.sound, self.session.names())

@@ -592,6 +592,20 @@ def test_to_wav_bytes_parses_back(tmp_path):
         to_wav_bytes(np.zeros((3, 10)))
 
 
+def test_pitch_shift_moves_the_pitch_and_keeps_the_length():
+    from nsynth_widgets.audio import pitch_shift
+    from nsynth_widgets.dsp.pitch import channel_to_f0, estimate_pitch
+
+    tone = (0.5 * np.sin(2 * np.pi * 220.0 * np.arange(16000) / 16000.0)).astype(np.float32)
+    shifted = pitch_shift(tone, 7)
+    assert shifted.shape == tone.shape and shifted.dtype == np.float32
+    f0 = np.median(channel_to_f0(estimate_pitch(shifted)[5:-5, 0]))
+    assert abs(1200 * np.log2(f0 / (220.0 * 2 ** (7 / 12)))) < 5
+    for bad in (float("nan"), 49, True):
+        with pytest.raises(ParameterError, match=r"`semitones` must be a number in \[-48, 48\]"):
+            pitch_shift(tone, bad)
+
+
 def test_duration_seconds():
     assert duration_seconds(40000) == 2.5
     assert duration_seconds(22050, sample_rate=44100) == 0.5

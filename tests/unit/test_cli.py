@@ -53,6 +53,28 @@ def test_synthesize_with_int8_weights(tmp_path, weights_file, tiny_model):
     np.testing.assert_allclose(audio, tiny_model.synthesize(enc, seed=1, precision="int8")[0], atol=1 / 32768 + 1e-6)
 
 
+def test_synthesize_transposed(tmp_path, pitch_model, tiny_model, weights_file):
+    rng = np.random.default_rng(5)
+    enc = rng.normal(size=(1, 4, 16)).astype(np.float32)
+    enc[..., 14], enc[..., 15] = -1.0, 1.0  # 220 Hz, voiced
+    np.save(tmp_path / "e.npy", enc)
+    pitched = pitch_model.save_weights(tmp_path / "pitch.npz")
+    assert main(["synthesize", str(tmp_path / "e.npy"), "-o", str(tmp_path / "out"), "--model", str(pitched),
+                 "--transpose", "7", "--seed", "2"]) == 0
+    audio, _ = sf.read(tmp_path / "out" / "e.wav", dtype="float32")
+    expected = pitch_model.synthesize(pitch_model.transpose(enc, 7), seed=2)[0]
+    np.testing.assert_allclose(audio, expected, atol=1 / 32768 + 1e-6)
+    assert not np.allclose(expected, pitch_model.synthesize(enc, seed=2)[0])
+
+
+def test_transposing_needs_pitch_channels(tmp_path, weights_file, capsys):
+    np.save(tmp_path / "e.npy", np.zeros((1, 2, 16), np.float32))
+    assert main(["synthesize", str(tmp_path / "e.npy"), "-o", str(tmp_path), "--model", str(weights_file),
+                 "--transpose", "-3"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "has no pitch channels. Pitch-shift the audio before encoding instead" in err
+
+
 def test_encode_length_keeps_the_first_samples(tmp_path, weights_file, wav_files):
     assert main(["encode", str(wav_files[1]), "-o", str(tmp_path), "--model", str(weights_file), "--length", "640"]) == 0
     assert load_encoding(tmp_path / "b.npy").shape == (1, 10, 16)

@@ -22,9 +22,10 @@ def test_top_level_name():
 
 def test_dashboard_composes_the_panels(session):
     dashboard = Dashboard(session=session, run_in_thread=False)
-    assert dashboard.tabs.titles == ("Load", "Encode", "Plots", "Resynthesize", "Mix", "Pad")
+    assert dashboard.tabs.titles == ("Load", "Encode", "Plots", "Resynthesize", "Mix", "Pad", "Play")
     assert list(dashboard.tabs.children) == [
-        dashboard.loader, dashboard.encoder, dashboard.plots, dashboard.resynth, dashboard.mixer, dashboard.pad
+        dashboard.loader, dashboard.encoder, dashboard.plots, dashboard.resynth, dashboard.mixer, dashboard.pad,
+        dashboard.play,
     ]
     assert all(panel.session is session for panel in dashboard.tabs.children)
     assert dashboard.model_status.value == "Model: loads on first use."

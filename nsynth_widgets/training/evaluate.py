@@ -18,7 +18,10 @@ split: its instruments were never seen in training), each note is encoded and re
 * a latent-mix check: the resynthesis of a 50/50 mix of two instruments' encodings at the same
   pitch should sit between them;
 * :func:`validation_loss`: the decoder's teacher-forced cross-entropy on fixed crops of the
-  held-out notes (the training objective, comparable between runs whatever seed they used).
+  held-out notes (the training objective, comparable between runs whatever seed they used);
+* :func:`unpitched_check`: the spectral distance of resyntheses of sounds without a pitch —
+  noise, clicks and FluidR3's sound effects (sea shore, helicopter, applause, gunshot...) — which
+  a pitch-conditioned model must not make worse.
 
 From a shell::
 
@@ -60,6 +63,8 @@ __all__ = [
     "envelope_noise",
     "evaluate_model",
     "validation_loss",
+    "unpitched_sounds",
+    "unpitched_check",
     "save_figures",
     "results_markdown",
     "main",
@@ -649,6 +654,83 @@ def validation_loss(model, dataset, crops=64, crop_length=4096, seed=0, batch_si
     return {"nats": total / (crops * crop_length), "crops": crops, "crop_length": crop_length, "seed": seed}
 
 
+#: FluidR3_GM programs without a pitch, rendered at MIDI 60: name → (program, velocity).
+UNPITCHED_PROGRAMS = {
+    "breath": (121, 100), "seashore": (122, 100), "helicopter": (125, 100), "applause": (126, 100),
+    "gunshot": (127, 100), "reverse_cymbal": (119, 100),
+}
+
+
+def unpitched_sounds(seed=0, seconds=2.0, renderer=None):
+    """Sounds without a pitch for :func:`unpitched_check`: two made here and FluidR3's sound effects.
+
+    Parameters
+    ----------
+    seed : int
+        Seed of the synthetic ones: a decaying white-noise burst and an irregular train of clicks.
+    seconds : float
+        Length of each (the first ``seconds`` of each rendered effect).
+    renderer : NoteRenderer, optional
+        Renders :data:`UNPITCHED_PROGRAMS` (a default one is opened when None; needs fluidsynth).
+
+    Returns
+    -------
+    sounds : dict[str, np.ndarray [shape=(seconds * 16000,)]], float32
+    """
+    from .data import NoteRenderer
+
+    rng = np.random.default_rng(seed)
+    n = int(seconds * 16000)
+    t = np.arange(n) / 16000.0
+    clicks = np.zeros(n)
+    clicks[np.cumsum(rng.integers(800, 4000, size=n // 800))[: n // 800] % n] = rng.uniform(0.3, 0.8, n // 800)
+    sounds = {
+        "noise_burst": 0.5 * np.exp(-3.0 * t) * rng.uniform(-1.0, 1.0, n),
+        "clicks": np.convolve(clicks, np.exp(-np.arange(40) / 6.0), mode="same").clip(-1, 1),
+    }
+    opened = renderer is None
+    renderer = NoteRenderer() if opened else renderer
+    try:
+        for name, (program, velocity) in UNPITCHED_PROGRAMS.items():
+            sounds[name] = renderer.render(program, 60, velocity)[:n]
+    finally:
+        if opened:
+            renderer.close()
+    return {name: np.asarray(audio, np.float32) for name, audio in sounds.items()}
+
+
+def unpitched_check(model, sounds, seed=0, batch_size=8):
+    """Resynthesize sounds without a pitch and measure how close they come.
+
+    Parameters
+    ----------
+    model : NSynth
+    sounds : dict[str, np.ndarray [shape=(n,)]]
+        E.g. :func:`unpitched_sounds`.
+
+    Returns
+    -------
+    check : dict
+        ``{"sounds": {name: {"spectral_distance", "noise_distance"}}, "spectral_distance": median,
+        "noise_distance": median}`` in dB (``noise_distance``: the envelope-noise baseline).
+    """
+    names = list(sounds)
+    encodings = [model.encode(sounds[name])[0] for name in names]
+    generated = _synthesize(model, encodings, batch_size, seed)
+    rows = {}
+    for index, (name, audio) in enumerate(zip(names, generated)):
+        reference = sounds[name][: audio.size]
+        rows[name] = {
+            "spectral_distance": spectral_distance(reference, audio),
+            "noise_distance": spectral_distance(reference, envelope_noise(reference, np.random.default_rng([seed, index]))),
+        }
+    return {
+        "sounds": rows,
+        "spectral_distance": _median([row["spectral_distance"] for row in rows.values()]),
+        "noise_distance": _median([row["noise_distance"] for row in rows.values()]),
+    }
+
+
 def save_figures(model, dataset, out_dir, note_ids, resyntheses=None, seed=0):
     """Write one small PNG per note: spectrogram of the original beside its resynthesis.
 
@@ -801,6 +883,15 @@ def results_markdown(results):
                 f"{_number(None if within is None else 100 * within, 0)} % | "
                 f"{_number(None if recall is None else 100 * recall, 0)} % |"
             )
+    unpitched = results.get("unpitched")
+    if unpitched:
+        listing = ", ".join(f"{name} {_number(row['spectral_distance'], 1)}" for name, row in unpitched["sounds"].items())
+        lines += [
+            "",
+            f"**Sounds without a pitch** (noise, clicks, FluidR3's sound effects): median spectral distance "
+            f"{_number(unpitched['spectral_distance'], 1)} dB (envelope noise {_number(unpitched['noise_distance'], 1)} "
+            f"dB): {listing}.",
+        ]
     mix = results.get("mix")
     if mix is not None:
         lines += [
@@ -875,6 +966,8 @@ def main(argv=None):
                         help="crops of 4096 samples for the validation loss (default 64)")
     parser.add_argument("--temperature", type=float, default=1.0,
                         help="sampling temperature > 0 (default 1.0: the model's own distribution)")
+    parser.add_argument("--unpitched", action="store_true",
+                        help="also resynthesize sounds without a pitch (noise, clicks, FluidR3 sound effects)")
     parser.add_argument("--transpositions", type=float, nargs="*", default=[-12, -7, 7, 12],
                         help="semitones of the transposition check of a pitch-conditioned model (default -12 -7 7 12)")
     args = parser.parse_args(argv)
@@ -897,6 +990,8 @@ def main(argv=None):
                 tuple(args.transpositions),
             )
         results["validation_loss"] = validation_loss(model, dataset, crops=args.validation_crops, seed=args.seed)
+        if args.unpitched:
+            results["unpitched"] = unpitched_check(model, unpitched_sounds(args.seed), args.seed, args.batch_size)
         os.makedirs(args.out, exist_ok=True)
         chosen = [row["note_id"] for row in results["notes"][:figures]]
         save_figures(model, dataset, os.path.join(args.out, "figures"), chosen, resyntheses)

@@ -1,8 +1,9 @@
 """Render the example sounds shipped in ``nsynth_widgets/assets/examples/``.
 
-Every example is a note of an instrument the embedded model did **not** train on (the
-held-out program of its family in :func:`nsynth_widgets.training.data.plan_notes` with seed 0),
-rendered by the same pipeline as the training data (FluidR3_GM, MIT licence)::
+Every example is a note of an instrument the embedded model did **not** train on: the held-out
+program of its family in :func:`nsynth_widgets.training.data.plan_notes` with seed 0, or a
+program outside NSynth's families (the sitar, the helicopter sound effect). They are rendered by
+the same pipeline as the training data (FluidR3_GM, MIT licence)::
 
     python -m nsynth_widgets.training.make_examples [OUT_DIR]
 """
@@ -11,6 +12,7 @@ import argparse
 from pathlib import Path
 
 from ..audio import save_audio
+from ..errors import ParameterError
 from .data import NoteRenderer, family_of
 
 __all__ = ["EXAMPLES", "make_examples"]
@@ -23,6 +25,9 @@ EXAMPLES = {
     "horn_G3": (60, 55, 100),  # French horn (brass)
     "ocarina_C5": (79, 72, 100),  # flute family
     "organ_C4": (18, 60, 100),  # rock organ
+    "bass_E2": (38, 40, 100),  # synth bass 1
+    "sitar_E3": (104, 52, 100),  # not an NSynth family
+    "helicopter": (125, 60, 100),  # a sound effect: no pitch
 }
 
 _LICENCE = """Example sounds of nsynth_widgets
@@ -36,6 +41,13 @@ The renderings are distributed under the same MIT licence.
 """
 
 
+def _family(program):
+    try:
+        return family_of(program)
+    except ParameterError:
+        return "not an NSynth family"
+
+
 def make_examples(out_dir):
     """Render every entry of :data:`EXAMPLES` as a 4 s, 16 kHz, 16-bit wav into ``out_dir``."""
     out_dir = Path(out_dir)
@@ -44,7 +56,7 @@ def make_examples(out_dir):
     with NoteRenderer() as renderer:
         for name, (program, pitch, velocity) in EXAMPLES.items():
             save_audio(out_dir / f"{name}.wav", renderer.render(program, pitch, velocity))
-            rows.append(f"- {name}.wav: GM program {program} ({family_of(program)}), MIDI pitch {pitch}, velocity {velocity}")
+            rows.append(f"- {name}.wav: GM program {program} ({_family(program)}), MIDI pitch {pitch}, velocity {velocity}")
     (out_dir / "LICENSE.txt").write_text(_LICENCE.format(table="\n".join(rows)))
     return out_dir
 

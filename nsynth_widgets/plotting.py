@@ -27,6 +27,7 @@ __all__ = [
     "plot_waveform",
     "plot_encoding",
     "plot_encoding_image",
+    "plot_f0",
     "plot_spectrogram",
     "plot_rainbowgram",
     "spectral_distance",
@@ -289,6 +290,48 @@ def plot_encoding_image(encoding, hop_length=512, sample_rate=16000, ax=None, cm
     return image
 
 
+def plot_f0(pitch, hop_length=512, sample_rate=16000, ax=None, **line_kwargs):
+    """Draw the f0 channel of a pitch-conditioned encoding in Hz, solid where voiced.
+
+    Parameters
+    ----------
+    pitch : np.ndarray [shape=(frames, 2) or (1, frames, 2)], float
+        The f0 (``log2(f0 / 440)``) and voicing channels, e.g. ``encoding[0, :, -2:]``.
+    hop_length : int
+        Samples per encoding frame.
+    sample_rate : float
+    ax : matplotlib.axes.Axes or None
+    **line_kwargs
+        Passed to ``ax.plot`` for the voiced line.
+
+    Returns
+    -------
+    line : matplotlib.lines.Line2D
+        f0 at the frame centres (as in :func:`plot_encoding`), NaN where the voicing is below 0.5;
+        the whole channel (what the oscillator follows, unvoiced gaps bridged) is drawn dotted
+        underneath. The y axis is logarithmic, in Hz.
+    """
+    from .dsp.pitch import channel_to_f0
+
+    pitch = _check_encoding(pitch)
+    if pitch.shape[1] != 2:
+        raise ParameterError(
+            f"`pitch` must have the 2 pitch channels (f0, voicing) in its last axis. Received: pitch with shape {pitch.shape}."
+        )
+    hop_length = _check_positive(hop_length, "hop_length", integer=True)
+    sample_rate = _check_positive(sample_rate, "sample_rate")
+    ax = _check_ax(ax)
+    centres = (np.arange(pitch.shape[0]) + 0.5) * hop_length / sample_rate
+    f0 = channel_to_f0(pitch[:, 0])
+    ax.plot(centres, f0, linestyle=":", linewidth=1.0, color="0.5")
+    line = ax.plot(centres, np.where(pitch[:, 1] >= 0.5, f0, np.nan), linewidth=2.0, **line_kwargs)[0]
+    ax.set_yscale("log")
+    ax.set_xlim(0.0, pitch.shape[0] * hop_length / sample_rate)
+    ax.set_xlabel("Time (s)")
+    ax.set_ylabel("f0 (Hz)")
+    return line
+
+
 def plot_spectrogram(audio, sample_rate=16000, n_fft=1024, hop_length=256, ax=None, top_db=80):
     """Draw the log-magnitude STFT (dB relative to the loudest bin) with frequency in Hz.
 
@@ -530,7 +573,7 @@ def compare_figure(original, resynthesis, sample_rate=16000):
     return figure
 
 
-def encoding_figure(audio, encoding, hop_length=512, sample_rate=16000):
+def encoding_figure(audio, encoding, hop_length=512, sample_rate=16000, f0_channel=None):
     """A waveform above its encoding's channels, on one shared time axis.
 
     Parameters
@@ -541,23 +584,36 @@ def encoding_figure(audio, encoding, hop_length=512, sample_rate=16000):
         Samples per encoding frame.
     sample_rate : float
         Samples per second.
+    f0_channel : int or None
+        For a pitch-conditioned model (``ModelConfig.f0_channel``): the f0 and voicing channels
+        (``f0_channel`` and the next) get a third axes of their own (:func:`plot_f0`), and the
+        middle one shows the learned channels only.
 
     Returns
     -------
     figure : matplotlib.figure.Figure
-        Two axes sharing x, limits ``[0, max(n, frames * hop_length) / sample_rate]``.
+        Two (three) axes sharing x, limits ``[0, max(n, frames * hop_length) / sample_rate]``.
     """
     audio = _check_audio(audio)
     encoding = _check_encoding(encoding)
     hop_length = _check_positive(hop_length, "hop_length", integer=True)
     sample_rate = _check_positive(sample_rate, "sample_rate")
-    figure = Figure(figsize=(10, 5), layout="constrained")
-    wave_ax, enc_ax = figure.subplots(2, 1, sharex=True)
+    rows = 2 if f0_channel is None else 3
+    figure = Figure(figsize=(10, 2.5 * rows), layout="constrained")
+    axes = figure.subplots(rows, 1, sharex=True)
+    wave_ax, enc_ax = axes[0], axes[1]
     plot_waveform(audio, sample_rate, ax=wave_ax)
-    plot_encoding(encoding, hop_length, sample_rate, ax=enc_ax)
+    learned = encoding if f0_channel is None else encoding[:, :f0_channel]
+    plot_encoding(learned, hop_length, sample_rate, ax=enc_ax)
     wave_ax.set_title("Waveform")
     wave_ax.set_xlabel("")
-    enc_ax.set_title(f"Encoding ({encoding.shape[1]} channels, {encoding.shape[0]} frames)")
+    if f0_channel is None:
+        enc_ax.set_title(f"Encoding ({encoding.shape[1]} channels, {encoding.shape[0]} frames)")
+    else:
+        enc_ax.set_title(f"Learned channels ({learned.shape[1]} of {encoding.shape[1]}, {encoding.shape[0]} frames)")
+        enc_ax.set_xlabel("")
+        plot_f0(encoding[:, f0_channel : f0_channel + 2], hop_length, sample_rate, ax=axes[2])
+        axes[2].set_title("Measured pitch channels: f0 (solid where voiced)")
     wave_ax.set_xlim(0.0, max(audio.size, encoding.shape[0] * hop_length) / sample_rate)
     return figure
 

@@ -21,14 +21,14 @@ _CACHED = 8  # sounds whose images are kept
 _DRAWING = threading.Lock()  # matplotlib is not thread-safe: one drawing at a time
 
 
-def _waveform_png(audio, encoding, hop_length):
+def _waveform_png(audio, encoding, hop_length, f0_channel):
     if encoding is None:
         figure = Figure(figsize=(10, 2.6), layout="constrained")
         ax = figure.add_subplot()
         plot_waveform(audio, SAMPLE_RATE, ax=ax)
         ax.set_title("Waveform (encode the sound to see its encoding channels here)")
     else:
-        figure = encoding_figure(audio, encoding, hop_length, SAMPLE_RATE)
+        figure = encoding_figure(audio, encoding, hop_length, SAMPLE_RATE, f0_channel)
     return figure_to_png(figure, dpi=_DPI)
 
 
@@ -129,10 +129,11 @@ class PlotPanel(Panel):
         if cached is not None and cached[0] is audio and cached[1] is encoding:
             pngs = cached[2]
         else:
-            hop_length = None if encoding is None else self.session.synthesizer.config.hop_length
+            config = None if encoding is None else self.session.synthesizer.config
+            hop_length, f0_channel = (None, None) if config is None else (config.hop_length, config.f0_channel)
             with _DRAWING:
                 pngs = (
-                    _waveform_png(audio, encoding, hop_length),
+                    _waveform_png(audio, encoding, hop_length, f0_channel),
                     _spectrum_png(lambda ax: plot_spectrogram(audio, SAMPLE_RATE, ax=ax), "Spectrogram"),
                     _spectrum_png(
                         lambda ax: plot_rainbowgram(audio, SAMPLE_RATE, ax=ax),

@@ -237,6 +237,28 @@ def test_encoding_figure_shares_time_axis():
     np.testing.assert_allclose(enc_ax.lines[0].get_xdata()[[0, -1]], [0.016, 77.5 * 512 / SR])
 
 
+def test_f0_in_hz_at_frame_centres_solid_where_voiced(ax):
+    pitch = np.stack([np.log2(np.array([220.0, 220.0, 330.0, 440.0]) / 440.0), [1.0, 0.9, 0.2, 1.0]], axis=-1)
+    line = plotting.plot_f0(pitch, hop_length=512, ax=ax)
+    x, y = line.get_data()
+    np.testing.assert_allclose(x, (np.arange(4) + 0.5) * 512 / 16000)
+    np.testing.assert_allclose(y, [220.0, 220.0, np.nan, 440.0])
+    assert ax.get_yscale() == "log" and ax.get_xlim() == (0.0, 4 * 512 / 16000)
+    dotted = [other for other in ax.lines if other is not line]
+    np.testing.assert_allclose(dotted[0].get_ydata(), [220.0, 220.0, 330.0, 440.0])
+    with pytest.raises(ParameterError, match=r"`pitch` must have the 2 pitch channels"):
+        plotting.plot_f0(np.zeros((4, 3)), ax=ax)
+
+
+def test_encoding_figure_of_a_pitch_conditioned_model_has_a_pitch_axes():
+    encoding = np.zeros((1, 10, 16))
+    encoding[..., 14], encoding[..., 15] = -1.0, 1.0
+    figure = plotting.encoding_figure(np.zeros(5120), encoding, f0_channel=14)
+    wave_ax, learned_ax, pitch_ax = figure.axes
+    assert len(learned_ax.lines) == 14 and learned_ax.get_title().startswith("Learned channels (14 of 16")
+    np.testing.assert_allclose(pitch_ax.lines[-1].get_ydata(), 220.0)
+
+
 def test_figure_to_png():
     fig = Figure(figsize=(3, 2))
     fig.add_subplot().plot([0, 1])

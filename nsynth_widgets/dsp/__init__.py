@@ -1,11 +1,13 @@
-"""Pure NumPy signal processing: mu-law, framing, mixing and time-stretching of encodings.
+"""Pure NumPy signal processing: mu-law, framing, mixing and time-stretching of encodings, and the
+pitch channels and oscillator of a pitch-conditioned model (:mod:`.pitch`, :mod:`.excitation`;
+the pitch estimator calls librosa, imported when first used).
 
 Nothing here imports TensorFlow; every function is usable without a model.
 """
 
 from .mulaw import mu_law_encode, mu_law_decode, codes_to_classes, classes_to_codes, quantize
 from .framing import frames_for, trim_to_hop
-from .mix import bilinear_weights, crossfade, interpolate, time_stretch, weighted_mix
+from .mix import bilinear_weights, crossfade, interpolate, time_stretch, weighted_mix, with_pitch_of
 
 __all__ = [
     "mu_law_encode",
@@ -20,4 +22,5 @@ __all__ = [
     "bilinear_weights",
     "weighted_mix",
     "time_stretch",
+    "with_pitch_of",
 ]

@@ -29,6 +29,9 @@ This module needs NumPy and numba only: it reads checkpoint-layout arrays
 
 import dataclasses
 import math
+import os
+import threading
+import typing
 
 import numba
 import numpy as np
@@ -36,7 +39,8 @@ from numba.core import types
 from numba.extending import overload
 
 from ..dsp.excitation import Oscillator
-from ..errors import EncodingError, ParameterError, SynthesisCancelled, describe
+from ..errors import EncodingError, ParameterError, SynthesisCancelled, check_integer, describe
+from ._sync import STOP, store_release, wait_at_least
 
 __all__ = ["DecoderWeights", "IncrementalDecoder", "PRECISIONS", "generate", "int8_equivalent_arrays"]
 
@@ -224,93 +228,95 @@ def _quantize_columns(w):
 
 
 @numba.njit(cache=True, nogil=True, fastmath=True, inline="always")
-def _int8_accumulate_one(x, q, b, acc):  # pragma: no cover - compiled
-    """``acc += x[b] @ q``: eight rows of ``q`` per pass over the accumulator."""
-    rows = q.shape[0]
-    full = rows - rows % 8
-    for k in range(0, full, 8):
-        x0, x1, x2, x3 = x[b, k], x[b, k + 1], x[b, k + 2], x[b, k + 3]
-        x4, x5, x6, x7 = x[b, k + 4], x[b, k + 5], x[b, k + 6], x[b, k + 7]
-        q0, q1, q2, q3 = q[k], q[k + 1], q[k + 2], q[k + 3]
-        q4, q5, q6, q7 = q[k + 4], q[k + 5], q[k + 6], q[k + 7]
+def _accumulate_one(x, x0, w, r0, r1, b, acc):  # pragma: no cover - compiled
+    """``acc += x[b, x0 : x0 + r1 - r0] @ w[r0:r1]``: eight rows of ``w`` per pass over ``acc``."""
+    full = r1 - (r1 - r0) % 8
+    for k in range(r0, full, 8):
+        i = x0 + k - r0
+        x_0, x_1, x_2, x_3 = x[b, i], x[b, i + 1], x[b, i + 2], x[b, i + 3]
+        x_4, x_5, x_6, x_7 = x[b, i + 4], x[b, i + 5], x[b, i + 6], x[b, i + 7]
+        w0, w1, w2, w3 = w[k], w[k + 1], w[k + 2], w[k + 3]
+        w4, w5, w6, w7 = w[k + 4], w[k + 5], w[k + 6], w[k + 7]
         for c in range(acc.shape[0]):
             acc[c] += (
-                (x0 * np.float32(q0[c]) + x1 * np.float32(q1[c])) + (x2 * np.float32(q2[c]) + x3 * np.float32(q3[c]))
+                (x_0 * np.float32(w0[c]) + x_1 * np.float32(w1[c])) + (x_2 * np.float32(w2[c]) + x_3 * np.float32(w3[c]))
             ) + (
-                (x4 * np.float32(q4[c]) + x5 * np.float32(q5[c])) + (x6 * np.float32(q6[c]) + x7 * np.float32(q7[c]))
+                (x_4 * np.float32(w4[c]) + x_5 * np.float32(w5[c])) + (x_6 * np.float32(w6[c]) + x_7 * np.float32(w7[c]))
             )
-    for k in range(full, rows):
-        xk = x[b, k]
-        qk = q[k]
+    for k in range(full, r1):
+        xk = x[b, x0 + k - r0]
+        wk = w[k]
         for c in range(acc.shape[0]):
-            acc[c] += xk * np.float32(qk[c])
+            acc[c] += xk * np.float32(wk[c])
 
 
 @numba.njit(cache=True, nogil=True, fastmath=True, inline="always")
-def _int8_accumulate_four(x, q, b, acc0, acc1, acc2, acc3):  # pragma: no cover - compiled
-    """``acc_i += x[b + i] @ q`` for four batch rows: each widened weight is used four times."""
-    rows = q.shape[0]
-    full = rows - rows % 4
-    for k in range(0, full, 4):
-        x0, x1, x2, x3 = x[b, k], x[b, k + 1], x[b, k + 2], x[b, k + 3]
-        y0, y1, y2, y3 = x[b + 1, k], x[b + 1, k + 1], x[b + 1, k + 2], x[b + 1, k + 3]
-        z0, z1, z2, z3 = x[b + 2, k], x[b + 2, k + 1], x[b + 2, k + 2], x[b + 2, k + 3]
-        u0, u1, u2, u3 = x[b + 3, k], x[b + 3, k + 1], x[b + 3, k + 2], x[b + 3, k + 3]
-        q0, q1, q2, q3 = q[k], q[k + 1], q[k + 2], q[k + 3]
+def _accumulate_four(x, x0, w, r0, r1, b, acc0, acc1, acc2, acc3):  # pragma: no cover - compiled
+    """``acc_i += x[b + i, x0 : x0 + r1 - r0] @ w[r0:r1]`` for four batch rows: each weight read once, used four times."""
+    full = r1 - (r1 - r0) % 4
+    for k in range(r0, full, 4):
+        i = x0 + k - r0
+        x_0, x_1, x_2, x_3 = x[b, i], x[b, i + 1], x[b, i + 2], x[b, i + 3]
+        y0, y1, y2, y3 = x[b + 1, i], x[b + 1, i + 1], x[b + 1, i + 2], x[b + 1, i + 3]
+        z0, z1, z2, z3 = x[b + 2, i], x[b + 2, i + 1], x[b + 2, i + 2], x[b + 2, i + 3]
+        u0, u1, u2, u3 = x[b + 3, i], x[b + 3, i + 1], x[b + 3, i + 2], x[b + 3, i + 3]
+        q0, q1, q2, q3 = w[k], w[k + 1], w[k + 2], w[k + 3]
         for c in range(acc0.shape[0]):
             w0, w1 = np.float32(q0[c]), np.float32(q1[c])
             w2, w3 = np.float32(q2[c]), np.float32(q3[c])
-            acc0[c] += (x0 * w0 + x1 * w1) + (x2 * w2 + x3 * w3)
+            acc0[c] += (x_0 * w0 + x_1 * w1) + (x_2 * w2 + x_3 * w3)
             acc1[c] += (y0 * w0 + y1 * w1) + (y2 * w2 + y3 * w3)
             acc2[c] += (z0 * w0 + z1 * w1) + (z2 * w2 + z3 * w3)
             acc3[c] += (u0 * w0 + u1 * w1) + (u2 * w2 + u3 * w3)
-    for k in range(full, rows):
-        qk = q[k]
-        x0, y0, z0, u0 = x[b, k], x[b + 1, k], x[b + 2, k], x[b + 3, k]
+    for k in range(full, r1):
+        i = x0 + k - r0
+        wk = w[k]
+        x_0, y0, z0, u0 = x[b, i], x[b + 1, i], x[b + 2, i], x[b + 3, i]
         for c in range(acc0.shape[0]):
-            w0 = np.float32(qk[c])
-            acc0[c] += x0 * w0
+            w0 = np.float32(wk[c])
+            acc0[c] += x_0 * w0
             acc1[c] += y0 * w0
             acc2[c] += z0 * w0
             acc3[c] += u0 * w0
 
 
 @numba.njit(cache=True, nogil=True, fastmath=True)
-def _int8_product(x, q, scale, out):  # pragma: no cover - compiled
-    """``out[b] = (x[b] @ q) * scale``: ``x [B, K]`` float32, ``q [K, N]`` int8, ``scale [N]``.
+def _accumulate(x, x0, w, r0, r1, out):  # pragma: no cover - compiled
+    """``out[b] += x[b, x0 : x0 + r1 - r0] @ w[r0:r1]`` for every batch row ``b``.
 
-    Columns are innermost so that LLVM vectorises the widening (int8 → float32) and the
-    multiply-adds; batch rows go four at a time (batches are bound by arithmetic: a widened
-    weight then feeds four multiply-adds), a lone row takes eight rows of ``q`` per pass
-    (batch 1 is bound by memory).
+    ``x [B, >= x0 + r1 - r0]`` and ``out [B, N]`` are float32, ``w [K, N]`` float32 or int8 (its
+    values, without the scale). Columns are innermost, so that LLVM vectorises the widening
+    (int8 → float32) and the multiply-adds; batch rows go four at a time (a batch is bound by
+    arithmetic: a widened weight then feeds four multiply-adds), a lone row takes eight rows of
+    ``w`` per pass (batch 1 is bound by memory). No BLAS: the two threads of the step loop must
+    not each start BLAS's own threads.
     """
-    batch = x.shape[0]
+    batch = out.shape[0]
     grouped = batch - batch % 4
-    out[:] = 0.0
     for b in range(0, grouped, 4):
-        _int8_accumulate_four(x, q, b, out[b], out[b + 1], out[b + 2], out[b + 3])
+        _accumulate_four(x, x0, w, r0, r1, b, out[b], out[b + 1], out[b + 2], out[b + 3])
     for b in range(grouped, batch):
-        _int8_accumulate_one(x, q, b, out[b])
-    for b in range(batch):
-        acc = out[b]
-        for c in range(acc.shape[0]):
-            acc[c] *= scale[c]
+        _accumulate_one(x, x0, w, r0, r1, b, out[b])
 
 
-def _layer_product(x, weights, scales, layer, out):
-    """``out = x @ weights[layer]``: BLAS for float32 weights (``scales`` None), else the int8 kernel."""
-    if scales is None:
-        np.dot(x, weights[layer], out)
-    else:
-        _int8_product(x, weights[layer], scales[layer], out)
+def _scale_columns(out, scales, layer):
+    """``out *= scales[layer]`` per column; nothing for float32 weights (``scales`` None)."""
+    if scales is not None:
+        out *= scales[layer]
 
 
-@overload(_layer_product, inline="always")
-def _layer_product_compiled(x, weights, scales, layer, out):  # pragma: no cover - compiled
-    """The kernel is chosen from the weights' type when the step loop is compiled."""
+@overload(_scale_columns, inline="always")
+def _scale_columns_compiled(out, scales, layer):  # pragma: no cover - compiled
+    """The weights' precision is known when the step loop is compiled: float32 skips the loop."""
     if isinstance(scales, types.NoneType):
-        return lambda x, weights, scales, layer, out: np.dot(x, weights[layer], out)
-    return lambda x, weights, scales, layer, out: _int8_product(x, weights[layer], scales[layer], out)
+        return lambda out, scales, layer: None
+
+    def scale_columns(out, scales, layer):
+        for b in range(out.shape[0]):
+            for c in range(out.shape[1]):
+                out[b, c] *= scales[layer, c]
+
+    return scale_columns
 
 
 # tanh on [-9, 9] in steps of 1/512 (beyond that it is ±1 to float32 precision): linear
@@ -330,21 +336,111 @@ def _table_tanh(x, table):  # pragma: no cover - compiled
     return table[i] + (position - i) * (table[i + 1] - table[i])
 
 
+class _Weights(typing.NamedTuple):
+    """What the step loop reads of :class:`DecoderWeights` (a tuple numba can take)."""
+
+    start_w: np.ndarray
+    start_b: np.ndarray
+    skip_start_w: np.ndarray
+    skip_b: np.ndarray
+    dilated_w: np.ndarray
+    dilated_scale: typing.Optional[np.ndarray]
+    exc_w: np.ndarray
+    res_skip_w: np.ndarray
+    res_skip_scale: typing.Optional[np.ndarray]
+    res_b: np.ndarray
+    out1_w: np.ndarray
+    logits_w: np.ndarray
+    logits_b: np.ndarray
+    dilations: np.ndarray
+    hop_length: int
+    past_rows: int  # rows of each stacked-taps matrix that the past part computes
+
+
+class _State(typing.NamedTuple):
+    """A decoder's mutable state and per-frame conditioning (shared by both threads)."""
+
+    cond: np.ndarray  # [B, frames, L, 2C]
+    cond_out: np.ndarray  # [B, frames, S]
+    offsets: np.ndarray  # [L] first ring-buffer slot of each layer
+    buffers: np.ndarray  # [sum of spans, B, C] each layer's past inputs
+    inputs: np.ndarray  # [k, B] the last k samples fed back (network scale)
+    past: np.ndarray  # [2, L, B, 2C] the past part of step t's pre-activations, in slot t % 2
+    counters: np.ndarray  # int64 [(1 + 2L) * 8]: STOP, then per layer "inputs written" and "past part done"
+
+
+# Slots of _State.counters, one cache line (8 int64) apart so that the threads do not share lines.
+@numba.njit(cache=True, nogil=True, inline="always")
+def _written_slot(layer):  # pragma: no cover - compiled
+    """Counter of steps whose input of ``layer`` is in the ring buffer (raised by the present part)."""
+    return (1 + layer) * 8
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _past_slot(layer, n_layers):  # pragma: no cover - compiled
+    """Counter of steps whose past part of ``layer`` is done (raised by the past part)."""
+    return (1 + n_layers + layer) * 8
+
+
 @numba.njit(cache=True, nogil=True)
-def _run_steps(
-    t0, n_steps, hop, start_w, start_b, skip_start_w, skip_b, dilated_w, cond, res_skip_w, res_b,
-    out1_w, cond_out, logits_w, logits_b, dilations, offsets, buffers, inputs,
-    forced, uniforms, inv_temperature, greedy, classes_out, logits_out, record_logits, tanh_table,
-    dilated_scale, res_skip_scale, excitation, exc_w,
+def _past_part(w, s, layer, t, excitation_t):  # pragma: no cover - compiled
+    """Step ``t``'s pre-activation of ``layer`` from what is known a step ahead, into ``s.past[t % 2]``.
+
+    That is rows ``[0, past_rows)`` of the stacked taps (``h(t - 2d)``, then ``h(t - d)``, ...)
+    times the dilated matrix, scaled, plus the excitation's map ``excitation_t [B, X] @ exc_w``.
+    """
+    width = s.buffers.shape[2]
+    taps = w.start_w.shape[0]
+    d = w.dilations[layer]
+    span = (taps - 1) * d
+    acc = s.past[t % 2, layer]
+    acc[:] = 0.0
+    for j in range(taps - 1):
+        r1 = min((j + 1) * width, w.past_rows)
+        if r1 <= j * width:
+            break
+        slot = s.offsets[layer] + (t - (taps - 1 - j) * d) % span
+        _accumulate(s.buffers[slot], 0, w.dilated_w[layer], j * width, r1, acc)
+    _scale_columns(acc, w.dilated_scale, layer)
+    _accumulate(excitation_t, 0, w.exc_w[layer], 0, w.exc_w.shape[1], acc)
+
+
+@numba.njit(cache=True, nogil=True)
+def _run_past(t0, n_steps, w, s, excitation):  # pragma: no cover - compiled; the second thread
+    """The past thread: every layer's past part of steps ``t0 .. t0 + n_steps - 1``, in order.
+
+    The past part of step ``t`` in layer ``l`` needs the layer's input at ``t - d`` (written by
+    the present thread at step ``t - d``) and a free slot in ``s.past`` (the present thread has
+    read step ``t - 2``'s, which it does before writing its input of step ``t - 1``): so it waits
+    for the input of step ``t - min(d, 2)``, and runs up to two steps ahead.
+    """
+    n_layers = w.dilated_w.shape[0]
+    for step in range(n_steps):
+        t = t0 + step
+        for layer in range(n_layers):
+            if not wait_at_least(s.counters, _written_slot(layer), t - min(w.dilations[layer], 2) + 1):
+                return
+            _past_part(w, s, layer, t, excitation[step])
+            store_release(s.counters, _past_slot(layer, n_layers), t + 1)
+
+
+@numba.njit(cache=True, nogil=True)
+def _run_present(
+    t0, n_steps, w, s, excitation, two_threads, forced, uniforms, inv_temperature, greedy, classes_out,
+    logits_out, record_logits, tanh_table,
 ):  # pragma: no cover - compiled; exercised through IncrementalDecoder
-    batch, width = buffers.shape[1], buffers.shape[2]
-    taps = start_w.shape[0]
-    n_layers = dilated_w.shape[0]
-    skip_width = skip_start_w.shape[1]
-    n_classes = logits_w.shape[1]
-    n_excitation = exc_w.shape[1]
+    """The step loop: ``n_steps`` samples from ``t0`` (the present part of every layer, the head, sampling).
+
+    With ``two_threads`` the past parts come from :func:`_run_past` on another thread; without,
+    this thread computes each one right before it is needed — the same numbers in the same order.
+    """
+    batch, width = s.buffers.shape[1], s.buffers.shape[2]
+    taps = w.start_w.shape[0]
+    n_layers = w.dilated_w.shape[0]
+    skip_width = w.skip_start_w.shape[1]
+    n_classes = w.logits_w.shape[1]
+    hop = w.hop_length
     h = np.empty((batch, width), np.float32)
-    gathered = np.empty((batch, taps * width), np.float32)
     pre = np.empty((batch, 2 * width), np.float32)
     z = np.empty((batch, width), np.float32)
     res_skip = np.empty((batch, width + skip_width), np.float32)
@@ -352,64 +448,75 @@ def _run_steps(
     relu_skip = np.empty((batch, skip_width), np.float32)
     out = np.empty((batch, skip_width), np.float32)
     logits = np.empty((batch, n_classes), np.float32)
+    weights = np.empty(n_classes, np.float64)
+    first_present_tap = w.past_rows // width
     for step in range(n_steps):
         t = t0 + step
         frame = t // hop
         # start conv over the shifted input: inputs[j] holds x[t - taps + j]
         for b in range(batch):
             for c in range(width):
-                acc = start_b[c]
+                acc = w.start_b[c]
                 for j in range(taps):
-                    acc += inputs[j, b] * start_w[j, c]
+                    acc += s.inputs[j, b] * w.start_w[j, c]
                 h[b, c] = acc
-        np.dot(h, skip_start_w, skip)
         for b in range(batch):
-            for c in range(skip_width):
-                skip[b, c] += skip_b[c]
+            skip[b] = w.skip_b
+        _accumulate(h, 0, w.skip_start_w, 0, width, skip)
         for layer in range(n_layers):
-            d = dilations[layer]
+            d = w.dilations[layer]
             span = (taps - 1) * d
-            base = offsets[layer]
-            for j in range(taps - 1):
-                slot = base + (t - (taps - 1 - j) * d) % span
-                for b in range(batch):
-                    for c in range(width):
-                        gathered[b, j * width + c] = buffers[slot, b, c]
+            # rows [past_rows, k*C) of the stacked taps; the last tap is this step's input h
+            pre[:] = 0.0
+            for j in range(first_present_tap, taps):
+                r0 = max(j * width, w.past_rows)
+                if r0 == (j + 1) * width:
+                    continue
+                if j == taps - 1:
+                    _accumulate(h, r0 - j * width, w.dilated_w[layer], r0, (j + 1) * width, pre)
+                else:
+                    slot = s.offsets[layer] + (t - (taps - 1 - j) * d) % span
+                    _accumulate(s.buffers[slot], r0 - j * width, w.dilated_w[layer], r0, (j + 1) * width, pre)
+            _scale_columns(pre, w.dilated_scale, layer)
+            if two_threads:
+                if not wait_at_least(s.counters, _past_slot(layer, n_layers), t + 1):
+                    return
+            else:
+                _past_part(w, s, layer, t, excitation[step])
+            past = s.past[t % 2, layer]
+            for b in range(batch):
+                for c in range(2 * width):
+                    pre[b, c] += past[b, c] + s.cond[b, frame, layer, c]
+            # the oldest tap's slot takes this step's input (the past part of step t has read it)
+            s.buffers[s.offsets[layer] + t % span] = h
+            store_release(s.counters, _written_slot(layer), t + 1)
             for b in range(batch):
                 for c in range(width):
-                    gathered[b, (taps - 1) * width + c] = h[b, c]
-            _layer_product(gathered, dilated_w, dilated_scale, layer, pre)
-            for b in range(batch):
-                for j in range(n_excitation):
-                    e = excitation[b, step, j]
-                    for c in range(2 * width):
-                        pre[b, c] += e * exc_w[layer, j, c]
-            write = base + t % span
+                    z[b, c] = _table_tanh(pre[b, width + c], tanh_table) * (
+                        0.5 + 0.5 * _table_tanh(0.5 * pre[b, c], tanh_table)
+                    )
+            res_skip[:] = 0.0
+            _accumulate(z, 0, w.res_skip_w[layer], 0, width, res_skip)
+            _scale_columns(res_skip, w.res_skip_scale, layer)
             for b in range(batch):
                 for c in range(width):
-                    buffers[write, b, c] = h[b, c]
-                    gate = pre[b, c] + cond[b, frame, layer, c]
-                    filt = pre[b, width + c] + cond[b, frame, layer, width + c]
-                    z[b, c] = _table_tanh(filt, tanh_table) * (0.5 + 0.5 * _table_tanh(0.5 * gate, tanh_table))
-            _layer_product(z, res_skip_w, res_skip_scale, layer, res_skip)
-            for b in range(batch):
-                for c in range(width):
-                    h[b, c] += res_skip[b, c] + res_b[layer, c]
+                    h[b, c] += res_skip[b, c] + w.res_b[layer, c]
                 for c in range(skip_width):
                     skip[b, c] += res_skip[b, width + c]
         for b in range(batch):
             for c in range(skip_width):
                 relu_skip[b, c] = max(skip[b, c], 0.0)
-        np.dot(relu_skip, out1_w, out)
+                out[b, c] = s.cond_out[b, frame, c]
+        _accumulate(relu_skip, 0, w.out1_w, 0, skip_width, out)
         for b in range(batch):
             for c in range(skip_width):
-                out[b, c] = max(out[b, c] + cond_out[b, frame, c], 0.0)
-        np.dot(out, logits_w, logits)
+                out[b, c] = max(out[b, c], 0.0)
+            logits[b] = w.logits_b
+        _accumulate(out, 0, w.logits_w, 0, skip_width, logits)
         for b in range(batch):
             best = 0
             top = -np.inf
             for q in range(n_classes):
-                logits[b, q] += logits_b[q]
                 if record_logits:
                     logits_out[b, step, q] = logits[b, q]
                 if logits[b, q] > top:
@@ -422,19 +529,50 @@ def _run_steps(
             else:
                 total = 0.0
                 for q in range(n_classes):
-                    total += math.exp((logits[b, q] - top) * inv_temperature)
+                    weights[q] = math.exp((logits[b, q] - top) * inv_temperature)
+                    total += weights[q]
                 target = uniforms[b, step] * total
                 running = 0.0
                 chosen = n_classes - 1
                 for q in range(n_classes):
-                    running += math.exp((logits[b, q] - top) * inv_temperature)
+                    running += weights[q]
                     if running > target:
                         chosen = q
                         break
             classes_out[b, step] = chosen
             for j in range(taps - 1):
-                inputs[j, b] = inputs[j + 1, b]
-            inputs[taps - 1, b] = (chosen - 128) / 128.0
+                s.inputs[j, b] = s.inputs[j + 1, b]
+            s.inputs[taps - 1, b] = (chosen - 128) / 128.0
+
+
+def _past_rows(weights):
+    """Rows of each layer's stacked-taps matrix that the past thread takes (a multiple of 8).
+
+    Chosen so that both threads read about as many weights per step (batch 1 is bound by the
+    bytes read, batches by the multiply-adds: both grow with the weights): the past thread has
+    ``rows x 2C`` plus the excitation map, the present thread the rest of the dilated matrix,
+    ``res_skip`` and its share of the start conv and output head. Only past taps can be taken.
+    """
+    w = weights
+    k, c, s = w.filter_length, w.width, w.skip_start_w.shape[1]
+    n_layers = w.dilated_w.shape[0]
+    head = (c * s + s * s + s * w.logits_w.shape[1]) / n_layers
+    exc = w.exc_w.shape[1] * 2 * c
+    balanced = (k * c * 2 * c + c * (c + s) + head - exc) / (2 * 2 * c)
+    return int(min(max(8 * round(balanced / 8), 0), (k - 1) * c))
+
+
+def default_threads():
+    """Threads a decoder uses unless told: 2 where this process may run on two cores or more, else 1."""
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        cores = os.cpu_count() or 1
+    return 2 if cores >= 2 else 1
+
+
+#: Chunks shorter than this run on one thread: starting the second costs more than they take.
+_MIN_THREADED_STEPS = 32
 
 
 class IncrementalDecoder:
@@ -445,6 +583,9 @@ class IncrementalDecoder:
     weights : DecoderWeights
     encoding : np.ndarray [shape=(batch, frames, E)], float
         Not modified.
+    threads : {1, 2}, optional
+        Threads each chunk runs on (default :func:`default_threads`). The samples do not depend
+        on it.
 
     Attributes
     ----------
@@ -456,25 +597,36 @@ class IncrementalDecoder:
         Generated softmax classes; the first ``position`` are valid.
     """
 
-    def __init__(self, weights, encoding):
+    def __init__(self, weights, encoding, threads=None):
         encoding = np.asarray(encoding, dtype=np.float32)
         if encoding.ndim != 3 or encoding.shape[2] != weights.encoding_width or encoding.shape[1] < 1:
             raise EncodingError(
                 f"`encoding` must have shape (batch, frames >= 1, {weights.encoding_width}). "
                 f"Received: encoding={describe(encoding)}."
             )
+        self.threads = default_threads() if threads is None else check_integer("threads", threads, 1, 2)
         self.weights = weights
         batch, frames, _ = encoding.shape
         w = weights
-        self._cond = np.ascontiguousarray(np.einsum("bfe,lec->bflc", encoding, w.cond_w) + w.cond_b, dtype=np.float32)
-        self._cond_out = np.ascontiguousarray(encoding @ w.cond_out_w + w.cond_out_b, dtype=np.float32)
+        n_layers = len(w.dilations)
         self._oscillator = None
         if w.excitation_harmonics:
             self._oscillator = Oscillator(encoding[..., -2:], w.excitation_harmonics, w.hop_length, w.sample_rate)
         spans = (w.filter_length - 1) * w.dilations
-        self._offsets = np.concatenate([[0], np.cumsum(spans)[:-1]]).astype(np.int64)
-        self._buffers = np.zeros((int(spans.sum()), batch, w.width), np.float32)
-        self._inputs = np.zeros((w.filter_length, batch), np.float32)
+        self._weights = _Weights(
+            w.start_w, w.start_b, w.skip_start_w, w.skip_b, w.dilated_w, w.dilated_scale, w.exc_w, w.res_skip_w,
+            w.res_skip_scale, w.res_b, w.out1_w, w.logits_w, w.logits_b, w.dilations, int(w.hop_length),
+            _past_rows(w),
+        )
+        self._state = _State(
+            cond=np.ascontiguousarray(np.einsum("bfe,lec->bflc", encoding, w.cond_w) + w.cond_b, dtype=np.float32),
+            cond_out=np.ascontiguousarray(encoding @ w.cond_out_w + w.cond_out_b, dtype=np.float32),
+            offsets=np.concatenate([[0], np.cumsum(spans)[:-1]]).astype(np.int64),
+            buffers=np.zeros((int(spans.sum()), batch, w.width), np.float32),
+            inputs=np.zeros((w.filter_length, batch), np.float32),
+            past=np.zeros((2, n_layers, batch, 2 * w.width), np.float32),
+            counters=np.zeros((1 + 2 * n_layers) * 8, np.int64),
+        )
         self.total = frames * w.hop_length
         self.classes = np.zeros((batch, self.total), np.int32)
         self.position = 0
@@ -505,7 +657,6 @@ class IncrementalDecoder:
         logits : np.ndarray [shape=(batch, n, 256)] or None
         """
         n = int(min(n_steps, self.total - self.position))
-        w = self.weights
         batch = self.batch_size
         if forced is None:
             forced_arr = np.zeros((batch, 0), np.int32)
@@ -518,16 +669,30 @@ class IncrementalDecoder:
         logits_out = np.zeros((batch, n if record_logits else 0, 256), np.float32)
         chunk = np.zeros((batch, n), np.int32)
         if self._oscillator is None:
-            excitation = np.zeros((batch, n, 0), np.float32)
+            excitation = np.zeros((n, batch, 0), np.float32)
+        else:  # time-major, so that each step's [B, X] rows are contiguous
+            excitation = np.ascontiguousarray(self._oscillator.next(n).transpose(1, 0, 2))
+        two_threads = self.threads == 2 and n >= _MIN_THREADED_STEPS
+
+        def present():
+            _run_present(
+                self.position, n, self._weights, self._state, excitation, two_threads, forced_arr, uniforms,
+                1.0 / temperature, greedy, chunk, logits_out, record_logits, _TANH_TABLE,
+            )
+        if not two_threads:
+            present()
         else:
-            excitation = np.ascontiguousarray(self._oscillator.next(n))
-        _run_steps(
-            self.position, n, w.hop_length, w.start_w, w.start_b, w.skip_start_w, w.skip_b, w.dilated_w,
-            self._cond, w.res_skip_w, w.res_b, w.out1_w, self._cond_out, w.logits_w, w.logits_b,
-            w.dilations, self._offsets, self._buffers, self._inputs, forced_arr, uniforms,
-            1.0 / temperature, greedy, chunk, logits_out, record_logits, _TANH_TABLE,
-            w.dilated_scale, w.res_skip_scale, excitation, w.exc_w,
-        )
+            helper = threading.Thread(
+                target=_run_past, args=(self.position, n, self._weights, self._state, excitation),
+                name="nsynth-widgets-fastgen", daemon=True,
+            )
+            helper.start()
+            try:
+                present()
+            finally:
+                self._state.counters[STOP] = 1  # releases the helper if this thread stopped early
+                helper.join()
+                self._state.counters[STOP] = 0
         self.classes[:, self.position : self.position + n] = chunk
         self.position += n
         return logits_out if record_logits else None
@@ -542,7 +707,9 @@ def _check_sampling(temperature, chunk_size):
         raise ParameterError(f"`chunk_size` must be a positive integer. Received: chunk_size={describe(chunk_size)}.")
 
 
-def generate(weights, encoding, seed=0, temperature=1.0, greedy=False, chunk_size=4096, progress=None, cancel=None):
+def generate(
+    weights, encoding, seed=0, temperature=1.0, greedy=False, chunk_size=4096, progress=None, cancel=None, threads=None,
+):
     """Generate softmax classes for a batch of encodings.
 
     Parameters
@@ -561,6 +728,9 @@ def generate(weights, encoding, seed=0, temperature=1.0, greedy=False, chunk_siz
     cancel : callable() -> bool, optional
         Checked between chunks; when it returns True, :class:`SynthesisCancelled` is raised
         carrying the classes so far as ``partial_audio`` (decoded by the caller).
+    threads : {1, 2}, optional
+        Threads the generation runs on (default :func:`default_threads`); the classes do not
+        depend on it.
 
     Returns
     -------
@@ -568,7 +738,7 @@ def generate(weights, encoding, seed=0, temperature=1.0, greedy=False, chunk_siz
     """
     _check_sampling(temperature, chunk_size)
     rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
-    decoder = IncrementalDecoder(weights, encoding)
+    decoder = IncrementalDecoder(weights, encoding, threads=threads)
     while decoder.position < decoder.total:
         if cancel is not None and cancel():
             raise SynthesisCancelled(decoder.classes[:, : decoder.position].copy())

@@ -261,7 +261,7 @@ class NSynth:
 
     def synthesize(
         self, encoding, seed=0, temperature=None, greedy=False, chunk_size=4096, progress=None, cancel=None,
-        precision="float32",
+        precision="float32", threads=None,
     ):
         """Generate audio from encodings, sample by sample.
 
@@ -289,6 +289,9 @@ class NSynth:
             Weights the decoder runs with. ``"int8"`` is about 3× faster for the published
             model at batch 1 (2× for the embedded one) and changes each step's output
             distribution slightly (README, "Reduced precision").
+        threads : {1, 2}, optional
+            Threads the decoder runs on: 2 (the default) where the process may use two cores.
+            The audio does not depend on it.
 
         Returns
         -------
@@ -306,6 +309,7 @@ class NSynth:
             classes = fastgen.generate(
                 weights, encodings, seed=seed, temperature=temperature, greedy=greedy,
                 chunk_size=chunk_size, progress=None if progress is None else on_chunk, cancel=cancel,
+                threads=threads,
             )
         except SynthesisCancelled as stop:
             raise SynthesisCancelled(classes_to_audio(stop.partial_audio)) from None

@@ -24,16 +24,16 @@ def _log_softmax(logits):
 @pytest.mark.parametrize(
     "batch, rows, cols", [(1, 16, 32), (3, 13, 5), (2, 7, 40), (1, 1536, 1024), (4, 13, 33), (9, 18, 7), (16, 512, 768)]
 )
-def test_int8_product_matches_numpy(batch, rows, cols):
-    """The vectorised kernel (groups of four batch rows, lone rows, remainder rows of ``q``, any
-    width) against plain NumPy."""
+@pytest.mark.parametrize("dtype", [np.int8, np.float32])
+def test_product_kernel_matches_numpy(batch, rows, cols, dtype):
+    """The vectorised kernel (groups of four batch rows, lone rows, remainder rows, any width, a row
+    range of the matrix against an offset into the input) adds ``x @ w`` to what ``out`` holds."""
     rng = np.random.default_rng(rows)
-    x = rng.normal(size=(batch, rows)).astype(np.float32)
-    q = rng.integers(-127, 128, (rows, cols)).astype(np.int8)
-    scale = rng.uniform(0.001, 0.02, cols).astype(np.float32)
-    out = np.full((batch, cols), np.nan, np.float32)
-    fastgen._int8_product(x, q, scale, out)
-    expected = (x.astype(np.float64) @ q.astype(np.float64)) * scale
+    x = rng.normal(size=(batch, rows + 5)).astype(np.float32)
+    w = rng.integers(-127, 128, (rows + 3, cols)).astype(dtype)
+    out = rng.normal(size=(batch, cols)).astype(np.float32)
+    expected = out + x[:, 5:].astype(np.float64) @ w[2 : rows + 2].astype(np.float64)
+    fastgen._accumulate(x, 5, w, 2, rows + 2, out)
     np.testing.assert_allclose(out, expected, rtol=1e-5, atol=1e-5 * np.abs(expected).max())
 
 

@@ -1,16 +1,19 @@
-"""Speed and memory of encoding and generation; prints a Markdown table.
+"""Speed and memory of encoding and generation, against floors measured in the same run; prints Markdown.
 
-    python benchmarks/bench_generation.py [--cases h512-b1,h512-b1-int8,embedded-b1,...]
+    python benchmarks/bench_generation.py [--cases h512-b1,h512-b1-int8,...] [--threads 1] [--repeat 3]
+        [--fastgen [HARNESS_DIR]]
 
-The ``wN-*`` cases are the embedded model's candidate decoder widths (the model card's size table).
-Each case runs in a fresh subprocess so that its peak RSS is its own. Random weights are used
-(speed does not depend on their values); the equivalence columns compare the fast generator with
-the teacher-forced Keras decoder on the same weights (max |Δ logit| over 1024 primed steps).
+First it probes this host: DRAM read bandwidth (a streaming sum over 512 MiB on one thread, then on
+two) and the float32 multiply-add rate (register-resident FMAs, one and two threads), best of five
+each. Each case's *floor* is the faster of what they allow at best: every decoder weight read once
+per step (when the weights do not fit in the L3 cache), or every multiply-add done at the probed
+rate. The table gives samples/s, × real time, and the fraction of that floor.
 
-Floors (what the hardware allows at best) follow DESIGN.md §4: a step must read every decoder
-weight once (31 GB/s from DRAM on two cores, or the cache when the weights fit in L2+L3) and do
-2 FLOP per weight per batch item (≈ 330 GFLOP/s fp32 on two cores). int8 weights are a quarter
-of the bytes, so their floor is up to four times higher.
+Each case runs in a fresh subprocess, so that its peak RSS is its own. Random weights are used
+(speed does not depend on their values). ``--fastgen`` also times magenta's own fastgen (h512_bo16,
+batch 1) through the shared reference harness (``../shared/reference/magenta``, built by its
+``setup_magenta.sh``; the magenta venv is looked up under ``$NSYNTH_REFERENCE_DIR``, default
+``/tmp/nsynth-reference``) and prints each h512 batch-1 case's ratio to it.
 
 The equivalence table checks every fast path: float32 against the teacher-forced Keras decoder,
 int8 against the teacher-forced decoder with the dequantized weights (exactness of the kernel)
@@ -23,8 +26,10 @@ import argparse
 import json
 import os
 import platform
+import statistics
 import subprocess
 import sys
+import threading
 import time
 
 CASES = {
@@ -40,10 +45,9 @@ CASES = {
     **{f"w{width}-b1{suffix}": (f"embedded_w{width}", 1, 4.0, precision)
        for width in (32, 96, 128) for suffix, precision in (("", "float32"), ("-int8", "int8"))},
 }
-DRAM_BYTES_PER_S = 31e9
-CACHE_BYTES_PER_S = 140e9  # weights resident in L2/L3
-CACHE_BYTES = 2 * 2 * 2**20 + 32 * 2**20
-FLOPS_PER_S = 330e9
+DEFAULT_CASES = "h512-b1,h512-b1-int8,h512-b16,h512-b16-int8,embedded-b1,embedded-b1-int8,embedded-b8"
+PROBE_BYTES = 512 * 2**20
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def _config(name):
@@ -57,7 +61,62 @@ def _config(name):
     return {"h512_bo16": H512_BO16, "embedded": EMBEDDED}[name]
 
 
-def _run_case(name):
+def _on_threads(function, shares):
+    """Seconds for ``function(*share)`` on one thread per share, all started together."""
+    workers = [threading.Thread(target=function, args=share) for share in shares]
+    start = time.perf_counter()
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    return time.perf_counter() - start
+
+
+def _run_probe(_):
+    """This host's read bandwidth (bytes/s) and float32 multiply-add rate (FMA/s), 1 and 2 threads."""
+    import numba
+    import numpy as np
+
+    @numba.njit(nogil=True, fastmath=True)
+    def read(rows):  # stream every byte once; 256 floats of accumulators stay in L1
+        acc = np.zeros(rows.shape[1], np.float32)
+        for i in range(rows.shape[0]):
+            row = rows[i]
+            for j in range(acc.shape[0]):
+                acc[j] += row[j]
+        return acc.sum()
+
+    @numba.njit(nogil=True, fastmath=True)
+    def multiply_add(n):  # 256 independent accumulators: sixteen 16-wide registers
+        acc = np.arange(256).astype(np.float32)
+        for _ in range(n):
+            for j in range(256):
+                acc[j] = acc[j] * np.float32(0.9999) + np.float32(1e-4)
+        return acc.sum()
+
+    data = np.ones((PROBE_BYTES // 1024, 256), np.float32)
+    halves = (data[: len(data) // 2], data[len(data) // 2 :])
+    read(data[:4])
+    multiply_add(1)
+    n = 4_000_000
+    result = {"read_1": 0.0, "read_2": 0.0, "fma_1": 0.0, "fma_2": 0.0}
+    for _ in range(5):
+        result["read_1"] = max(result["read_1"], data.nbytes / _on_threads(read, [(data,)]))
+        result["read_2"] = max(result["read_2"], data.nbytes / _on_threads(read, [(h,) for h in halves]))
+        result["fma_1"] = max(result["fma_1"], 256 * n / _on_threads(multiply_add, [(n,)]))
+        result["fma_2"] = max(result["fma_2"], 2 * 256 * n / _on_threads(multiply_add, [(n,), (n,)]))
+    result["l3_bytes"] = _l3_bytes()
+    return result
+
+
+def _l3_bytes():
+    try:
+        return os.sysconf("SC_LEVEL3_CACHE_SIZE") or 32 * 2**20
+    except (ValueError, OSError):
+        return 32 * 2**20
+
+
+def _run_case(name, threads):
     """Measure one case in this process; returns a dict (printed as JSON by the child)."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     import resource
@@ -70,32 +129,40 @@ def _run_case(name):
     config_name, batch, seconds, precision = CASES[name]
     config = _config(config_name)
     rng = np.random.default_rng(0)
-    arrays = {n: rng.normal(0, 0.05, s).astype(np.float32) for n, s in expected_variables(config).items()}
+    arrays = {n: rng.normal(0, 0.05, s).astype(np.float32) for n, s in expected_variables(config).items()
+              if not n.startswith("ae_")}
     weights = fastgen.DecoderWeights.from_arrays(arrays, config)
+    del arrays
     if precision == "int8":
         weights = weights.quantize_int8()
     n_steps = int(seconds * config.sample_rate)
     frames = -(-n_steps // config.hop_length) + 1
     encoding = rng.normal(size=(batch, frames, config.bottleneck_width)).astype(np.float32)
-    decoder = fastgen.IncrementalDecoder(weights, encoding)
+    if config.pitch_conditioned:  # a plausible pitch: 110-440 Hz, voiced
+        encoding[..., config.f0_channel] = rng.uniform(-2.0, 0.0, (batch, frames))
+        encoding[..., config.voicing_channel] = 1.0
+    decoder = fastgen.IncrementalDecoder(weights, encoding, threads=threads)
     decoder.step(64, rng=rng)  # compile / warm caches
     start = time.perf_counter()
     decoder.step(n_steps, rng=rng)
     elapsed = time.perf_counter() - start
-    rate = batch * n_steps / elapsed
-    matrices = (weights.dilated_w, weights.res_skip_w, weights.skip_start_w, weights.out1_w, weights.logits_w)
-    decoder_bytes = sum(a.nbytes for a in matrices)
-    flops_per_sample = 2 * sum(a.size for a in matrices)
-    bandwidth = CACHE_BYTES_PER_S if decoder_bytes < CACHE_BYTES else DRAM_BYTES_PER_S
-    step_floor = max(decoder_bytes / bandwidth, batch * flops_per_sample / FLOPS_PER_S)
-    floor_rate = batch / step_floor
+    w = weights
+    matrices = (w.dilated_w, w.exc_w, w.res_skip_w, w.skip_start_w, w.out1_w, w.logits_w)
     return {
-        "case": name, "config": config.name, "dtype": precision, "batch": batch,
-        "samples_per_s": rate, "x_real_time": rate / batch / config.sample_rate,
-        "seconds_for_4s": 4 * config.sample_rate / (rate / batch),
-        "floor_pct": 100 * rate / floor_rate, "weights_mb": decoder_bytes / 1e6,
+        "case": name, "config": config.name, "dtype": precision, "batch": batch, "threads": decoder.threads,
+        "samples_per_s": batch * n_steps / elapsed, "sample_rate": config.sample_rate,
+        "weight_bytes": sum(a.nbytes for a in matrices), "macs_per_sample": sum(a.size for a in matrices),
         "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
     }
+
+
+def _floor(case, probe):
+    """Samples/s this host allows at best, and what bounds it."""
+    bounds = {"arithmetic": probe["fma_2"] / case["macs_per_sample"]}
+    if case["weight_bytes"] > probe["l3_bytes"]:
+        bounds["memory"] = case["batch"] * probe["read_2"] / case["weight_bytes"]
+    bound = min(bounds, key=bounds.get)
+    return bounds[bound], bound
 
 
 def _run_equivalence(config_name):
@@ -150,7 +217,7 @@ def _run_equivalence(config_name):
 
 
 def _run_encode(config_name):
-    """Seconds to encode 4 s of audio once the model is loaded (second call)."""
+    """Seconds to encode 4 s of audio once the model is loaded (best of three calls after the first)."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     import resource
 
@@ -161,48 +228,100 @@ def _run_encode(config_name):
     model = NSynth(_config(config_name))
     audio = np.random.default_rng(2).uniform(-0.5, 0.5, 64000).astype(np.float32)
     model.encode(audio)
-    start = time.perf_counter()
-    model.encode(audio)
-    return {"config": model.config.name, "encode_4s_seconds": time.perf_counter() - start,
+    seconds = []
+    for _ in range(3):
+        start = time.perf_counter()
+        model.encode(audio)
+        seconds.append(time.perf_counter() - start)
+    return {"config": model.config.name, "encode_4s_seconds": min(seconds),
             "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
 
 
-def _child(kind, arg):
-    out = subprocess.run([sys.executable, __file__, "--child", kind, arg], capture_output=True, text=True, check=True)
+def _child(kind, *args):
+    command = [sys.executable, __file__, "--child", kind, *map(str, args)]
+    out = subprocess.run(command, capture_output=True, text=True, check=True)
     return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def _magenta_fastgen(harness):
+    """magenta's fastgen at batch 1 (samples/s), timed by the shared harness in its own venv."""
+    reference = os.environ.get("NSYNTH_REFERENCE_DIR", "/tmp/nsynth-reference")
+    python = os.path.join(reference, "magenta-venv", "bin", "python")
+    script = os.path.join(harness, "fastgen_time.py")
+    for path, how in ((script, "the harness"), (python, f"the magenta venv (bash {harness}/setup_magenta.sh)")):
+        if not os.path.exists(path):
+            sys.exit(f"--fastgen needs {how}: {path} does not exist.")
+    out = subprocess.run([python, script], capture_output=True, text=True, check=True)
+    return float(out.stdout.strip().splitlines()[-1])
+
+
+def _spread(values, fmt):
+    """The median, and the range when there is more than one value."""
+    text = format(statistics.median(values), fmt)
+    return text if len(values) == 1 else f"{text} ({format(min(values), fmt)}–{format(max(values), fmt)})"
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--cases", default=",".join(CASES), help="comma-separated subset of " + ", ".join(CASES))
-    parser.add_argument("--child", nargs=2, help=argparse.SUPPRESS)
+    parser.add_argument("--cases", default=DEFAULT_CASES, help="comma-separated subset of " + ", ".join(CASES))
+    parser.add_argument("--threads", type=int, choices=(1, 2), help="threads per decoder (default: the decoder's)")
+    parser.add_argument("--repeat", type=int, default=1, help="runs of each case (median and range printed)")
+    parser.add_argument("--fastgen", nargs="?", const=os.path.join(ROOT, "..", "shared", "reference", "magenta"),
+                        metavar="HARNESS_DIR", help="also time magenta's fastgen (default: %(const)s)")
+    parser.add_argument("--skip", default="", help="comma-separated parts to leave out: encode, equivalence")
+    parser.add_argument("--child", nargs="+", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
-        kind, arg = args.child
-        runner = {"case": _run_case, "equivalence": _run_equivalence, "encode": _run_encode}[kind]
-        print(json.dumps(runner(arg)))
+        kind, *rest = args.child
+        if kind == "case":
+            result = _run_case(rest[0], None if rest[1] == "None" else int(rest[1]))
+        else:
+            result = {"probe": _run_probe, "equivalence": _run_equivalence, "encode": _run_encode}[kind](*rest)
+        print(json.dumps(result))
         return
+    load = os.getloadavg()[0]
     print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs; "
-          f"python {platform.python_version()}; {time.strftime('%Y-%m-%d')}\n")
-    print("| case | config | dtype | batch | samples/s | × real time | 4 s of audio takes | % of floor | peak RSS |")
-    print("|---|---|---|---:|---:|---:|---:|---:|---:|")
+          f"python {platform.python_version()}; {time.strftime('%Y-%m-%d %H:%M')}; load average {load:.2f}\n")
+    probe = _child("probe")
+    print(f"probes (best of 5): DRAM read {probe['read_1'] / 1e9:.1f} GB/s on one thread, "
+          f"**{probe['read_2'] / 1e9:.1f} GB/s** on two; float32 FMA {probe['fma_1'] / 1e9:.1f} G/s on one "
+          f"thread, **{probe['fma_2'] / 1e9:.1f} G/s** on two; L3 {probe['l3_bytes'] / 2**20:.0f} MiB\n")
+    fastgen_rate = None
+    if args.fastgen:
+        fastgen_rate = _magenta_fastgen(os.path.normpath(args.fastgen))
+        print(f"magenta fastgen (h512_bo16, batch 1, its own harness): **{fastgen_rate:.1f} samples/s**\n")
+    print("| case | config | dtype | batch | threads | samples/s | × real time | 4 s of audio takes | floor (bound) "
+          "| fraction of floor | × magenta fastgen | peak RSS |")
+    print("|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for name in args.cases.split(","):
-        r = _child("case", name)
-        print(f"| {r['case']} | {r['config']} | {r['dtype']} | {r['batch']} | {r['samples_per_s']:,.0f} | "
-              f"{r['x_real_time']:.3f} | {r['seconds_for_4s']:,.1f} s | {r['floor_pct']:.0f} % | "
-              f"{r['peak_rss_mib']:,.0f} MiB |", flush=True)
-    print("\n| config | encode 4 s (after load) | peak RSS |\n|---|---:|---:|")
-    for config in ("embedded", "h512_bo16"):
-        r = _child("encode", config)
-        print(f"| {r['config']} | {r['encode_4s_seconds']:.2f} s | {r['peak_rss_mib']:,.0f} MiB |", flush=True)
-    print("\n| config (weights, teacher-forced steps) | float32 vs Keras: max abs logit error | int8 vs Keras with "
-          "dequantized weights | logit scale | int8 vs float32: KL mean / max (nats) | total variation mean / max |")
-    print("|---|---:|---:|---:|---:|---:|")
-    for config in ("embedded", "h512_bo16"):
-        r = _child("equivalence", config)
-        print(f"| {r['config']} ({r['weights']}, {r['steps']}) | {r['float32_error']:.2e} | "
-              f"{r['int8_vs_dequantized_error']:.2e} | {r['logit_scale']:.1f} | {r['int8_kl_mean']:.1e} / "
-              f"{r['int8_kl_max']:.1e} | {r['int8_tv_mean']:.3f} / {r['int8_tv_max']:.3f} |", flush=True)
+        runs = [_child("case", name, args.threads) for _ in range(args.repeat)]
+        r = runs[0]
+        rates = [run["samples_per_s"] for run in runs]
+        floor, bound = _floor(r, probe)
+        ratio = "—"
+        if fastgen_rate and r["config"] == "h512_bo16" and r["batch"] == 1:
+            ratio = _spread([rate / fastgen_rate for rate in rates], ".1f")
+        print(f"| {name} | {r['config']} | {r['dtype']} | {r['batch']} | {r['threads']} | {_spread(rates, ',.0f')} | "
+              f"{_spread([x / r['batch'] / r['sample_rate'] for x in rates], '.3f')} | "
+              f"{_spread([4 * r['sample_rate'] * r['batch'] / x for x in rates], ',.2f')} s | "
+              f"{floor:,.0f} ({bound}) | {_spread([x / floor for x in rates], '.2f')} | {ratio} | "
+              f"{max(run['peak_rss_mib'] for run in runs):,.0f} MiB |", flush=True)
+    skip = set(filter(None, args.skip.split(",")))
+    if "encode" not in skip:
+        print("\n| config | encode 4 s (after load, best of 3) | peak RSS |\n|---|---:|---:|")
+        for config in ("embedded", "h512_bo16"):
+            r = _child("encode", config)
+            print(f"| {r['config']} | {r['encode_4s_seconds']:.2f} s | {r['peak_rss_mib']:,.0f} MiB |", flush=True)
+    if "equivalence" not in skip:
+        print("\n| config (weights, teacher-forced steps) | float32 vs Keras: max abs logit error | int8 vs Keras with "
+              "dequantized weights | logit scale | int8 vs float32: KL mean / max (nats) | total variation mean / max |")
+        print("|---|---:|---:|---:|---:|---:|")
+        for config in ("embedded", "h512_bo16"):
+            r = _child("equivalence", config)
+            print(f"| {r['config']} ({r['weights']}, {r['steps']}) | {r['float32_error']:.2e} | "
+                  f"{r['int8_vs_dequantized_error']:.2e} | {r['logit_scale']:.1f} | {r['int8_kl_mean']:.1e} / "
+                  f"{r['int8_kl_max']:.1e} | {r['int8_tv_mean']:.3f} / {r['int8_tv_max']:.3f} |", flush=True)
+    print(f"\nload average after: {os.getloadavg()[0]:.2f}")
 
 
 if __name__ == "__main__":

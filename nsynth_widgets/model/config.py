@@ -9,7 +9,12 @@ import json
 
 from ..errors import ParameterError, check_integer, describe
 
-__all__ = ["ModelConfig", "H512_BO16", "EMBEDDED"]
+__all__ = ["ModelConfig", "H512_BO16", "EMBEDDED", "PRECISIONS"]
+
+#: What the decoder can generate with (:mod:`nsynth_widgets.model.fastgen`): the float32 weights,
+#: int8 weights (exactly the model with the dequantized weights), or int8 weights and activations
+#: (int8 × int8 dot products, for batches).
+PRECISIONS = ("float32", "int8", "w8a8")
 
 
 @dataclasses.dataclass(frozen=True)

@@ -1,4 +1,4 @@
-"""Incremental WaveNet generation: one compiled step loop, explicit state, chunked calls.
+"""Incremental WaveNet generation: one compiled step loop, explicit state, chunked calls, two cores.
 
 The decoder is re-expressed for one step at a time:
 
@@ -15,13 +15,31 @@ The decoder is re-expressed for one step at a time:
   out partial audio.
 
 Sampling uses uniform numbers drawn from an injected :class:`numpy.random.Generator` in time
-order, so the result depends on the seed only, never on the chunk size.
+order, so the result depends on the seed only, never on the chunk size or the number of threads.
 
-Reduced precision: :meth:`DecoderWeights.quantize_int8` stores the layers' matrices as int8 with
-one float32 scale per output channel. A step then reads a quarter of the bytes (batch 1 is bound by
-memory bandwidth), and a vectorised kernel widens the weights on the fly; activations, biases, the
-gate and the accumulation stay float32. The quantized generator computes exactly the model whose
-weights are the dequantized ones.
+**Two cores.** A step is a strict chain (layer ``l`` needs layer ``l - 1``, step ``t + 1`` needs
+the sample of step ``t``), but most of each dilated convolution reads the *past*: the taps
+``h_l(t - 2d)`` and ``h_l(t - d)`` are known a step or more before they are needed. So a second
+thread, the *past* thread, runs up to two steps ahead of the *present* thread: for each layer it
+multiplies the first ``past_rows`` rows of the stacked taps by the dilated matrix (and adds the
+excitation's contribution) and hands the partial pre-activation over; the present thread adds the
+rest (the current tap), gates, applies res/skip, runs the output head and samples. They hand
+data over through one counter per layer and direction (:mod:`._sync`), never a barrier, so the
+present thread rarely waits. ``past_rows`` balances the weights each thread reads (batch 1 is
+bound by the bytes read, batches by the multiply-adds: both grow with the weights). On one thread
+the present part computes each past part itself just before it needs it — the same numbers in the
+same order, so the audio is the same.
+
+**Kernels.** Every product is a small batch of rows times a matrix stored as 16-column panels
+(:mod:`._simd`): long contiguous weight streams, accumulators in registers, no BLAS (two threads
+must not each start BLAS's own threads).
+
+**Reduced precision.** :meth:`DecoderWeights.quantize_int8` stores the layers' matrices as int8
+with one float32 scale per output channel: a step reads a quarter of the bytes, the kernel widens
+the weights on the fly, and activations, biases, the gate and the accumulation stay float32 — the
+generator computes exactly the model whose weights are the dequantized ones.
+:meth:`DecoderWeights.quantize_w8a8` also rounds the activations that enter those matrices to int8
+and multiplies int8 by int8 (VNNI): four times the multiply-adds per instruction, for batches.
 
 This module needs NumPy and numba only: it reads checkpoint-layout arrays
 (see :mod:`nsynth_widgets.model.checkpoint`), not a Keras model.
@@ -40,41 +58,47 @@ from numba.extending import overload
 
 from ..dsp.excitation import Oscillator
 from ..errors import EncodingError, ParameterError, SynthesisCancelled, check_integer, describe
+from . import _simd
 from ._sync import STOP, store_release, wait_at_least
+from .config import PRECISIONS
 
-__all__ = ["DecoderWeights", "IncrementalDecoder", "PRECISIONS", "generate", "int8_equivalent_arrays"]
-
-PRECISIONS = ("float32", "int8")
+__all__ = ["DecoderWeights", "IncrementalDecoder", "PRECISIONS", "default_threads", "generate",
+           "int8_equivalent_arrays"]
 
 
 @dataclasses.dataclass(frozen=True)
 class DecoderWeights:
-    """The decoder's weights rearranged for single-step use (all float32, C-contiguous).
+    """The decoder's weights rearranged for single-step use (C-contiguous).
 
-    Shapes use ``L`` layers, ``k`` taps, ``C`` width, ``S`` skip width, ``E`` encoding width.
+    Shapes use ``L`` layers, ``k`` taps, ``C`` width, ``S`` skip width, ``E`` encoding width,
+    ``X`` excitation channels. Every matrix the step loop multiplies by is stored as 16-column
+    panels (``[..., ceil(N / 16), K, 16]``, :func:`._simd.to_panels`); :meth:`matrices` gives the
+    layers' matrices in the ordinary ``[K, N]`` layout.
     """
 
     start_w: np.ndarray  # [k, C]
     start_b: np.ndarray  # [C]
-    skip_start_w: np.ndarray  # [C, S]
+    skip_start_w: np.ndarray  # panels of [C, S]
     skip_b: np.ndarray  # [S]  skip_start bias + every skip_i bias
-    dilated_w: np.ndarray  # [L, k*C, 2C]  taps stacked oldest first
+    dilated_w: np.ndarray  # [L] panels of [k*C, 2C], taps stacked oldest first
     cond_w: np.ndarray  # [L, E, 2C]
     cond_b: np.ndarray  # [L, 2C]  cond_map_i bias + dilatedconv_i bias (+ exc_map_i bias)
-    exc_w: np.ndarray  # [L, X, 2C]  exc_map_i; X = 0 without pitch conditioning
-    res_skip_w: np.ndarray  # [L, C, C+S]
+    exc_w: np.ndarray  # [L] panels of [X, 2C]: exc_map_i; X = 0 without pitch conditioning
+    res_skip_w: np.ndarray  # [L] panels of [C, C+S]
     res_b: np.ndarray  # [L, C]
-    out1_w: np.ndarray  # [S, S]
+    out1_w: np.ndarray  # panels of [S, S]
     cond_out_w: np.ndarray  # [E, S]
     cond_out_b: np.ndarray  # [S]  cond_map_out1 bias + out1 bias
-    logits_w: np.ndarray  # [S, 256]
+    logits_w: np.ndarray  # panels of [S, 256]
     logits_b: np.ndarray  # [256]
     dilations: np.ndarray  # [L] int64
     hop_length: int
     sample_rate: int
-    # int8 weights only (None for float32): one scale per output channel of each matrix above
-    dilated_scale: np.ndarray = None  # [L, 2C]
-    res_skip_scale: np.ndarray = None  # [L, C+S]
+    # int8 and w8a8 only (None for float32): one scale per output channel of dilated_w and
+    # res_skip_w (padded to whole panels); their panels then hold int8 values (w8a8: q + 128 as
+    # uint8, rows interleaved in fours by _simd.interleave_rows)
+    dilated_scale: np.ndarray = None  # [L, 16 * panels]
+    res_skip_scale: np.ndarray = None  # [L, 16 * panels]
 
     @classmethod
     def from_arrays(cls, arrays, config):
@@ -92,38 +116,40 @@ class DecoderWeights:
             return np.asarray(arrays[f"{name}/biases"], dtype=np.float32)
 
         layers = range(1, config.num_layers + 1)
-        c, k = config.width, config.filter_length
+        c, k, s = config.width, config.filter_length, config.skip_width
         # The last block's residual output feeds nothing; a checkpoint may omit `res_{last}`.
-        res_w = [w(f"res_{i}")[0] if f"res_{i}/W" in arrays else np.zeros((c, c), np.float32) for i in layers]
         res_b = [b(f"res_{i}") if f"res_{i}/biases" in arrays else np.zeros(c, np.float32) for i in layers]
+
+        def res_skip(i):
+            res = w(f"res_{i}")[0] if f"res_{i}/W" in arrays else np.zeros((c, c), np.float32)
+            return np.concatenate([res, w(f"skip_{i}")[0]], axis=1)
 
         def contiguous(x):
             return np.ascontiguousarray(x, dtype=np.float32)
 
         if config.pitch_conditioned:
-            exc_w = np.stack([w(f"exc_map_{i}")[0] for i in layers])
+            exc = [w(f"exc_map_{i}")[0] for i in layers]
             exc_b = np.stack([b(f"exc_map_{i}") for i in layers])
         else:
-            exc_w = np.zeros((config.num_layers, 0, 2 * c), np.float32)
+            exc = [np.zeros((0, 2 * c), np.float32) for _ in layers]
             exc_b = 0.0
 
         return cls(
             start_w=contiguous(w("startconv")[:, 0, :]),
             start_b=contiguous(b("startconv")),
-            skip_start_w=contiguous(w("skip_start")[0]),
+            skip_start_w=_simd.to_panels(w("skip_start")[0]),
             skip_b=contiguous(b("skip_start") + sum(b(f"skip_{i}") for i in layers)),
-            dilated_w=contiguous(np.stack([w(f"dilatedconv_{i}").reshape(k * c, 2 * c) for i in layers])),
+            dilated_w=_layer_panels((w(f"dilatedconv_{i}").reshape(k * c, 2 * c) for i in layers),
+                                    config.num_layers, k * c, 2 * c),
             cond_w=contiguous(np.stack([w(f"cond_map_{i}")[0] for i in layers])),
             cond_b=contiguous(np.stack([b(f"cond_map_{i}") + b(f"dilatedconv_{i}") for i in layers]) + exc_b),
-            exc_w=contiguous(exc_w),
-            res_skip_w=contiguous(
-                np.stack([np.concatenate([r, w(f"skip_{i}")[0]], axis=1) for i, r in zip(layers, res_w)])
-            ),
+            exc_w=_layer_panels(exc, config.num_layers, exc[0].shape[0], 2 * c),
+            res_skip_w=_layer_panels((res_skip(i) for i in layers), config.num_layers, c, c + s),
             res_b=contiguous(np.stack(res_b)),
-            out1_w=contiguous(w("out1")[0]),
+            out1_w=_simd.to_panels(w("out1")[0]),
             cond_out_w=contiguous(w("cond_map_out1")[0]),
             cond_out_b=contiguous(b("cond_map_out1") + b("out1")),
-            logits_w=contiguous(w("logits")[0]),
+            logits_w=_simd.to_panels(w("logits")[0]),
             logits_b=contiguous(b("logits")),
             dilations=np.asarray(config.dilations, dtype=np.int64),
             hop_length=config.hop_length,
@@ -145,6 +171,11 @@ class DecoderWeights:
         """
         if self.precision == "int8":
             return self
+        if self.precision == "w8a8":
+            return dataclasses.replace(
+                self, dilated_w=_simd.deinterleave_rows(self.dilated_w, self.filter_length * self.width),
+                res_skip_w=_simd.deinterleave_rows(self.res_skip_w, self.width),
+            )
         dilated_w, dilated_scale = _quantize_columns(self.dilated_w)
         res_skip_w, res_skip_scale = _quantize_columns(self.res_skip_w)
         return dataclasses.replace(
@@ -152,28 +183,75 @@ class DecoderWeights:
             res_skip_scale=res_skip_scale,
         )
 
+    def quantize_w8a8(self):
+        """int8 weights *and* int8 activations: each layer's products as int8 × int8 dot products.
+
+        The weights are :meth:`quantize_int8`'s, laid out for VNNI (:func:`._simd.product_int8`:
+        AVX-512 VNNI, or plain integer arithmetic giving the same integers). Each step also
+        rounds every layer's input (once, as it enters the ring buffer) and every gate output to
+        int8, with one scale per batch row (``max|v| / 127``); the products accumulate exactly in
+        int32 and are scaled back to float32, which everything else stays in. A batch is bound by
+        arithmetic, and one VNNI instruction does four times the multiply-adds of a float32 FMA:
+        this is the precision for batches. The activations' rounding makes it a different model
+        from :meth:`dequantized`'s, so its tolerance is stated against float32 (README).
+
+        Returns
+        -------
+        DecoderWeights
+            ``precision == "w8a8"``.
+        """
+        if self.precision == "w8a8":
+            return self
+        if self.width % 4:
+            raise ParameterError(f"`width` must be a multiple of 4 for w8a8 weights. Received: width={self.width}.")
+        int8 = self.quantize_int8()
+        return dataclasses.replace(
+            int8, dilated_w=_simd.interleave_rows(int8.dilated_w), res_skip_w=_simd.interleave_rows(int8.res_skip_w),
+        )
+
     def dequantized(self):
-        """Float32 weights equal to what the int8 kernel computes with (identity for float32)."""
+        """Float32 weights equal to what the int8 kernels multiply by (identity for float32).
+
+        For w8a8 these are the weights only: its activations are rounded too.
+        """
         if self.precision == "float32":
             return self
+        int8 = self.quantize_int8()
 
-        def widen(q, scale):
-            return np.ascontiguousarray(q.astype(np.float32) * scale[..., None, :])
+        def widen(q, scale):  # q [L, P, K, 16], scale [L, 16 P]
+            n_layers, n_panels = q.shape[:2]
+            return np.ascontiguousarray(q.astype(np.float32) * scale.reshape(n_layers, n_panels, 1, _simd.PANEL))
 
         return dataclasses.replace(
-            self, dilated_w=widen(self.dilated_w, self.dilated_scale), dilated_scale=None,
-            res_skip_w=widen(self.res_skip_w, self.res_skip_scale), res_skip_scale=None,
+            self, dilated_w=widen(int8.dilated_w, self.dilated_scale), dilated_scale=None,
+            res_skip_w=widen(int8.res_skip_w, self.res_skip_scale), res_skip_scale=None,
         )
+
+    def matrices(self):
+        """The layers' matrices in ``[K, N]`` layout, with the values the kernels use.
+
+        Returns
+        -------
+        dilated : np.ndarray [shape=(L, k*C, 2C)]
+        res_skip : np.ndarray [shape=(L, C, C+S)]
+            float32, or the int8 values (without their scales) for int8 and w8a8 weights.
+        """
+        w = self.quantize_int8() if self.precision == "w8a8" else self
+        return (_simd.from_panels(w.dilated_w, 2 * self.width),
+                _simd.from_panels(w.res_skip_w, self.width + self.skip_width))
 
     @property
     def precision(self):
-        """``"float32"`` or ``"int8"`` (the layers' matrices)."""
-        return "int8" if self.dilated_scale is not None else "float32"
+        """``"float32"``, ``"int8"`` or ``"w8a8"`` (the layers' matrices, and their activations)."""
+        if self.dilated_scale is None:
+            return "float32"
+        return "w8a8" if self.dilated_w.dtype == np.uint8 else "int8"
 
     @property
     def nbytes_per_step(self):
         """Bytes of weights one generation step reads (what bounds batch 1)."""
-        return sum(a.nbytes for a in (self.dilated_w, self.res_skip_w, self.out1_w, self.logits_w))
+        return sum(a.nbytes for a in (self.skip_start_w, self.dilated_w, self.exc_w, self.res_skip_w, self.out1_w,
+                                      self.logits_w))
 
     @property
     def filter_length(self):
@@ -184,13 +262,25 @@ class DecoderWeights:
         return self.start_w.shape[1]
 
     @property
+    def skip_width(self):
+        return self.skip_b.shape[0]
+
+    @property
     def encoding_width(self):
         return self.cond_w.shape[1]
 
     @property
     def excitation_harmonics(self):
         """Harmonics of the oscillator the decoder hears (0: not pitch-conditioned)."""
-        return self.exc_w.shape[1] // 2
+        return self.exc_w.shape[2] // 2
+
+
+def _layer_panels(matrices, n_layers, rows, cols):
+    """Stack each layer's ``[rows, cols]`` matrix as panels, one layer at a time (no full-size temporaries)."""
+    out = np.empty((n_layers, _simd.padded(cols) // _simd.PANEL, rows, _simd.PANEL), np.float32)
+    for layer, matrix in zip(out, matrices):
+        layer[:] = _simd.to_panels(matrix)
+    return out
 
 
 def int8_equivalent_arrays(arrays, config):
@@ -208,95 +298,30 @@ def int8_equivalent_arrays(arrays, config):
         ``arrays`` with every ``dilatedconv_i``, ``res_i`` and ``skip_i`` matrix replaced by its
         dequantized int8 version (load it in a Keras model to check the int8 path, or to hear it).
     """
-    quantized = DecoderWeights.from_arrays(arrays, config).quantize_int8().dequantized()
+    dilated, res_skip = DecoderWeights.from_arrays(arrays, config).quantize_int8().dequantized().matrices()
     k, c = config.filter_length, config.width
     out = dict(arrays)
     for i in range(config.num_layers):
-        out[f"dilatedconv_{i + 1}/W"] = quantized.dilated_w[i].reshape(1, k, c, 2 * c)
+        out[f"dilatedconv_{i + 1}/W"] = dilated[i].reshape(1, k, c, 2 * c)
         if f"res_{i + 1}/W" in arrays:  # the last block's may be absent (it feeds nothing)
-            out[f"res_{i + 1}/W"] = quantized.res_skip_w[i][None, None, :, :c]
-        out[f"skip_{i + 1}/W"] = quantized.res_skip_w[i][None, None, :, c:]
+            out[f"res_{i + 1}/W"] = res_skip[i][None, None, :, :c]
+        out[f"skip_{i + 1}/W"] = res_skip[i][None, None, :, c:]
     return out
 
 
 def _quantize_columns(w):
-    """``w [..., K, N]`` → int8 ``q`` and float32 ``scale [..., N]`` with ``w ≈ q * scale``."""
-    peak = np.abs(w).max(axis=-2)
-    scale = np.where(peak > 0, peak / 127.0, 1.0).astype(np.float32)
-    q = np.clip(np.rint(w / scale[..., None, :]), -127, 127).astype(np.int8)
-    return np.ascontiguousarray(q), np.ascontiguousarray(scale)
+    """Float32 panels ``w [L, P, K, 16]`` → int8 ``q`` and float32 ``scale [L, 16 P]``, ``w ≈ q * scale``.
 
-
-@numba.njit(cache=True, nogil=True, fastmath=True, inline="always")
-def _accumulate_one(x, x0, w, r0, r1, b, acc):  # pragma: no cover - compiled
-    """``acc += x[b, x0 : x0 + r1 - r0] @ w[r0:r1]``: eight rows of ``w`` per pass over ``acc``."""
-    full = r1 - (r1 - r0) % 8
-    for k in range(r0, full, 8):
-        i = x0 + k - r0
-        x_0, x_1, x_2, x_3 = x[b, i], x[b, i + 1], x[b, i + 2], x[b, i + 3]
-        x_4, x_5, x_6, x_7 = x[b, i + 4], x[b, i + 5], x[b, i + 6], x[b, i + 7]
-        w0, w1, w2, w3 = w[k], w[k + 1], w[k + 2], w[k + 3]
-        w4, w5, w6, w7 = w[k + 4], w[k + 5], w[k + 6], w[k + 7]
-        for c in range(acc.shape[0]):
-            acc[c] += (
-                (x_0 * np.float32(w0[c]) + x_1 * np.float32(w1[c])) + (x_2 * np.float32(w2[c]) + x_3 * np.float32(w3[c]))
-            ) + (
-                (x_4 * np.float32(w4[c]) + x_5 * np.float32(w5[c])) + (x_6 * np.float32(w6[c]) + x_7 * np.float32(w7[c]))
-            )
-    for k in range(full, r1):
-        xk = x[b, x0 + k - r0]
-        wk = w[k]
-        for c in range(acc.shape[0]):
-            acc[c] += xk * np.float32(wk[c])
-
-
-@numba.njit(cache=True, nogil=True, fastmath=True, inline="always")
-def _accumulate_four(x, x0, w, r0, r1, b, acc0, acc1, acc2, acc3):  # pragma: no cover - compiled
-    """``acc_i += x[b + i, x0 : x0 + r1 - r0] @ w[r0:r1]`` for four batch rows: each weight read once, used four times."""
-    full = r1 - (r1 - r0) % 4
-    for k in range(r0, full, 4):
-        i = x0 + k - r0
-        x_0, x_1, x_2, x_3 = x[b, i], x[b, i + 1], x[b, i + 2], x[b, i + 3]
-        y0, y1, y2, y3 = x[b + 1, i], x[b + 1, i + 1], x[b + 1, i + 2], x[b + 1, i + 3]
-        z0, z1, z2, z3 = x[b + 2, i], x[b + 2, i + 1], x[b + 2, i + 2], x[b + 2, i + 3]
-        u0, u1, u2, u3 = x[b + 3, i], x[b + 3, i + 1], x[b + 3, i + 2], x[b + 3, i + 3]
-        q0, q1, q2, q3 = w[k], w[k + 1], w[k + 2], w[k + 3]
-        for c in range(acc0.shape[0]):
-            w0, w1 = np.float32(q0[c]), np.float32(q1[c])
-            w2, w3 = np.float32(q2[c]), np.float32(q3[c])
-            acc0[c] += (x_0 * w0 + x_1 * w1) + (x_2 * w2 + x_3 * w3)
-            acc1[c] += (y0 * w0 + y1 * w1) + (y2 * w2 + y3 * w3)
-            acc2[c] += (z0 * w0 + z1 * w1) + (z2 * w2 + z3 * w3)
-            acc3[c] += (u0 * w0 + u1 * w1) + (u2 * w2 + u3 * w3)
-    for k in range(full, r1):
-        i = x0 + k - r0
-        wk = w[k]
-        x_0, y0, z0, u0 = x[b, i], x[b + 1, i], x[b + 2, i], x[b + 3, i]
-        for c in range(acc0.shape[0]):
-            w0 = np.float32(wk[c])
-            acc0[c] += x_0 * w0
-            acc1[c] += y0 * w0
-            acc2[c] += z0 * w0
-            acc3[c] += u0 * w0
-
-
-@numba.njit(cache=True, nogil=True, fastmath=True)
-def _accumulate(x, x0, w, r0, r1, out):  # pragma: no cover - compiled
-    """``out[b] += x[b, x0 : x0 + r1 - r0] @ w[r0:r1]`` for every batch row ``b``.
-
-    ``x [B, >= x0 + r1 - r0]`` and ``out [B, N]`` are float32, ``w [K, N]`` float32 or int8 (its
-    values, without the scale). Columns are innermost, so that LLVM vectorises the widening
-    (int8 → float32) and the multiply-adds; batch rows go four at a time (a batch is bound by
-    arithmetic: a widened weight then feeds four multiply-adds), a lone row takes eight rows of
-    ``w`` per pass (batch 1 is bound by memory). No BLAS: the two threads of the step loop must
-    not each start BLAS's own threads.
+    One layer at a time, so that the float temporaries stay a layer's size. Padding columns
+    (all zero) get the scale 1.
     """
-    batch = out.shape[0]
-    grouped = batch - batch % 4
-    for b in range(0, grouped, 4):
-        _accumulate_four(x, x0, w, r0, r1, b, out[b], out[b + 1], out[b + 2], out[b + 3])
-    for b in range(grouped, batch):
-        _accumulate_one(x, x0, w, r0, r1, b, out[b])
+    q = np.empty(w.shape, np.int8)
+    scale = np.empty((w.shape[0], w.shape[1], w.shape[3]), np.float32)
+    for layer in range(w.shape[0]):
+        peak = np.abs(w[layer]).max(axis=1)  # [P, 16]
+        scale[layer] = np.where(peak > 0, peak / 127.0, 1.0)
+        q[layer] = np.clip(np.rint(w[layer] / scale[layer][:, None, :]), -127, 127)
+    return q, scale.reshape(w.shape[0], -1)
 
 
 def _scale_columns(out, scales, layer):
@@ -317,6 +342,105 @@ def _scale_columns_compiled(out, scales, layer):  # pragma: no cover - compiled
                 out[b, c] *= scales[layer, c]
 
     return scale_columns
+
+
+@numba.njit(cache=True, nogil=True)
+def _quantize_rows(x, xq, xs):  # pragma: no cover - compiled
+    """Round each row of float32 ``x [B, K]`` to int8 ``xq`` with one scale ``xs[b] = max|x[b]| / 127``."""
+    for b in range(x.shape[0]):
+        peak = np.float32(0.0)
+        for k in range(x.shape[1]):
+            peak = max(peak, abs(x[b, k]))
+        scale = peak / np.float32(127.0) if peak > 0 else np.float32(1.0)
+        xs[b] = scale
+        for k in range(x.shape[1]):
+            xq[b, k] = np.int8(min(max(np.rint(x[b, k] / scale), -127.0), 127.0))
+
+
+@numba.njit(cache=True, nogil=True)
+def _add_int8_product(xq, xs, x0, packed, r0, r1, out, scratch):  # pragma: no cover - compiled
+    """``out[b] += xs[b] * (xq[b, x0 : x0 + r1 - r0] @ Q[r0:r1])`` by int8 × int8 dot products."""
+    _simd.product_int8(xq, x0, packed, r0, r1, scratch)
+    for b in range(out.shape[0]):
+        total = 0
+        for k in range(x0, x0 + r1 - r0):
+            total += np.int32(xq[b, k])
+        offset = 128 * total  # the weights are stored as q + 128
+        for c in range(out.shape[1]):
+            out[b, c] += np.float32(scratch[b, c] - offset) * xs[b]
+
+
+def _add_tap(x, xs, x0, w, r0, r1, out, scratch):
+    """``out += x[:, x0 : x0 + r1 - r0] @ W[r0:r1]`` for one tap's input ``x``, without the weights' scale.
+
+    Float activations use :func:`._simd.accumulate` (float32 or int8 weights); int8 activations
+    (w8a8) come with their scales ``xs [B]`` (int8 × int8 dot products).
+    """
+
+
+@overload(_add_tap, inline="always")
+def _add_tap_compiled(x, xs, x0, w, r0, r1, out, scratch):  # pragma: no cover - compiled
+    if x.dtype == types.int8:
+        return lambda x, xs, x0, w, r0, r1, out, scratch: _add_int8_product(x, xs, x0, w, r0, r1, out, scratch)
+    return lambda x, xs, x0, w, r0, r1, out, scratch: _simd.accumulate(x, x0, w, r0, r1, out)
+
+
+def _tap_input(buffers, h, hq, hs):
+    """This step's input as the ring buffer holds it: ``h`` itself, or (w8a8) ``h`` rounded into ``hq``, ``hs``."""
+
+
+@overload(_tap_input, inline="always")
+def _tap_input_compiled(buffers, h, hq, hs):  # pragma: no cover - compiled
+    if buffers.dtype == types.int8:
+        def rounded(buffers, h, hq, hs):
+            _quantize_rows(h, hq, hs)
+            return hq
+        return rounded
+    return lambda buffers, h, hq, hs: h
+
+
+def _add_buffered_tap(buffers, buffer_scales, slot, x0, w, r0, r1, out, scratch):
+    """:func:`_add_tap` for the input held in ring-buffer slot ``slot``."""
+
+
+@overload(_add_buffered_tap, inline="always")
+def _add_buffered_tap_compiled(buffers, buffer_scales, slot, x0, w, r0, r1, out, scratch):  # pragma: no cover
+    if buffers.dtype == types.int8:
+        return lambda buffers, buffer_scales, slot, x0, w, r0, r1, out, scratch: _add_int8_product(
+            buffers[slot], buffer_scales[slot], x0, w, r0, r1, out, scratch)
+    return lambda buffers, buffer_scales, slot, x0, w, r0, r1, out, scratch: _simd.accumulate(
+        buffers[slot], x0, w, r0, r1, out)
+
+
+def _store_input(buffers, buffer_scales, slot, x_now, xs_now):
+    """Put this step's input (and, w8a8, its scales) in ring-buffer slot ``slot``."""
+
+
+@overload(_store_input, inline="always")
+def _store_input_compiled(buffers, buffer_scales, slot, x_now, xs_now):  # pragma: no cover - compiled
+    if buffers.dtype == types.int8:
+        def with_scales(buffers, buffer_scales, slot, x_now, xs_now):
+            buffers[slot] = x_now
+            buffer_scales[slot] = xs_now
+        return with_scales
+
+    def values(buffers, buffer_scales, slot, x_now, xs_now):
+        buffers[slot] = x_now
+    return values
+
+
+def _add_gate_product(z, w, out, zq, zs, scratch):
+    """``out += z @ W`` for the gate output ``z`` (rounded to int8 first when ``w`` is w8a8's)."""
+
+
+@overload(_add_gate_product, inline="always")
+def _add_gate_product_compiled(z, w, out, zq, zs, scratch):  # pragma: no cover - compiled
+    if w.dtype == types.uint8:
+        def int8_activations(z, w, out, zq, zs, scratch):
+            _quantize_rows(z, zq, zs)
+            _add_int8_product(zq, zs, 0, w, 0, z.shape[1], out, scratch)
+        return int8_activations
+    return lambda z, w, out, zq, zs, scratch: _simd.accumulate(z, 0, w, 0, z.shape[1], out)
 
 
 # tanh on [-9, 9] in steps of 1/512 (beyond that it is ±1 to float32 precision): linear
@@ -363,9 +487,10 @@ class _State(typing.NamedTuple):
     cond: np.ndarray  # [B, frames, L, 2C]
     cond_out: np.ndarray  # [B, frames, S]
     offsets: np.ndarray  # [L] first ring-buffer slot of each layer
-    buffers: np.ndarray  # [sum of spans, B, C] each layer's past inputs
+    buffers: np.ndarray  # [sum of spans, B, C] each layer's past inputs (float32; w8a8: int8)
+    buffer_scales: np.ndarray  # [sum of spans, B] w8a8: the scale of each buffered input ([0, B] otherwise)
     inputs: np.ndarray  # [k, B] the last k samples fed back (network scale)
-    past: np.ndarray  # [2, L, B, 2C] the past part of step t's pre-activations, in slot t % 2
+    past: np.ndarray  # [2, L, B, 2C padded] the past part of step t's pre-activations, in slot t % 2
     counters: np.ndarray  # int64 [(1 + 2L) * 8]: STOP, then per layer "inputs written" and "past part done"
 
 
@@ -383,26 +508,36 @@ def _past_slot(layer, n_layers):  # pragma: no cover - compiled
 
 
 @numba.njit(cache=True, nogil=True)
-def _past_part(w, s, layer, t, excitation_t):  # pragma: no cover - compiled
-    """Step ``t``'s pre-activation of ``layer`` from what is known a step ahead, into ``s.past[t % 2]``.
+def _add_past_taps(w, s, layer, t, r0, r1, out, scratch):  # pragma: no cover - compiled
+    """``out += rows [r0, r1) of step t's stacked past taps @ the same rows of layer's dilated matrix`` (unscaled).
 
-    That is rows ``[0, past_rows)`` of the stacked taps (``h(t - 2d)``, then ``h(t - d)``, ...)
-    times the dilated matrix, scaled, plus the excitation's map ``excitation_t [B, X] @ exc_w``.
+    Tap ``j`` (oldest first) is the layer's input at ``t - (k - 1 - j) d``, from the ring buffer;
+    ``r1 <= (k - 1) C``.
     """
     width = s.buffers.shape[2]
     taps = w.start_w.shape[0]
     d = w.dilations[layer]
     span = (taps - 1) * d
-    acc = s.past[t % 2, layer]
-    acc[:] = 0.0
-    for j in range(taps - 1):
-        r1 = min((j + 1) * width, w.past_rows)
-        if r1 <= j * width:
+    for j in range(r0 // width, taps - 1):
+        lo, hi = max(r0, j * width), min(r1, (j + 1) * width)
+        if lo >= hi:
             break
         slot = s.offsets[layer] + (t - (taps - 1 - j) * d) % span
-        _accumulate(s.buffers[slot], 0, w.dilated_w[layer], j * width, r1, acc)
+        _add_buffered_tap(s.buffers, s.buffer_scales, slot, lo - j * width, w.dilated_w[layer], lo, hi, out, scratch)
+
+
+@numba.njit(cache=True, nogil=True)
+def _past_part(w, s, layer, t, excitation_t, scratch):  # pragma: no cover - compiled
+    """Step ``t``'s pre-activation of ``layer`` from what is known a step ahead, into ``s.past[t % 2]``.
+
+    That is rows ``[0, past_rows)`` of the stacked taps (``h(t - 2d)``, then ``h(t - d)``, ...)
+    times the dilated matrix, scaled, plus the excitation's map ``excitation_t [B, X] @ exc_w``.
+    """
+    acc = s.past[t % 2, layer]
+    acc[:] = 0.0
+    _add_past_taps(w, s, layer, t, 0, w.past_rows, acc, scratch)
     _scale_columns(acc, w.dilated_scale, layer)
-    _accumulate(excitation_t, 0, w.exc_w[layer], 0, w.exc_w.shape[1], acc)
+    _simd.accumulate(excitation_t, 0, w.exc_w[layer], 0, w.exc_w.shape[2], acc)
 
 
 @numba.njit(cache=True, nogil=True)
@@ -415,12 +550,13 @@ def _run_past(t0, n_steps, w, s, excitation):  # pragma: no cover - compiled; th
     for the input of step ``t - min(d, 2)``, and runs up to two steps ahead.
     """
     n_layers = w.dilated_w.shape[0]
+    scratch = np.empty(s.past.shape[2:], np.int32)
     for step in range(n_steps):
         t = t0 + step
         for layer in range(n_layers):
             if not wait_at_least(s.counters, _written_slot(layer), t - min(w.dilations[layer], 2) + 1):
                 return
-            _past_part(w, s, layer, t, excitation[step])
+            _past_part(w, s, layer, t, excitation[step], scratch)
             store_release(s.counters, _past_slot(layer, n_layers), t + 1)
 
 
@@ -433,23 +569,28 @@ def _run_present(
 
     With ``two_threads`` the past parts come from :func:`_run_past` on another thread; without,
     this thread computes each one right before it is needed — the same numbers in the same order.
+    Products write whole 16-column panels, so their outputs are allocated padded.
     """
     batch, width = s.buffers.shape[1], s.buffers.shape[2]
     taps = w.start_w.shape[0]
     n_layers = w.dilated_w.shape[0]
-    skip_width = w.skip_start_w.shape[1]
-    n_classes = w.logits_w.shape[1]
+    skip_width = w.skip_b.shape[0]
+    n_classes = w.logits_b.shape[0]
     hop = w.hop_length
     h = np.empty((batch, width), np.float32)
-    pre = np.empty((batch, 2 * width), np.float32)
+    pre = np.empty(s.past.shape[2:], np.float32)
     z = np.empty((batch, width), np.float32)
-    res_skip = np.empty((batch, width + skip_width), np.float32)
-    skip = np.empty((batch, skip_width), np.float32)
-    relu_skip = np.empty((batch, skip_width), np.float32)
-    out = np.empty((batch, skip_width), np.float32)
-    logits = np.empty((batch, n_classes), np.float32)
+    res_skip = np.empty((batch, w.res_skip_w.shape[1] * _simd.PANEL), np.float32)
+    skip = np.zeros((batch, w.skip_start_w.shape[0] * _simd.PANEL), np.float32)
+    relu_skip = np.zeros_like(skip)
+    out = np.zeros((batch, w.out1_w.shape[0] * _simd.PANEL), np.float32)
+    logits = np.empty((batch, w.logits_w.shape[0] * _simd.PANEL), np.float32)
     weights = np.empty(n_classes, np.float64)
-    first_present_tap = w.past_rows // width
+    scratch = np.empty((batch, max(pre.shape[1], res_skip.shape[1])), np.int32)
+    hq = np.empty((batch, width), s.buffers.dtype)  # w8a8: this step's input and gate output in int8
+    hs = np.empty(batch, np.float32)
+    zq = np.empty((batch, width), np.int8)
+    zs = np.empty(batch, np.float32)
     for step in range(n_steps):
         t = t0 + step
         frame = t // hop
@@ -461,34 +602,28 @@ def _run_present(
                     acc += s.inputs[j, b] * w.start_w[j, c]
                 h[b, c] = acc
         for b in range(batch):
-            skip[b] = w.skip_b
-        _accumulate(h, 0, w.skip_start_w, 0, width, skip)
+            skip[b, :skip_width] = w.skip_b
+        _simd.accumulate(h, 0, w.skip_start_w, 0, width, skip)
         for layer in range(n_layers):
             d = w.dilations[layer]
             span = (taps - 1) * d
             # rows [past_rows, k*C) of the stacked taps; the last tap is this step's input h
+            x_now = _tap_input(s.buffers, h, hq, hs)
             pre[:] = 0.0
-            for j in range(first_present_tap, taps):
-                r0 = max(j * width, w.past_rows)
-                if r0 == (j + 1) * width:
-                    continue
-                if j == taps - 1:
-                    _accumulate(h, r0 - j * width, w.dilated_w[layer], r0, (j + 1) * width, pre)
-                else:
-                    slot = s.offsets[layer] + (t - (taps - 1 - j) * d) % span
-                    _accumulate(s.buffers[slot], r0 - j * width, w.dilated_w[layer], r0, (j + 1) * width, pre)
+            _add_past_taps(w, s, layer, t, w.past_rows, (taps - 1) * width, pre, scratch)
+            _add_tap(x_now, hs, 0, w.dilated_w[layer], (taps - 1) * width, taps * width, pre, scratch)
             _scale_columns(pre, w.dilated_scale, layer)
             if two_threads:
                 if not wait_at_least(s.counters, _past_slot(layer, n_layers), t + 1):
                     return
             else:
-                _past_part(w, s, layer, t, excitation[step])
+                _past_part(w, s, layer, t, excitation[step], scratch)
             past = s.past[t % 2, layer]
             for b in range(batch):
                 for c in range(2 * width):
                     pre[b, c] += past[b, c] + s.cond[b, frame, layer, c]
             # the oldest tap's slot takes this step's input (the past part of step t has read it)
-            s.buffers[s.offsets[layer] + t % span] = h
+            _store_input(s.buffers, s.buffer_scales, s.offsets[layer] + t % span, x_now, hs)
             store_release(s.counters, _written_slot(layer), t + 1)
             for b in range(batch):
                 for c in range(width):
@@ -496,7 +631,7 @@ def _run_present(
                         0.5 + 0.5 * _table_tanh(0.5 * pre[b, c], tanh_table)
                     )
             res_skip[:] = 0.0
-            _accumulate(z, 0, w.res_skip_w[layer], 0, width, res_skip)
+            _add_gate_product(z, w.res_skip_w[layer], res_skip, zq, zs, scratch)
             _scale_columns(res_skip, w.res_skip_scale, layer)
             for b in range(batch):
                 for c in range(width):
@@ -507,12 +642,12 @@ def _run_present(
             for c in range(skip_width):
                 relu_skip[b, c] = max(skip[b, c], 0.0)
                 out[b, c] = s.cond_out[b, frame, c]
-        _accumulate(relu_skip, 0, w.out1_w, 0, skip_width, out)
+        _simd.accumulate(relu_skip, 0, w.out1_w, 0, skip_width, out)
         for b in range(batch):
             for c in range(skip_width):
                 out[b, c] = max(out[b, c], 0.0)
-            logits[b] = w.logits_b
-        _accumulate(out, 0, w.logits_w, 0, skip_width, logits)
+            logits[b, :n_classes] = w.logits_b
+        _simd.accumulate(out, 0, w.logits_w, 0, skip_width, logits)
         for b in range(batch):
             best = 0
             top = -np.inf
@@ -554,10 +689,10 @@ def _past_rows(weights):
     ``res_skip`` and its share of the start conv and output head. Only past taps can be taken.
     """
     w = weights
-    k, c, s = w.filter_length, w.width, w.skip_start_w.shape[1]
-    n_layers = w.dilated_w.shape[0]
-    head = (c * s + s * s + s * w.logits_w.shape[1]) / n_layers
-    exc = w.exc_w.shape[1] * 2 * c
+    k, c, s = w.filter_length, w.width, w.skip_width
+    n_layers = len(w.dilations)
+    head = (c * s + s * s + s * w.logits_b.shape[0]) / n_layers
+    exc = 2 * w.excitation_harmonics * 2 * c
     balanced = (k * c * 2 * c + c * (c + s) + head - exc) / (2 * 2 * c)
     return int(min(max(8 * round(balanced / 8), 0), (k - 1) * c))
 
@@ -613,6 +748,7 @@ class IncrementalDecoder:
         if w.excitation_harmonics:
             self._oscillator = Oscillator(encoding[..., -2:], w.excitation_harmonics, w.hop_length, w.sample_rate)
         spans = (w.filter_length - 1) * w.dilations
+        w8a8 = w.precision == "w8a8"
         self._weights = _Weights(
             w.start_w, w.start_b, w.skip_start_w, w.skip_b, w.dilated_w, w.dilated_scale, w.exc_w, w.res_skip_w,
             w.res_skip_scale, w.res_b, w.out1_w, w.logits_w, w.logits_b, w.dilations, int(w.hop_length),
@@ -622,9 +758,10 @@ class IncrementalDecoder:
             cond=np.ascontiguousarray(np.einsum("bfe,lec->bflc", encoding, w.cond_w) + w.cond_b, dtype=np.float32),
             cond_out=np.ascontiguousarray(encoding @ w.cond_out_w + w.cond_out_b, dtype=np.float32),
             offsets=np.concatenate([[0], np.cumsum(spans)[:-1]]).astype(np.int64),
-            buffers=np.zeros((int(spans.sum()), batch, w.width), np.float32),
+            buffers=np.zeros((int(spans.sum()), batch, w.width), np.int8 if w8a8 else np.float32),
+            buffer_scales=np.zeros((int(spans.sum()) if w8a8 else 0, batch), np.float32),
             inputs=np.zeros((w.filter_length, batch), np.float32),
-            past=np.zeros((2, n_layers, batch, 2 * w.width), np.float32),
+            past=np.zeros((2, n_layers, batch, _simd.padded(2 * w.width)), np.float32),
             counters=np.zeros((1 + 2 * n_layers) * 8, np.int64),
         )
         self.total = frames * w.hop_length

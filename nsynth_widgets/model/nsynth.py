@@ -256,7 +256,8 @@ class NSynth:
         if self._decoder_weights is None:
             self._decoder_weights = {"float32": fastgen.DecoderWeights.from_arrays(self.variables(), self.config)}
         if precision not in self._decoder_weights:
-            self._decoder_weights[precision] = self._decoder_weights["float32"].quantize_int8()
+            exact = self._decoder_weights["float32"]
+            self._decoder_weights[precision] = exact.quantize_int8() if precision == "int8" else exact.quantize_w8a8()
         return self._decoder_weights[precision]
 
     def synthesize(

@@ -81,8 +81,18 @@ def excitation(pitch, harmonics, hop, sample_rate=16000):
     return out
 
 
-def decode_logits(x_scaled, encoding, arrays, config, excitation=None):
-    """Teacher-forced logits [B, T, 256]; a pitch-conditioned model also reads ``excitation`` [B, T, X]."""
+def round_to_int8(v):
+    """Each vector ``v[b, t, :]`` rounded to ``scale * q``, ``q`` integers in [-127, 127], ``scale = max|v| / 127``."""
+    peak = np.abs(v).max(axis=-1, keepdims=True)
+    scale = np.where(peak > 0, peak / 127.0, 1.0)
+    return np.clip(np.rint(v / scale), -127, 127) * scale
+
+
+def decode_logits(x_scaled, encoding, arrays, config, excitation=None, rounded=lambda v: v):
+    """Teacher-forced logits [B, T, 256]; a pitch-conditioned model also reads ``excitation`` [B, T, X].
+
+    ``rounded`` is applied to every dilated conv's input and every gate output (e.g. :func:`round_to_int8`).
+    """
     hop = config.hop_length
 
     def cond(name):
@@ -93,11 +103,11 @@ def decode_logits(x_scaled, encoding, arrays, config, excitation=None):
     skip = conv1d(h, arrays, "skip_start")
     for i in range(config.num_layers):
         d = 2 ** (i % config.num_stages)
-        pre = conv1d(h, arrays, f"dilatedconv_{i + 1}", d) + cond(f"cond_map_{i + 1}")
+        pre = conv1d(rounded(h), arrays, f"dilatedconv_{i + 1}", d) + cond(f"cond_map_{i + 1}")
         if excitation is not None:
             pre = pre + conv1d(excitation.astype(np.float64), arrays, f"exc_map_{i + 1}")
         half = pre.shape[-1] // 2
-        z = 1 / (1 + np.exp(-pre[..., :half])) * np.tanh(pre[..., half:])
+        z = rounded(1 / (1 + np.exp(-pre[..., :half])) * np.tanh(pre[..., half:]))
         h = h + conv1d(z, arrays, f"res_{i + 1}")
         skip = skip + conv1d(z, arrays, f"skip_{i + 1}")
     s = conv1d(np.maximum(skip, 0), arrays, "out1") + cond("cond_map_out1")

@@ -21,37 +21,23 @@ def _log_softmax(logits):
     return shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
 
 
-@pytest.mark.parametrize(
-    "batch, rows, cols", [(1, 16, 32), (3, 13, 5), (2, 7, 40), (1, 1536, 1024), (4, 13, 33), (9, 18, 7), (16, 512, 768)]
-)
-@pytest.mark.parametrize("dtype", [np.int8, np.float32])
-def test_product_kernel_matches_numpy(batch, rows, cols, dtype):
-    """The vectorised kernel (groups of four batch rows, lone rows, remainder rows, any width, a row
-    range of the matrix against an offset into the input) adds ``x @ w`` to what ``out`` holds."""
-    rng = np.random.default_rng(rows)
-    x = rng.normal(size=(batch, rows + 5)).astype(np.float32)
-    w = rng.integers(-127, 128, (rows + 3, cols)).astype(dtype)
-    out = rng.normal(size=(batch, cols)).astype(np.float32)
-    expected = out + x[:, 5:].astype(np.float64) @ w[2 : rows + 2].astype(np.float64)
-    fastgen._accumulate(x, 5, w, 2, rows + 2, out)
-    np.testing.assert_allclose(out, expected, rtol=1e-5, atol=1e-5 * np.abs(expected).max())
-
-
 def test_quantization_is_per_output_channel_and_round_trips_within_half_a_step(tiny_arrays):
     weights = fastgen.DecoderWeights.from_arrays(tiny_arrays, TINY)
     quantized = weights.quantize_int8()
     assert quantized.precision == "int8" and weights.precision == "float32"
-    assert quantized.dilated_w.dtype == np.int8 and quantized.res_skip_w.dtype == np.int8
-    assert quantized.dilated_scale.shape == (TINY.num_layers, 2 * TINY.width)
-    assert quantized.res_skip_scale.shape == (TINY.num_layers, TINY.width + TINY.skip_width)
+    dilated, res_skip = quantized.matrices()
+    assert dilated.dtype == np.int8 and res_skip.dtype == np.int8
+    assert dilated.shape == (TINY.num_layers, 3 * TINY.width, 2 * TINY.width)
+    assert res_skip.shape == (TINY.num_layers, TINY.width, TINY.width + TINY.skip_width)
     # every column uses the full range once, and rounding is to the nearest step
-    assert (np.abs(quantized.dilated_w).max(axis=1) == 127).all()
-    error = np.abs(quantized.dequantized().dilated_w - weights.dilated_w)
-    assert (error <= 0.5 * quantized.dilated_scale[:, None, :] + 1e-7).all()
-    # the output head stays exact, and int8 reads about a quarter of the bytes
+    assert (np.abs(dilated).max(axis=1) == 127).all() and (np.abs(res_skip).max(axis=1) == 127).all()
+    error = np.abs(quantized.dequantized().matrices()[0] - weights.matrices()[0])
+    assert (error <= 0.5 * quantized.dilated_scale[:, None, : 2 * TINY.width] + 1e-7).all()
+    # the output head stays exact, and int8 reads about a quarter of the bytes (the embedded model's
+    # float32 head and excitation map are most of the rest)
     np.testing.assert_array_equal(quantized.logits_w, weights.logits_w)
     big = fastgen.DecoderWeights.from_arrays(random_arrays(EMBEDDED), EMBEDDED)
-    assert big.quantize_int8().nbytes_per_step < 0.3 * big.nbytes_per_step
+    assert big.quantize_int8().nbytes_per_step < 0.35 * big.nbytes_per_step
 
 
 def test_int8_generator_equals_the_teacher_forced_dequantized_model(tiny_arrays):
@@ -90,6 +76,6 @@ def test_synthesize_int8_gives_audio_and_is_reproducible(tiny_model):
 
 
 def test_unknown_precision_is_refused(tiny_model):
-    with pytest.raises(ParameterError, match=r"`precision` must be one of \('float32', 'int8'\)\. Received: precision='int4'"):
+    with pytest.raises(ParameterError, match=r"`precision` must be one of \('float32', 'int8', 'w8a8'\)\. Received: precision='int4'"):
         tiny_model.synthesize(np.zeros((1, 2, 16), np.float32), precision="int4")
 

@@ -23,12 +23,11 @@ def _encoding(config, batch, frames, seed):
 
 
 @pytest.mark.parametrize("config", [TINY, TINY_PITCH], ids=["plain", "pitch"])
-@pytest.mark.parametrize("precision", ["float32", "int8"])
+@pytest.mark.parametrize("precision", fastgen.PRECISIONS)
 @pytest.mark.parametrize("batch", [1, 6])
 def test_two_threads_give_exactly_the_one_thread_audio(config, precision, batch):
     weights = fastgen.DecoderWeights.from_arrays(random_arrays(config, seed=2), config)
-    if precision == "int8":
-        weights = weights.quantize_int8()
+    weights = {"float32": weights, "int8": weights.quantize_int8(), "w8a8": weights.quantize_w8a8()}[precision]
     enc = _encoding(config, batch, 6, seed=3)
     one = fastgen.generate(weights, enc, seed=5, chunk_size=40, threads=1)
     two = fastgen.generate(weights, enc, seed=5, chunk_size=100, threads=2)

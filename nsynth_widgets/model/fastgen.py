@@ -59,7 +59,7 @@ from numba.extending import overload
 from ..dsp.excitation import Oscillator
 from ..errors import EncodingError, ParameterError, SynthesisCancelled, check_integer, describe
 from . import _simd
-from ._sync import STOP, store_release, wait_at_least
+from ._sync import STOP, claim, load_acquire, store_release, wait_at_least
 from .config import PRECISIONS
 
 __all__ = ["DecoderWeights", "IncrementalDecoder", "PRECISIONS", "default_threads", "generate",
@@ -443,21 +443,42 @@ def _add_gate_product_compiled(z, w, out, zq, zs, scratch):  # pragma: no cover 
     return lambda z, w, out, zq, zs, scratch: _simd.accumulate(z, 0, w, 0, z.shape[1], out)
 
 
-# tanh on [-9, 9] in steps of 1/512 (beyond that it is ±1 to float32 precision): linear
-# interpolation in this table is within 4e-7 of tanh, several times cheaper than libm's tanh/exp,
-# and sigmoid(x) = (1 + tanh(x / 2)) / 2 reuses it. The gate is a third of a small model's step.
-_TANH_LIMIT = 9.0
-_TANH_STEPS_PER_UNIT = 512
-_TANH_TABLE = np.tanh(
-    np.arange(-_TANH_LIMIT, _TANH_LIMIT + 2.0 / _TANH_STEPS_PER_UNIT, 1.0 / _TANH_STEPS_PER_UNIT)
-).astype(np.float32)
+def _scaled(value, scales, layer, c):
+    """``value * scales[layer, c]``, or ``value`` for float32 weights (``scales`` None)."""
 
 
-@numba.njit(cache=True, nogil=True, inline="always")
-def _table_tanh(x, table):  # pragma: no cover - compiled
-    position = (min(max(x, -_TANH_LIMIT), _TANH_LIMIT) + _TANH_LIMIT) * _TANH_STEPS_PER_UNIT
-    i = int(position)
-    return table[i] + (position - i) * (table[i + 1] - table[i])
+@overload(_scaled, inline="always")
+def _scaled_compiled(value, scales, layer, c):  # pragma: no cover - compiled
+    if isinstance(scales, types.NoneType):
+        return lambda value, scales, layer, c: value
+    return lambda value, scales, layer, c: value * scales[layer, c]
+
+
+# tanh as Eigen computes it for float32: an odd rational function (degree 13 over 6) of x clamped
+# to ±7.905 (beyond, tanh is ±1 in float32), within 3e-7 of tanh. No table and no branch, so the
+# gate's loop over channels vectorises; sigmoid(x) = (1 + tanh(x / 2)) / 2 reuses it.
+_TANH_CLAMP = 7.90531110763549805
+_TANH_P = (4.89352455891786e-03, 6.37261928875436e-04, 1.48572235717979e-05, 5.12229709037114e-08,
+           -8.60467152213735e-11, 2.00018790482477e-13, -2.76076847742355e-16)
+_TANH_Q = (4.89352518554385e-03, 2.26843463243900e-03, 1.18534705686654e-04, 1.19825839466702e-06)
+
+
+@numba.njit(cache=True, nogil=True, fastmath=True, error_model="numpy", inline="always")
+def _tanh(x):  # pragma: no cover - compiled
+    x = min(max(x, np.float32(-_TANH_CLAMP)), np.float32(_TANH_CLAMP))
+    x2 = x * x
+    p = np.float32(_TANH_P[6])
+    for i in range(5, -1, -1):
+        p = p * x2 + np.float32(_TANH_P[i])
+    q = np.float32(_TANH_Q[3])
+    for i in range(2, -1, -1):
+        q = q * x2 + np.float32(_TANH_Q[i])
+    return x * p / q
+
+
+# Fast-math flags of the step loop: fused multiply-adds, reciprocals, no signed zeros — not
+# "no infinities" (sampling starts from -inf) and not reassociation (sums keep their order).
+_LOOP_MATH = {"contract", "arcp", "afn", "nsz"}
 
 
 class _Weights(typing.NamedTuple):
@@ -491,23 +512,20 @@ class _State(typing.NamedTuple):
     buffer_scales: np.ndarray  # [sum of spans, B] w8a8: the scale of each buffered input ([0, B] otherwise)
     inputs: np.ndarray  # [k, B] the last k samples fed back (network scale)
     past: np.ndarray  # [2, L, B, 2C padded] the past part of step t's pre-activations, in slot t % 2
-    counters: np.ndarray  # int64 [(1 + 2L) * 8]: STOP, then per layer "inputs written" and "past part done"
+    counters: np.ndarray  # int64 [(1 + 3L) * 8]: STOP, then per layer _WRITTEN, _CLAIMED, _DONE
 
 
-# Slots of _State.counters, one cache line (8 int64) apart so that the threads do not share lines.
-@numba.njit(cache=True, nogil=True, inline="always")
-def _written_slot(layer):  # pragma: no cover - compiled
-    """Counter of steps whose input of ``layer`` is in the ring buffer (raised by the present part)."""
-    return (1 + layer) * 8
+# Counters of each layer (in _State.counters, one cache line apart so that the threads do not share
+# lines), each a number of steps: inputs in the ring buffer; past parts taken; past parts done.
+_WRITTEN, _CLAIMED, _DONE = 0, 1, 2
 
 
 @numba.njit(cache=True, nogil=True, inline="always")
-def _past_slot(layer, n_layers):  # pragma: no cover - compiled
-    """Counter of steps whose past part of ``layer`` is done (raised by the past part)."""
-    return (1 + n_layers + layer) * 8
+def _slot(kind, layer):  # pragma: no cover - compiled
+    return (1 + 3 * layer + kind) * 8
 
 
-@numba.njit(cache=True, nogil=True)
+@numba.njit(cache=True, nogil=True, fastmath=_LOOP_MATH, error_model="numpy", inline="always")
 def _add_past_taps(w, s, layer, t, r0, r1, out, scratch):  # pragma: no cover - compiled
     """``out += rows [r0, r1) of step t's stacked past taps @ the same rows of layer's dilated matrix`` (unscaled).
 
@@ -526,7 +544,7 @@ def _add_past_taps(w, s, layer, t, r0, r1, out, scratch):  # pragma: no cover - 
         _add_buffered_tap(s.buffers, s.buffer_scales, slot, lo - j * width, w.dilated_w[layer], lo, hi, out, scratch)
 
 
-@numba.njit(cache=True, nogil=True)
+@numba.njit(cache=True, nogil=True, fastmath=_LOOP_MATH, error_model="numpy", inline="always")
 def _past_part(w, s, layer, t, excitation_t, scratch):  # pragma: no cover - compiled
     """Step ``t``'s pre-activation of ``layer`` from what is known a step ahead, into ``s.past[t % 2]``.
 
@@ -540,35 +558,42 @@ def _past_part(w, s, layer, t, excitation_t, scratch):  # pragma: no cover - com
     _simd.accumulate(excitation_t, 0, w.exc_w[layer], 0, w.exc_w.shape[2], acc)
 
 
-@numba.njit(cache=True, nogil=True)
+@numba.njit(cache=True, nogil=True, fastmath=_LOOP_MATH, error_model="numpy")
 def _run_past(t0, n_steps, w, s, excitation):  # pragma: no cover - compiled; the second thread
-    """The past thread: every layer's past part of steps ``t0 .. t0 + n_steps - 1``, in order.
+    """The past thread: the past parts of steps ``t0 .. t0 + n_steps - 1`` that the present thread has not taken.
 
     The past part of step ``t`` in layer ``l`` needs the layer's input at ``t - d`` (written by
     the present thread at step ``t - d``) and a free slot in ``s.past`` (the present thread has
     read step ``t - 2``'s, which it does before writing its input of step ``t - 1``): so it waits
-    for the input of step ``t - min(d, 2)``, and runs up to two steps ahead.
+    for the input of step ``t - min(d, 2)``, and runs up to two steps ahead. Each part is
+    claimed first; one the present thread claimed (it needed it before this thread got to it)
+    is skipped.
     """
     n_layers = w.dilated_w.shape[0]
     scratch = np.empty(s.past.shape[2:], np.int32)
     for step in range(n_steps):
         t = t0 + step
         for layer in range(n_layers):
-            if not wait_at_least(s.counters, _written_slot(layer), t - min(w.dilations[layer], 2) + 1):
+            if load_acquire(s.counters, _slot(_CLAIMED, layer)) > t:
+                continue
+            if not wait_at_least(s.counters, _slot(_WRITTEN, layer), t - min(w.dilations[layer], 2) + 1):
                 return
-            _past_part(w, s, layer, t, excitation[step], scratch)
-            store_release(s.counters, _past_slot(layer, n_layers), t + 1)
+            if claim(s.counters, _slot(_CLAIMED, layer), t):
+                _past_part(w, s, layer, t, excitation[step], scratch)
+                store_release(s.counters, _slot(_DONE, layer), t + 1)
 
 
-@numba.njit(cache=True, nogil=True)
+@numba.njit(cache=True, nogil=True, fastmath=_LOOP_MATH, error_model="numpy")
 def _run_present(
     t0, n_steps, w, s, excitation, two_threads, forced, uniforms, inv_temperature, greedy, classes_out,
-    logits_out, record_logits, tanh_table,
+    logits_out, record_logits,
 ):  # pragma: no cover - compiled; exercised through IncrementalDecoder
     """The step loop: ``n_steps`` samples from ``t0`` (the present part of every layer, the head, sampling).
 
-    With ``two_threads`` the past parts come from :func:`_run_past` on another thread; without,
-    this thread computes each one right before it is needed — the same numbers in the same order.
+    With ``two_threads`` the past parts come from :func:`_run_past` on another thread, except one
+    that is not ready when needed and not yet claimed: this thread takes it (so that it never
+    waits for a thread the OS has put aside). Without, this thread computes each one right
+    before it is needed. Either way the same function computes the same numbers.
     Products write whole 16-column panels, so their outputs are allocated padded.
     """
     batch, width = s.buffers.shape[1], s.buffers.shape[2]
@@ -612,32 +637,34 @@ def _run_present(
             pre[:] = 0.0
             _add_past_taps(w, s, layer, t, w.past_rows, (taps - 1) * width, pre, scratch)
             _add_tap(x_now, hs, 0, w.dilated_w[layer], (taps - 1) * width, taps * width, pre, scratch)
-            _scale_columns(pre, w.dilated_scale, layer)
-            if two_threads:
-                if not wait_at_least(s.counters, _past_slot(layer, n_layers), t + 1):
-                    return
-            else:
+            if not two_threads:
                 _past_part(w, s, layer, t, excitation[step], scratch)
-            past = s.past[t % 2, layer]
+            elif load_acquire(s.counters, _slot(_DONE, layer)) <= t:
+                if claim(s.counters, _slot(_CLAIMED, layer), t):
+                    _past_part(w, s, layer, t, excitation[step], scratch)
+                    store_release(s.counters, _slot(_DONE, layer), t + 1)
+                elif not wait_at_least(s.counters, _slot(_DONE, layer), t + 1):
+                    return
+            # gate: sigmoid(first half) * tanh(second half) of pre (scaled) + past part + conditioning
             for b in range(batch):
-                for c in range(2 * width):
-                    pre[b, c] += past[b, c] + s.cond[b, frame, layer, c]
+                own, past, cond, gated = pre[b], s.past[t % 2, layer, b], s.cond[b, frame, layer], z[b]
+                for c in range(width):
+                    gate = _scaled(own[c], w.dilated_scale, layer, c) + past[c] + cond[c]
+                    f = width + c
+                    filt = _scaled(own[f], w.dilated_scale, layer, f) + past[f] + cond[f]
+                    gated[c] = _tanh(filt) * (np.float32(0.5) + np.float32(0.5) * _tanh(np.float32(0.5) * gate))
             # the oldest tap's slot takes this step's input (the past part of step t has read it)
             _store_input(s.buffers, s.buffer_scales, s.offsets[layer] + t % span, x_now, hs)
-            store_release(s.counters, _written_slot(layer), t + 1)
-            for b in range(batch):
-                for c in range(width):
-                    z[b, c] = _table_tanh(pre[b, width + c], tanh_table) * (
-                        0.5 + 0.5 * _table_tanh(0.5 * pre[b, c], tanh_table)
-                    )
+            if two_threads:
+                store_release(s.counters, _slot(_WRITTEN, layer), t + 1)
             res_skip[:] = 0.0
             _add_gate_product(z, w.res_skip_w[layer], res_skip, zq, zs, scratch)
-            _scale_columns(res_skip, w.res_skip_scale, layer)
             for b in range(batch):
+                rs, h_b, skip_b = res_skip[b], h[b], skip[b]
                 for c in range(width):
-                    h[b, c] += res_skip[b, c] + w.res_b[layer, c]
+                    h_b[c] += _scaled(rs[c], w.res_skip_scale, layer, c) + w.res_b[layer, c]
                 for c in range(skip_width):
-                    skip[b, c] += res_skip[b, width + c]
+                    skip_b[c] += _scaled(rs[width + c], w.res_skip_scale, layer, width + c)
         for b in range(batch):
             for c in range(skip_width):
                 relu_skip[b, c] = max(skip[b, c], 0.0)
@@ -762,7 +789,7 @@ class IncrementalDecoder:
             buffer_scales=np.zeros((int(spans.sum()) if w8a8 else 0, batch), np.float32),
             inputs=np.zeros((w.filter_length, batch), np.float32),
             past=np.zeros((2, n_layers, batch, _simd.padded(2 * w.width)), np.float32),
-            counters=np.zeros((1 + 2 * n_layers) * 8, np.int64),
+            counters=np.zeros((1 + 3 * n_layers) * 8, np.int64),
         )
         self.total = frames * w.hop_length
         self.classes = np.zeros((batch, self.total), np.int32)
@@ -814,11 +841,12 @@ class IncrementalDecoder:
         def present():
             _run_present(
                 self.position, n, self._weights, self._state, excitation, two_threads, forced_arr, uniforms,
-                1.0 / temperature, greedy, chunk, logits_out, record_logits, _TANH_TABLE,
+                1.0 / temperature, greedy, chunk, logits_out, record_logits,
             )
         if not two_threads:
             present()
         else:
+            self._state.counters[8:] = self.position  # every earlier step is written, claimed and done
             helper = threading.Thread(
                 target=_run_past, args=(self.position, n, self._weights, self._state, excitation),
                 name="nsynth-widgets-fastgen", daemon=True,

@@ -4,10 +4,11 @@
         [--fastgen [HARNESS_DIR]]
 
 First it probes this host: DRAM read bandwidth (a streaming sum over 512 MiB on one thread, then on
-two) and the float32 multiply-add rate (register-resident FMAs, one and two threads), best of five
-each. Each case's *floor* is the faster of what they allow at best: every decoder weight read once
-per step (when the weights do not fit in the L3 cache), or every multiply-add done at the probed
-rate. The table gives samples/s, × real time, and the fraction of that floor.
+two), the float32 multiply-add rate (register-resident FMAs) and the int8 × int8 rate (the VNNI
+kernel on an L1-resident matrix), one and two threads, best of five each. Each case's *floor* is the
+tighter of two bounds: every decoder weight read once per step at the probed bandwidth (when the
+weights do not fit in the L3 cache), or every multiply-add done at the probed rate (int8 × int8 for
+w8a8, float32 otherwise). The table gives samples/s, × real time, and the fraction of that floor.
 
 Each case runs in a fresh subprocess, so that its peak RSS is its own. Random weights are used
 (speed does not depend on their values). ``--fastgen`` also times magenta's own fastgen (h512_bo16,
@@ -38,14 +39,19 @@ CASES = {
     "h512-b1-int8": ("h512_bo16", 1, 0.25, "int8"),
     "h512-b16": ("h512_bo16", 16, 0.05, "float32"),
     "h512-b16-int8": ("h512_bo16", 16, 0.05, "int8"),
+    "h512-b1-w8a8": ("h512_bo16", 1, 0.25, "w8a8"),
+    "h512-b16-w8a8": ("h512_bo16", 16, 0.1, "w8a8"),
     "embedded-b1": ("embedded", 1, 4.0, "float32"),
     "embedded-b1-int8": ("embedded", 1, 4.0, "int8"),
+    "embedded-b1-w8a8": ("embedded", 1, 4.0, "w8a8"),
     "embedded-b8": ("embedded", 8, 1.0, "float32"),
+    "embedded-b8-w8a8": ("embedded", 8, 1.0, "w8a8"),
     # candidate decoder widths of the embedded model (the model card's size table)
     **{f"w{width}-b1{suffix}": (f"embedded_w{width}", 1, 4.0, precision)
        for width in (32, 96, 128) for suffix, precision in (("", "float32"), ("-int8", "int8"))},
 }
-DEFAULT_CASES = "h512-b1,h512-b1-int8,h512-b16,h512-b16-int8,embedded-b1,embedded-b1-int8,embedded-b8"
+DEFAULT_CASES = ("h512-b1,h512-b1-int8,h512-b1-w8a8,h512-b16,h512-b16-int8,h512-b16-w8a8,embedded-b1,embedded-b1-int8,"
+                 "embedded-b1-w8a8,embedded-b8,embedded-b8-w8a8")
 PROBE_BYTES = 512 * 2**20
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -72,7 +78,7 @@ def _on_threads(function, shares):
     return time.perf_counter() - start
 
 
-def _run_probe(_):
+def _run_probe():
     """This host's read bandwidth (bytes/s) and float32 multiply-add rate (FMA/s), 1 and 2 threads."""
     import numba
     import numpy as np
@@ -94,18 +100,33 @@ def _run_probe(_):
                 acc[j] = acc[j] * np.float32(0.9999) + np.float32(1e-4)
         return acc.sum()
 
+    from nsynth_widgets.model import _simd
+
+    @numba.njit(nogil=True)
+    def int8_dots(xq, packed, out, n):  # the step loop's int8 x int8 kernel on an L1-resident matrix
+        for _ in range(n):
+            _simd.product_int8(xq, 0, packed, 0, xq.shape[1], out)
+
     data = np.ones((PROBE_BYTES // 1024, 256), np.float32)
     halves = (data[: len(data) // 2], data[len(data) // 2 :])
     read(data[:4])
     multiply_add(1)
+    xq = np.ones((16, 256), np.int8)
+    packed = _simd.interleave_rows(_simd.to_panels(np.ones((256, 64), np.int8)))
+    dots = [(xq, packed, np.empty((16, 64), np.int32), 20_000) for _ in range(2)]
+    int8_dots(*dots[0][:3], 1)
     n = 4_000_000
-    result = {"read_1": 0.0, "read_2": 0.0, "fma_1": 0.0, "fma_2": 0.0}
+    result = {"read_1": 0.0, "read_2": 0.0, "fma_1": 0.0, "fma_2": 0.0, "int8_1": 0.0, "int8_2": 0.0}
     for _ in range(5):
         result["read_1"] = max(result["read_1"], data.nbytes / _on_threads(read, [(data,)]))
         result["read_2"] = max(result["read_2"], data.nbytes / _on_threads(read, [(h,) for h in halves]))
         result["fma_1"] = max(result["fma_1"], 256 * n / _on_threads(multiply_add, [(n,)]))
         result["fma_2"] = max(result["fma_2"], 2 * 256 * n / _on_threads(multiply_add, [(n,), (n,)]))
+        macs = 16 * 256 * 64 * 20_000
+        result["int8_1"] = max(result["int8_1"], macs / _on_threads(int8_dots, dots[:1]))
+        result["int8_2"] = max(result["int8_2"], 2 * macs / _on_threads(int8_dots, dots))
     result["l3_bytes"] = _l3_bytes()
+    result["vnni"] = _simd.HAS_VNNI
     return result
 
 
@@ -133,8 +154,9 @@ def _run_case(name, threads):
               if not n.startswith("ae_")}
     weights = fastgen.DecoderWeights.from_arrays(arrays, config)
     del arrays
-    if precision == "int8":
-        weights = weights.quantize_int8()
+    weights = {"float32": weights, "int8": weights.quantize_int8, "w8a8": weights.quantize_w8a8}[precision]
+    if precision != "float32":
+        weights = weights()
     n_steps = int(seconds * config.sample_rate)
     frames = -(-n_steps // config.hop_length) + 1
     encoding = rng.normal(size=(batch, frames, config.bottleneck_width)).astype(np.float32)
@@ -147,7 +169,7 @@ def _run_case(name, threads):
     decoder.step(n_steps, rng=rng)
     elapsed = time.perf_counter() - start
     w = weights
-    matrices = (w.dilated_w, w.exc_w, w.res_skip_w, w.skip_start_w, w.out1_w, w.logits_w)
+    matrices = (w.skip_start_w, w.dilated_w, w.exc_w, w.res_w, w.skip_w, w.out1_w, w.logits_w)
     return {
         "case": name, "config": config.name, "dtype": precision, "batch": batch, "threads": decoder.threads,
         "samples_per_s": batch * n_steps / elapsed, "sample_rate": config.sample_rate,
@@ -158,7 +180,8 @@ def _run_case(name, threads):
 
 def _floor(case, probe):
     """Samples/s this host allows at best, and what bounds it."""
-    bounds = {"arithmetic": probe["fma_2"] / case["macs_per_sample"]}
+    rate = probe["int8_2"] if case["dtype"] == "w8a8" else probe["fma_2"]
+    bounds = {"arithmetic": rate / case["macs_per_sample"]}
     if case["weight_bytes"] > probe["l3_bytes"]:
         bounds["memory"] = case["batch"] * probe["read_2"] / case["weight_bytes"]
     bound = min(bounds, key=bounds.get)
@@ -203,17 +226,21 @@ def _run_equivalence(config_name):
     expected = model.decode_logits(classes_to_audio(classes), encoding)
     int8_model = NSynth(config, fastgen.int8_equivalent_arrays(model.variables(), config))
     expected_int8 = int8_model.decode_logits(classes_to_audio(classes), encoding)
-    exact, approx = log_softmax(expected.astype(np.float64)), log_softmax(fast("int8"))
-    kl = (np.exp(exact) * (exact - approx)).sum(axis=-1)
-    total_variation = 0.5 * np.abs(np.exp(exact) - np.exp(approx)).sum(axis=-1)
-    return {
+    exact = log_softmax(expected.astype(np.float64))
+    result = {
         "config": config.name, "weights": weights_source, "steps": steps,
         "float32_error": float(np.abs(fast("float32") - expected).max()),
         "int8_vs_dequantized_error": float(np.abs(fast("int8") - expected_int8).max()),
         "logit_scale": float(np.abs(expected).max()),
-        "int8_kl_mean": float(kl.mean()), "int8_kl_max": float(kl.max()),
-        "int8_tv_mean": float(total_variation.mean()), "int8_tv_max": float(total_variation.max()),
     }
+    for precision in ("int8", "w8a8"):
+        approx = log_softmax(fast(precision))
+        kl = (np.exp(exact) * (exact - approx)).sum(axis=-1)
+        total_variation = 0.5 * np.abs(np.exp(exact) - np.exp(approx)).sum(axis=-1)
+        result.update({f"{precision}_kl_mean": float(kl.mean()), f"{precision}_kl_max": float(kl.max()),
+                       f"{precision}_tv_mean": float(total_variation.mean()),
+                       f"{precision}_tv_max": float(total_variation.max())})
+    return result
 
 
 def _run_encode(config_name):
@@ -285,7 +312,9 @@ def main(argv=None):
     probe = _child("probe")
     print(f"probes (best of 5): DRAM read {probe['read_1'] / 1e9:.1f} GB/s on one thread, "
           f"**{probe['read_2'] / 1e9:.1f} GB/s** on two; float32 FMA {probe['fma_1'] / 1e9:.1f} G/s on one "
-          f"thread, **{probe['fma_2'] / 1e9:.1f} G/s** on two; L3 {probe['l3_bytes'] / 2**20:.0f} MiB\n")
+          f"thread, **{probe['fma_2'] / 1e9:.1f} G/s** on two; int8 x int8 multiply-adds ({'VNNI' if probe['vnni'] else 'no VNNI'}, "
+          f"L1-resident) {probe['int8_1'] / 1e9:.0f} G/s on one thread, **{probe['int8_2'] / 1e9:.0f} G/s** on two; "
+          f"L3 {probe['l3_bytes'] / 2**20:.0f} MiB\n")
     fastgen_rate = None
     if args.fastgen:
         fastgen_rate = _magenta_fastgen(os.path.normpath(args.fastgen))
@@ -314,13 +343,16 @@ def main(argv=None):
             print(f"| {r['config']} | {r['encode_4s_seconds']:.2f} s | {r['peak_rss_mib']:,.0f} MiB |", flush=True)
     if "equivalence" not in skip:
         print("\n| config (weights, teacher-forced steps) | float32 vs Keras: max abs logit error | int8 vs Keras with "
-              "dequantized weights | logit scale | int8 vs float32: KL mean / max (nats) | total variation mean / max |")
+              "dequantized weights | logit scale | int8 vs float32: KL mean / max (nats), TV mean / max | "
+              "w8a8 vs float32: KL mean / max, TV mean / max |")
         print("|---|---:|---:|---:|---:|---:|")
         for config in ("embedded", "h512_bo16"):
             r = _child("equivalence", config)
+            quantized = [f"{r[p + '_kl_mean']:.1e} / {r[p + '_kl_max']:.1e}, {r[p + '_tv_mean']:.3f} / "
+                         f"{r[p + '_tv_max']:.3f}" for p in ("int8", "w8a8")]
             print(f"| {r['config']} ({r['weights']}, {r['steps']}) | {r['float32_error']:.2e} | "
-                  f"{r['int8_vs_dequantized_error']:.2e} | {r['logit_scale']:.1f} | {r['int8_kl_mean']:.1e} / "
-                  f"{r['int8_kl_max']:.1e} | {r['int8_tv_mean']:.3f} / {r['int8_tv_max']:.3f} |", flush=True)
+                  f"{r['int8_vs_dequantized_error']:.2e} | {r['logit_scale']:.1f} | {quantized[0]} | {quantized[1]} |",
+                  flush=True)
     print(f"\nload average after: {os.getloadavg()[0]:.2f}")
 
 

@@ -180,7 +180,7 @@ _float_4x4, _float_4x1 = _panel_kernel(4, 4, False), _panel_kernel(4, 1, False)
 _int8_16x1, _int8_4x1, _int8_1x1 = _panel_kernel(16, 1, True), _panel_kernel(4, 1, True), _panel_kernel(1, 1, True)
 
 
-@numba.njit(cache=True, nogil=True, inline="always")
+@numba.njit(cache=True, nogil=True)
 def accumulate(x, x0, w, r0, r1, out):  # pragma: no cover - compiled
     """``out[b] += x[b, x0 : x0 + r1 - r0] @ W[r0:r1]`` for every batch row, ``w = to_panels(W)``.
 

@@ -18,17 +18,17 @@ Sampling uses uniform numbers drawn from an injected :class:`numpy.random.Genera
 order, so the result depends on the seed only, never on the chunk size or the number of threads.
 
 **Two cores.** A step is a strict chain (layer ``l`` needs layer ``l - 1``, step ``t + 1`` needs
-the sample of step ``t``), but most of each dilated convolution reads the *past*: the taps
-``h_l(t - 2d)`` and ``h_l(t - d)`` are known a step or more before they are needed. So a second
-thread, the *past* thread, runs up to two steps ahead of the *present* thread: for each layer it
-multiplies the first ``past_rows`` rows of the stacked taps by the dilated matrix (and adds the
-excitation's contribution) and hands the partial pre-activation over; the present thread adds the
-rest (the current tap), gates, applies res/skip, runs the output head and samples. They hand
-data over through one counter per layer and direction (:mod:`._sync`), never a barrier, so the
-present thread rarely waits. ``past_rows`` balances the weights each thread reads (batch 1 is
-bound by the bytes read, batches by the multiply-adds: both grow with the weights). On one thread
-the present part computes each past part itself just before it needs it — the same numbers in the
-same order, so the audio is the same.
+the sample of step ``t``), but two kinds of work in it are off that chain. The *past part* of a
+layer — its past taps ``h_l(t - 2d)``, ``h_l(t - d)`` times two thirds of the dilated matrix, plus
+the excitation's map — is known a step or more before it is needed; the *skip part* —
+``z_l @ skip_l`` — is only needed at the end of the step. So a helper thread computes past parts
+for the next step and skip parts of this one, while the *present* thread does the chain: each
+layer's current tap, gate and residual map, then the output head and sampling. Each part is a
+work item with counters (:mod:`._sync`): the helper claims an item, computes it and announces it
+done; the present thread, when it needs an item that is not done and not claimed, claims and
+computes it itself. So it never waits for a helper that the OS has put aside (it then does all the
+work, as on one thread), and the two share out the work by themselves. Items are added up in a
+fixed order, so the numbers are the same on one thread or two, whoever computed what.
 
 **Kernels.** Every product is a small batch of rows times a matrix stored as 16-column panels
 (:mod:`._simd`): long contiguous weight streams, accumulators in registers, no BLAS (two threads
@@ -84,8 +84,9 @@ class DecoderWeights:
     cond_w: np.ndarray  # [L, E, 2C]
     cond_b: np.ndarray  # [L, 2C]  cond_map_i bias + dilatedconv_i bias (+ exc_map_i bias)
     exc_w: np.ndarray  # [L] panels of [X, 2C]: exc_map_i; X = 0 without pitch conditioning
-    res_skip_w: np.ndarray  # [L] panels of [C, C+S]
+    res_w: np.ndarray  # [L] panels of [C, C]: res_i
     res_b: np.ndarray  # [L, C]
+    skip_w: np.ndarray  # [L] panels of [C, S]: skip_i
     out1_w: np.ndarray  # panels of [S, S]
     cond_out_w: np.ndarray  # [E, S]
     cond_out_b: np.ndarray  # [S]  cond_map_out1 bias + out1 bias
@@ -94,11 +95,12 @@ class DecoderWeights:
     dilations: np.ndarray  # [L] int64
     hop_length: int
     sample_rate: int
-    # int8 and w8a8 only (None for float32): one scale per output channel of dilated_w and
-    # res_skip_w (padded to whole panels); their panels then hold int8 values (w8a8: q + 128 as
-    # uint8, rows interleaved in fours by _simd.interleave_rows)
+    # int8 and w8a8 only (None for float32): one scale per output channel of dilated_w, res_w and
+    # skip_w (padded to whole panels); their panels then hold int8 values (w8a8: q + 128 as uint8,
+    # rows interleaved in fours by _simd.interleave_rows)
     dilated_scale: np.ndarray = None  # [L, 16 * panels]
-    res_skip_scale: np.ndarray = None  # [L, 16 * panels]
+    res_scale: np.ndarray = None  # [L, 16 * panels]
+    skip_scale: np.ndarray = None  # [L, 16 * panels]
 
     @classmethod
     def from_arrays(cls, arrays, config):
@@ -119,10 +121,7 @@ class DecoderWeights:
         c, k, s = config.width, config.filter_length, config.skip_width
         # The last block's residual output feeds nothing; a checkpoint may omit `res_{last}`.
         res_b = [b(f"res_{i}") if f"res_{i}/biases" in arrays else np.zeros(c, np.float32) for i in layers]
-
-        def res_skip(i):
-            res = w(f"res_{i}")[0] if f"res_{i}/W" in arrays else np.zeros((c, c), np.float32)
-            return np.concatenate([res, w(f"skip_{i}")[0]], axis=1)
+        res_w = (w(f"res_{i}")[0] if f"res_{i}/W" in arrays else np.zeros((c, c), np.float32) for i in layers)
 
         def contiguous(x):
             return np.ascontiguousarray(x, dtype=np.float32)
@@ -144,8 +143,9 @@ class DecoderWeights:
             cond_w=contiguous(np.stack([w(f"cond_map_{i}")[0] for i in layers])),
             cond_b=contiguous(np.stack([b(f"cond_map_{i}") + b(f"dilatedconv_{i}") for i in layers]) + exc_b),
             exc_w=_layer_panels(exc, config.num_layers, exc[0].shape[0], 2 * c),
-            res_skip_w=_layer_panels((res_skip(i) for i in layers), config.num_layers, c, c + s),
+            res_w=_layer_panels(res_w, config.num_layers, c, c),
             res_b=contiguous(np.stack(res_b)),
+            skip_w=_layer_panels((w(f"skip_{i}")[0] for i in layers), config.num_layers, c, s),
             out1_w=_simd.to_panels(w("out1")[0]),
             cond_out_w=contiguous(w("cond_map_out1")[0]),
             cond_out_b=contiguous(b("cond_map_out1") + b("out1")),
@@ -159,7 +159,7 @@ class DecoderWeights:
     def quantize_int8(self):
         """The same decoder with int8 per-step matrices (a quarter of the bytes per step).
 
-        The layers' ``dilated_w`` and ``res_skip_w`` (over 99 % of the bytes a step reads) are
+        The layers' ``dilated_w``, ``res_w`` and ``skip_w`` (over 99 % of the bytes a step reads) are
         rounded to ``scale * q`` with ``q`` in [-127, 127] and one scale per output channel
         (symmetric, ``scale = max|column| / 127``); everything else stays float32 — keeping the
         small output head exact cuts the error on the output distribution a hundredfold.
@@ -174,13 +174,15 @@ class DecoderWeights:
         if self.precision == "w8a8":
             return dataclasses.replace(
                 self, dilated_w=_simd.deinterleave_rows(self.dilated_w, self.filter_length * self.width),
-                res_skip_w=_simd.deinterleave_rows(self.res_skip_w, self.width),
+                res_w=_simd.deinterleave_rows(self.res_w, self.width),
+                skip_w=_simd.deinterleave_rows(self.skip_w, self.width),
             )
         dilated_w, dilated_scale = _quantize_columns(self.dilated_w)
-        res_skip_w, res_skip_scale = _quantize_columns(self.res_skip_w)
+        res_w, res_scale = _quantize_columns(self.res_w)
+        skip_w, skip_scale = _quantize_columns(self.skip_w)
         return dataclasses.replace(
-            self, dilated_w=dilated_w, dilated_scale=dilated_scale, res_skip_w=res_skip_w,
-            res_skip_scale=res_skip_scale,
+            self, dilated_w=dilated_w, dilated_scale=dilated_scale, res_w=res_w, res_scale=res_scale,
+            skip_w=skip_w, skip_scale=skip_scale,
         )
 
     def quantize_w8a8(self):
@@ -206,7 +208,8 @@ class DecoderWeights:
             raise ParameterError(f"`width` must be a multiple of 4 for w8a8 weights. Received: width={self.width}.")
         int8 = self.quantize_int8()
         return dataclasses.replace(
-            int8, dilated_w=_simd.interleave_rows(int8.dilated_w), res_skip_w=_simd.interleave_rows(int8.res_skip_w),
+            int8, dilated_w=_simd.interleave_rows(int8.dilated_w), res_w=_simd.interleave_rows(int8.res_w),
+            skip_w=_simd.interleave_rows(int8.skip_w),
         )
 
     def dequantized(self):
@@ -224,7 +227,8 @@ class DecoderWeights:
 
         return dataclasses.replace(
             self, dilated_w=widen(int8.dilated_w, self.dilated_scale), dilated_scale=None,
-            res_skip_w=widen(int8.res_skip_w, self.res_skip_scale), res_skip_scale=None,
+            res_w=widen(int8.res_w, self.res_scale), res_scale=None, skip_w=widen(int8.skip_w, self.skip_scale),
+            skip_scale=None,
         )
 
     def matrices(self):
@@ -233,12 +237,13 @@ class DecoderWeights:
         Returns
         -------
         dilated : np.ndarray [shape=(L, k*C, 2C)]
-        res_skip : np.ndarray [shape=(L, C, C+S)]
+        res : np.ndarray [shape=(L, C, C)]
+        skip : np.ndarray [shape=(L, C, S)]
             float32, or the int8 values (without their scales) for int8 and w8a8 weights.
         """
         w = self.quantize_int8() if self.precision == "w8a8" else self
-        return (_simd.from_panels(w.dilated_w, 2 * self.width),
-                _simd.from_panels(w.res_skip_w, self.width + self.skip_width))
+        return (_simd.from_panels(w.dilated_w, 2 * self.width), _simd.from_panels(w.res_w, self.width),
+                _simd.from_panels(w.skip_w, self.skip_width))
 
     @property
     def precision(self):
@@ -250,8 +255,8 @@ class DecoderWeights:
     @property
     def nbytes_per_step(self):
         """Bytes of weights one generation step reads (what bounds batch 1)."""
-        return sum(a.nbytes for a in (self.skip_start_w, self.dilated_w, self.exc_w, self.res_skip_w, self.out1_w,
-                                      self.logits_w))
+        return sum(a.nbytes for a in (self.skip_start_w, self.dilated_w, self.exc_w, self.res_w, self.skip_w,
+                                      self.out1_w, self.logits_w))
 
     @property
     def filter_length(self):
@@ -298,14 +303,14 @@ def int8_equivalent_arrays(arrays, config):
         ``arrays`` with every ``dilatedconv_i``, ``res_i`` and ``skip_i`` matrix replaced by its
         dequantized int8 version (load it in a Keras model to check the int8 path, or to hear it).
     """
-    dilated, res_skip = DecoderWeights.from_arrays(arrays, config).quantize_int8().dequantized().matrices()
+    dilated, res, skip = DecoderWeights.from_arrays(arrays, config).quantize_int8().dequantized().matrices()
     k, c = config.filter_length, config.width
     out = dict(arrays)
     for i in range(config.num_layers):
         out[f"dilatedconv_{i + 1}/W"] = dilated[i].reshape(1, k, c, 2 * c)
         if f"res_{i + 1}/W" in arrays:  # the last block's may be absent (it feeds nothing)
-            out[f"res_{i + 1}/W"] = res_skip[i][None, None, :, :c]
-        out[f"skip_{i + 1}/W"] = res_skip[i][None, None, :, c:]
+            out[f"res_{i + 1}/W"] = res[i][None, None]
+        out[f"skip_{i + 1}/W"] = skip[i][None, None]
     return out
 
 
@@ -429,18 +434,26 @@ def _store_input_compiled(buffers, buffer_scales, slot, x_now, xs_now):  # pragm
     return values
 
 
-def _add_gate_product(z, w, out, zq, zs, scratch):
-    """``out += z @ W`` for the gate output ``z`` (rounded to int8 first when ``w`` is w8a8's)."""
+def _round_gate(z, zq, zs, w):
+    """w8a8: round the gate output ``z`` to int8 (``zq``, scales ``zs``) for the res and skip maps ``w``."""
+
+
+@overload(_round_gate, inline="always")
+def _round_gate_compiled(z, zq, zs, w):  # pragma: no cover - compiled
+    if w.dtype == types.uint8:
+        return lambda z, zq, zs, w: _quantize_rows(z, zq, zs)
+    return lambda z, zq, zs, w: None
+
+
+def _add_gate_product(z, zq, zs, w, out, scratch):
+    """``out += z @ W`` for the gate output ``z`` (w8a8: its int8 rounding ``zq``, ``zs``), unscaled."""
 
 
 @overload(_add_gate_product, inline="always")
-def _add_gate_product_compiled(z, w, out, zq, zs, scratch):  # pragma: no cover - compiled
+def _add_gate_product_compiled(z, zq, zs, w, out, scratch):  # pragma: no cover - compiled
     if w.dtype == types.uint8:
-        def int8_activations(z, w, out, zq, zs, scratch):
-            _quantize_rows(z, zq, zs)
-            _add_int8_product(zq, zs, 0, w, 0, z.shape[1], out, scratch)
-        return int8_activations
-    return lambda z, w, out, zq, zs, scratch: _simd.accumulate(z, 0, w, 0, z.shape[1], out)
+        return lambda z, zq, zs, w, out, scratch: _add_int8_product(zq, zs, 0, w, 0, zq.shape[1], out, scratch)
+    return lambda z, zq, zs, w, out, scratch: _simd.accumulate(z, 0, w, 0, z.shape[1], out)
 
 
 def _scaled(value, scales, layer, c):
@@ -491,15 +504,16 @@ class _Weights(typing.NamedTuple):
     dilated_w: np.ndarray
     dilated_scale: typing.Optional[np.ndarray]
     exc_w: np.ndarray
-    res_skip_w: np.ndarray
-    res_skip_scale: typing.Optional[np.ndarray]
+    res_w: np.ndarray
+    res_scale: typing.Optional[np.ndarray]
     res_b: np.ndarray
+    skip_w: np.ndarray
+    skip_scale: typing.Optional[np.ndarray]
     out1_w: np.ndarray
     logits_w: np.ndarray
     logits_b: np.ndarray
     dilations: np.ndarray
     hop_length: int
-    past_rows: int  # rows of each stacked-taps matrix that the past part computes
 
 
 class _State(typing.NamedTuple):
@@ -511,76 +525,94 @@ class _State(typing.NamedTuple):
     buffers: np.ndarray  # [sum of spans, B, C] each layer's past inputs (float32; w8a8: int8)
     buffer_scales: np.ndarray  # [sum of spans, B] w8a8: the scale of each buffered input ([0, B] otherwise)
     inputs: np.ndarray  # [k, B] the last k samples fed back (network scale)
-    past: np.ndarray  # [2, L, B, 2C padded] the past part of step t's pre-activations, in slot t % 2
-    counters: np.ndarray  # int64 [(1 + 3L) * 8]: STOP, then per layer _WRITTEN, _CLAIMED, _DONE
+    past: np.ndarray  # [2, L, B, 2C padded] past parts: step t's in slot t % 2
+    gates: np.ndarray  # [L, B, C] this step's gate outputs z (what the skip parts read)
+    gates_int8: np.ndarray  # [L, B, C] w8a8 only: z rounded to int8, with its scales gate_scales [L, B]
+    gate_scales: np.ndarray
+    skips: np.ndarray  # [L, B, S padded] this step's skip parts
+    counters: np.ndarray  # int64 [(1 + 6L) * 8]: STOP, then six per layer (see _slot)
 
 
-# Counters of each layer (in _State.counters, one cache line apart so that the threads do not share
-# lines), each a number of steps: inputs in the ring buffer; past parts taken; past parts done.
-_WRITTEN, _CLAIMED, _DONE = 0, 1, 2
+# Counters of each layer, each a number of steps (in _State.counters, one cache line apart so that
+# the threads do not share lines): inputs in the ring buffer, gate outputs in `gates`, then past
+# parts and skip parts claimed and done.
+_WRITTEN, _GATED, _PAST_CLAIMED, _PAST_DONE, _SKIP_CLAIMED, _SKIP_DONE = range(6)
 
 
 @numba.njit(cache=True, nogil=True, inline="always")
 def _slot(kind, layer):  # pragma: no cover - compiled
-    return (1 + 3 * layer + kind) * 8
+    return (1 + 6 * layer + kind) * 8
 
 
-@numba.njit(cache=True, nogil=True, fastmath=_LOOP_MATH, error_model="numpy", inline="always")
-def _add_past_taps(w, s, layer, t, r0, r1, out, scratch):  # pragma: no cover - compiled
-    """``out += rows [r0, r1) of step t's stacked past taps @ the same rows of layer's dilated matrix`` (unscaled).
-
-    Tap ``j`` (oldest first) is the layer's input at ``t - (k - 1 - j) d``, from the ring buffer;
-    ``r1 <= (k - 1) C``.
-    """
-    width = s.buffers.shape[2]
-    taps = w.start_w.shape[0]
-    d = w.dilations[layer]
-    span = (taps - 1) * d
-    for j in range(r0 // width, taps - 1):
-        lo, hi = max(r0, j * width), min(r1, (j + 1) * width)
-        if lo >= hi:
-            break
-        slot = s.offsets[layer] + (t - (taps - 1 - j) * d) % span
-        _add_buffered_tap(s.buffers, s.buffer_scales, slot, lo - j * width, w.dilated_w[layer], lo, hi, out, scratch)
+@numba.njit(cache=True, nogil=True, inline="always")
+def _take(counters, claimed, done, t):  # pragma: no cover - compiled
+    """For the present thread: True if it must compute item ``t`` itself (no one had claimed it); else
+    wait until it is done."""
+    if load_acquire(counters, done) > t:
+        return False
+    if claim(counters, claimed, t):
+        return True
+    wait_at_least(counters, done, t + 1)
+    return False
 
 
 @numba.njit(cache=True, nogil=True, fastmath=_LOOP_MATH, error_model="numpy", inline="always")
 def _past_part(w, s, layer, t, excitation_t, scratch):  # pragma: no cover - compiled
     """Step ``t``'s pre-activation of ``layer`` from what is known a step ahead, into ``s.past[t % 2]``.
 
-    That is rows ``[0, past_rows)`` of the stacked taps (``h(t - 2d)``, then ``h(t - d)``, ...)
-    times the dilated matrix, scaled, plus the excitation's map ``excitation_t [B, X] @ exc_w``.
+    That is the past taps (``h(t - 2d)``, then ``h(t - d)``, ... from the ring buffer) times their
+    rows of the dilated matrix, scaled, plus the excitation's map ``excitation_t [B, X] @ exc_w``.
     """
+    width = s.buffers.shape[2]
+    taps = w.start_w.shape[0]
+    d = w.dilations[layer]
     acc = s.past[t % 2, layer]
     acc[:] = 0.0
-    _add_past_taps(w, s, layer, t, 0, w.past_rows, acc, scratch)
+    for j in range(taps - 1):
+        slot = s.offsets[layer] + (t - (taps - 1 - j) * d) % ((taps - 1) * d)
+        _add_buffered_tap(s.buffers, s.buffer_scales, slot, 0, w.dilated_w[layer], j * width, (j + 1) * width, acc,
+                          scratch)
     _scale_columns(acc, w.dilated_scale, layer)
     _simd.accumulate(excitation_t, 0, w.exc_w[layer], 0, w.exc_w.shape[2], acc)
 
 
-@numba.njit(cache=True, nogil=True, fastmath=_LOOP_MATH, error_model="numpy")
-def _run_past(t0, n_steps, w, s, excitation):  # pragma: no cover - compiled; the second thread
-    """The past thread: the past parts of steps ``t0 .. t0 + n_steps - 1`` that the present thread has not taken.
+@numba.njit(cache=True, nogil=True, fastmath=_LOOP_MATH, error_model="numpy", inline="always")
+def _skip_part(w, s, layer, scratch):  # pragma: no cover - compiled
+    """``s.skips[layer] = z_layer @ skip_layer`` (scaled) for this step's gate output."""
+    out = s.skips[layer]
+    out[:] = 0.0
+    _add_gate_product(s.gates[layer], s.gates_int8[layer], s.gate_scales[layer], w.skip_w[layer], out, scratch)
+    _scale_columns(out, w.skip_scale, layer)
 
-    The past part of step ``t`` in layer ``l`` needs the layer's input at ``t - d`` (written by
-    the present thread at step ``t - d``) and a free slot in ``s.past`` (the present thread has
-    read step ``t - 2``'s, which it does before writing its input of step ``t - 1``): so it waits
-    for the input of step ``t - min(d, 2)``, and runs up to two steps ahead. Each part is
-    claimed first; one the present thread claimed (it needed it before this thread got to it)
-    is skipped.
+
+@numba.njit(cache=True, nogil=True, fastmath=_LOOP_MATH, error_model="numpy")
+def _run_helper(t0, n_steps, w, s, excitation):  # pragma: no cover - compiled; the second thread
+    """The helper thread: past parts of steps ``t0 .. t0 + n_steps - 1`` and skip parts of the same
+    steps, those the present thread has not claimed, in the order it needs them.
+
+    Step ``t``'s skip part of layer ``l`` waits for that layer's gate output. Its past part needs
+    the layer's input at ``t - d`` and a free slot in ``s.past`` (the present thread has read
+    step ``t - 2``'s, which it does before writing its input of step ``t - 1``): it waits for the
+    input of step ``t - min(d, 2)``. So this thread runs a step ahead: after the skip part of
+    ``(t - 1, l)`` comes the past part of ``(t, l)``.
     """
     n_layers = w.dilated_w.shape[0]
-    scratch = np.empty(s.past.shape[2:], np.int32)
-    for step in range(n_steps):
+    scratch = np.empty((s.buffers.shape[1], max(s.past.shape[3], s.skips.shape[2])), np.int32)
+    for step in range(n_steps + 1):
         t = t0 + step
         for layer in range(n_layers):
-            if load_acquire(s.counters, _slot(_CLAIMED, layer)) > t:
-                continue
-            if not wait_at_least(s.counters, _slot(_WRITTEN, layer), t - min(w.dilations[layer], 2) + 1):
-                return
-            if claim(s.counters, _slot(_CLAIMED, layer), t):
-                _past_part(w, s, layer, t, excitation[step], scratch)
-                store_release(s.counters, _slot(_DONE, layer), t + 1)
+            if step > 0 and load_acquire(s.counters, _slot(_SKIP_CLAIMED, layer)) < t:
+                if not wait_at_least(s.counters, _slot(_GATED, layer), t):
+                    return
+                if claim(s.counters, _slot(_SKIP_CLAIMED, layer), t - 1):
+                    _skip_part(w, s, layer, scratch)
+                    store_release(s.counters, _slot(_SKIP_DONE, layer), t)
+            if step < n_steps and load_acquire(s.counters, _slot(_PAST_CLAIMED, layer)) <= t:
+                if not wait_at_least(s.counters, _slot(_WRITTEN, layer), t - min(w.dilations[layer], 2) + 1):
+                    return
+                if claim(s.counters, _slot(_PAST_CLAIMED, layer), t):
+                    _past_part(w, s, layer, t, excitation[step], scratch)
+                    store_release(s.counters, _slot(_PAST_DONE, layer), t + 1)
 
 
 @numba.njit(cache=True, nogil=True, fastmath=_LOOP_MATH, error_model="numpy")
@@ -588,12 +620,12 @@ def _run_present(
     t0, n_steps, w, s, excitation, two_threads, forced, uniforms, inv_temperature, greedy, classes_out,
     logits_out, record_logits,
 ):  # pragma: no cover - compiled; exercised through IncrementalDecoder
-    """The step loop: ``n_steps`` samples from ``t0`` (the present part of every layer, the head, sampling).
+    """The step loop: ``n_steps`` samples from ``t0``.
 
-    With ``two_threads`` the past parts come from :func:`_run_past` on another thread, except one
-    that is not ready when needed and not yet claimed: this thread takes it (so that it never
-    waits for a thread the OS has put aside). Without, this thread computes each one right
-    before it is needed. Either way the same function computes the same numbers.
+    With ``two_threads``, past and skip parts come from :func:`_run_helper` on another thread,
+    except those that are not done when needed and not yet claimed: this thread computes them
+    (so it never waits for a thread the OS has put aside). Without, it computes each one itself.
+    Either way the same function computes the same numbers, added up in the same order.
     Products write whole 16-column panels, so their outputs are allocated padded.
     """
     batch, width = s.buffers.shape[1], s.buffers.shape[2]
@@ -604,18 +636,15 @@ def _run_present(
     hop = w.hop_length
     h = np.empty((batch, width), np.float32)
     pre = np.empty(s.past.shape[2:], np.float32)
-    z = np.empty((batch, width), np.float32)
-    res_skip = np.empty((batch, w.res_skip_w.shape[1] * _simd.PANEL), np.float32)
+    res = np.empty((batch, w.res_w.shape[1] * _simd.PANEL), np.float32)
     skip = np.zeros((batch, w.skip_start_w.shape[0] * _simd.PANEL), np.float32)
     relu_skip = np.zeros_like(skip)
     out = np.zeros((batch, w.out1_w.shape[0] * _simd.PANEL), np.float32)
     logits = np.empty((batch, w.logits_w.shape[0] * _simd.PANEL), np.float32)
     weights = np.empty(n_classes, np.float64)
-    scratch = np.empty((batch, max(pre.shape[1], res_skip.shape[1])), np.int32)
-    hq = np.empty((batch, width), s.buffers.dtype)  # w8a8: this step's input and gate output in int8
+    scratch = np.empty((batch, max(pre.shape[1], res.shape[1], s.skips.shape[2])), np.int32)
+    hq = np.empty((batch, width), s.buffers.dtype)  # w8a8: this step's input in int8
     hs = np.empty(batch, np.float32)
-    zq = np.empty((batch, width), np.int8)
-    zs = np.empty(batch, np.float32)
     for step in range(n_steps):
         t = t0 + step
         frame = t // hop
@@ -630,41 +659,46 @@ def _run_present(
             skip[b, :skip_width] = w.skip_b
         _simd.accumulate(h, 0, w.skip_start_w, 0, width, skip)
         for layer in range(n_layers):
-            d = w.dilations[layer]
-            span = (taps - 1) * d
-            # rows [past_rows, k*C) of the stacked taps; the last tap is this step's input h
+            # the current tap (this step's input h) times the last rows of the dilated matrix
             x_now = _tap_input(s.buffers, h, hq, hs)
             pre[:] = 0.0
-            _add_past_taps(w, s, layer, t, w.past_rows, (taps - 1) * width, pre, scratch)
             _add_tap(x_now, hs, 0, w.dilated_w[layer], (taps - 1) * width, taps * width, pre, scratch)
-            if not two_threads:
+            if not two_threads or _take(s.counters, _slot(_PAST_CLAIMED, layer), _slot(_PAST_DONE, layer), t):
                 _past_part(w, s, layer, t, excitation[step], scratch)
-            elif load_acquire(s.counters, _slot(_DONE, layer)) <= t:
-                if claim(s.counters, _slot(_CLAIMED, layer), t):
-                    _past_part(w, s, layer, t, excitation[step], scratch)
-                    store_release(s.counters, _slot(_DONE, layer), t + 1)
-                elif not wait_at_least(s.counters, _slot(_DONE, layer), t + 1):
-                    return
+                if two_threads:
+                    store_release(s.counters, _slot(_PAST_DONE, layer), t + 1)
             # gate: sigmoid(first half) * tanh(second half) of pre (scaled) + past part + conditioning
             for b in range(batch):
-                own, past, cond, gated = pre[b], s.past[t % 2, layer, b], s.cond[b, frame, layer], z[b]
+                own, past, cond, z = pre[b], s.past[t % 2, layer, b], s.cond[b, frame, layer], s.gates[layer, b]
                 for c in range(width):
                     gate = _scaled(own[c], w.dilated_scale, layer, c) + past[c] + cond[c]
                     f = width + c
                     filt = _scaled(own[f], w.dilated_scale, layer, f) + past[f] + cond[f]
-                    gated[c] = _tanh(filt) * (np.float32(0.5) + np.float32(0.5) * _tanh(np.float32(0.5) * gate))
+                    z[c] = _tanh(filt) * (np.float32(0.5) + np.float32(0.5) * _tanh(np.float32(0.5) * gate))
+            _round_gate(s.gates[layer], s.gates_int8[layer], s.gate_scales[layer], w.res_w)
             # the oldest tap's slot takes this step's input (the past part of step t has read it)
-            _store_input(s.buffers, s.buffer_scales, s.offsets[layer] + t % span, x_now, hs)
+            _store_input(s.buffers, s.buffer_scales, s.offsets[layer] + t % ((taps - 1) * w.dilations[layer]), x_now,
+                         hs)
             if two_threads:
+                store_release(s.counters, _slot(_GATED, layer), t + 1)
                 store_release(s.counters, _slot(_WRITTEN, layer), t + 1)
-            res_skip[:] = 0.0
-            _add_gate_product(z, w.res_skip_w[layer], res_skip, zq, zs, scratch)
+            if layer == n_layers - 1:
+                break  # the last block's residual output feeds nothing
+            res[:] = 0.0
+            _add_gate_product(s.gates[layer], s.gates_int8[layer], s.gate_scales[layer], w.res_w[layer], res, scratch)
             for b in range(batch):
-                rs, h_b, skip_b = res_skip[b], h[b], skip[b]
+                res_b, h_b = res[b], h[b]
                 for c in range(width):
-                    h_b[c] += _scaled(rs[c], w.res_skip_scale, layer, c) + w.res_b[layer, c]
+                    h_b[c] += _scaled(res_b[c], w.res_scale, layer, c) + w.res_b[layer, c]
+        for layer in range(n_layers):  # the skip sum, in layer order
+            if not two_threads or _take(s.counters, _slot(_SKIP_CLAIMED, layer), _slot(_SKIP_DONE, layer), t):
+                _skip_part(w, s, layer, scratch)
+                if two_threads:
+                    store_release(s.counters, _slot(_SKIP_DONE, layer), t + 1)
+            for b in range(batch):
+                part, total = s.skips[layer, b], skip[b]
                 for c in range(skip_width):
-                    skip_b[c] += _scaled(rs[width + c], w.res_skip_scale, layer, width + c)
+                    total[c] += part[c]
         for b in range(batch):
             for c in range(skip_width):
                 relu_skip[b, c] = max(skip[b, c], 0.0)
@@ -705,23 +739,6 @@ def _run_present(
             for j in range(taps - 1):
                 s.inputs[j, b] = s.inputs[j + 1, b]
             s.inputs[taps - 1, b] = (chosen - 128) / 128.0
-
-
-def _past_rows(weights):
-    """Rows of each layer's stacked-taps matrix that the past thread takes (a multiple of 8).
-
-    Chosen so that both threads read about as many weights per step (batch 1 is bound by the
-    bytes read, batches by the multiply-adds: both grow with the weights): the past thread has
-    ``rows x 2C`` plus the excitation map, the present thread the rest of the dilated matrix,
-    ``res_skip`` and its share of the start conv and output head. Only past taps can be taken.
-    """
-    w = weights
-    k, c, s = w.filter_length, w.width, w.skip_width
-    n_layers = len(w.dilations)
-    head = (c * s + s * s + s * w.logits_b.shape[0]) / n_layers
-    exc = 2 * w.excitation_harmonics * 2 * c
-    balanced = (k * c * 2 * c + c * (c + s) + head - exc) / (2 * 2 * c)
-    return int(min(max(8 * round(balanced / 8), 0), (k - 1) * c))
 
 
 def default_threads():
@@ -777,9 +794,9 @@ class IncrementalDecoder:
         spans = (w.filter_length - 1) * w.dilations
         w8a8 = w.precision == "w8a8"
         self._weights = _Weights(
-            w.start_w, w.start_b, w.skip_start_w, w.skip_b, w.dilated_w, w.dilated_scale, w.exc_w, w.res_skip_w,
-            w.res_skip_scale, w.res_b, w.out1_w, w.logits_w, w.logits_b, w.dilations, int(w.hop_length),
-            _past_rows(w),
+            w.start_w, w.start_b, w.skip_start_w, w.skip_b, w.dilated_w, w.dilated_scale, w.exc_w, w.res_w,
+            w.res_scale, w.res_b, w.skip_w, w.skip_scale, w.out1_w, w.logits_w, w.logits_b, w.dilations,
+            int(w.hop_length),
         )
         self._state = _State(
             cond=np.ascontiguousarray(np.einsum("bfe,lec->bflc", encoding, w.cond_w) + w.cond_b, dtype=np.float32),
@@ -789,7 +806,11 @@ class IncrementalDecoder:
             buffer_scales=np.zeros((int(spans.sum()) if w8a8 else 0, batch), np.float32),
             inputs=np.zeros((w.filter_length, batch), np.float32),
             past=np.zeros((2, n_layers, batch, _simd.padded(2 * w.width)), np.float32),
-            counters=np.zeros((1 + 3 * n_layers) * 8, np.int64),
+            gates=np.zeros((n_layers, batch, w.width), np.float32),
+            gates_int8=np.zeros((n_layers, batch, w.width), np.int8),
+            gate_scales=np.zeros((n_layers, batch), np.float32),
+            skips=np.zeros((n_layers, batch, _simd.padded(w.skip_width)), np.float32),
+            counters=np.zeros((1 + 6 * n_layers) * 8, np.int64),
         )
         self.total = frames * w.hop_length
         self.classes = np.zeros((batch, self.total), np.int32)
@@ -846,9 +867,9 @@ class IncrementalDecoder:
         if not two_threads:
             present()
         else:
-            self._state.counters[8:] = self.position  # every earlier step is written, claimed and done
+            self._state.counters[8:] = self.position  # every earlier step is written, gated, claimed and done
             helper = threading.Thread(
-                target=_run_past, args=(self.position, n, self._weights, self._state, excitation),
+                target=_run_helper, args=(self.position, n, self._weights, self._state, excitation),
                 name="nsynth-widgets-fastgen", daemon=True,
             )
             helper.start()

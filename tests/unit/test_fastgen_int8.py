@@ -25,12 +25,13 @@ def test_quantization_is_per_output_channel_and_round_trips_within_half_a_step(t
     weights = fastgen.DecoderWeights.from_arrays(tiny_arrays, TINY)
     quantized = weights.quantize_int8()
     assert quantized.precision == "int8" and weights.precision == "float32"
-    dilated, res_skip = quantized.matrices()
-    assert dilated.dtype == np.int8 and res_skip.dtype == np.int8
+    dilated, res, skip = quantized.matrices()
+    assert dilated.dtype == res.dtype == skip.dtype == np.int8
     assert dilated.shape == (TINY.num_layers, 3 * TINY.width, 2 * TINY.width)
-    assert res_skip.shape == (TINY.num_layers, TINY.width, TINY.width + TINY.skip_width)
+    assert res.shape == (TINY.num_layers, TINY.width, TINY.width)
+    assert skip.shape == (TINY.num_layers, TINY.width, TINY.skip_width)
     # every column uses the full range once, and rounding is to the nearest step
-    assert (np.abs(dilated).max(axis=1) == 127).all() and (np.abs(res_skip).max(axis=1) == 127).all()
+    assert all((np.abs(m).max(axis=1) == 127).all() for m in (dilated, res, skip))
     error = np.abs(quantized.dequantized().matrices()[0] - weights.matrices()[0])
     assert (error <= 0.5 * quantized.dilated_scale[:, None, : 2 * TINY.width] + 1e-7).all()
     # the output head stays exact, and int8 reads about a quarter of the bytes (the embedded model's

@@ -29,8 +29,8 @@ from numba import types
 from numba.core import cgutils
 from numba.extending import intrinsic
 
-__all__ = ["HAS_VNNI", "PANEL", "accumulate", "from_panels", "interleave_rows", "padded", "product_int8",
-           "to_panels"]
+__all__ = ["HAS_VNNI", "PANEL", "accumulate", "float_from_bits", "from_panels", "interleave_rows", "padded",
+           "product_int8", "to_panels"]
 
 PANEL = 16  # columns per panel: the lanes of one 512-bit register of float32 or int32
 _GROUP = 4  # rows per VNNI byte group
@@ -171,6 +171,15 @@ def _panel_kernel(n_rows, n_panels, int8_activations):
         return types.void(x, types.int64, w, types.int64, types.int64, types.int64, types.int64, out), codegen
 
     return kernel
+
+
+@intrinsic
+def float_from_bits(typingctx, bits):
+    """The float32 whose IEEE-754 bits are the int32 ``bits`` (a bit cast, as C's memcpy)."""
+    def codegen(context, builder, signature, args):
+        return builder.bitcast(args[0], _F32)
+
+    return types.float32(types.int32), codegen
 
 
 # (batch rows, panels) per call: a lone row takes eight panels (memory-bound: eight streams), groups

@@ -171,7 +171,7 @@ def build_parser():
                    help="softmax temperature > 0 (default: the model's: 0.5 for the embedded model, else 1.0)")
     p.add_argument("--greedy", action="store_true", help="take the most likely sample instead of sampling")
     p.add_argument("--precision", choices=PRECISIONS, default="float32",
-                   help="decoder weights: int8 is ~3x faster for the published model; w8a8 (int8 weights and "
+                   help="decoder weights: int8 is ~4x faster for the published model; w8a8 (int8 weights and "
                         "activations) is the fastest for batches (default: %(default)s)")
     p.add_argument("--transpose", type=float, default=0.0,
                    help="play the encodings this many semitones higher (negative: lower); needs a model with pitch "

@@ -552,18 +552,18 @@ class _State(typing.NamedTuple):
     gates_int8: np.ndarray  # [L, B, C] w8a8 only: z rounded to int8, with its scales gate_scales [L, B]
     gate_scales: np.ndarray
     skips: np.ndarray  # [L, B, S padded] this step's skip parts
-    counters: np.ndarray  # int64 [(1 + 6L) * 8]: STOP, then six per layer (see _slot)
+    counters: np.ndarray  # int64 [(1 + 5L) * 8]: STOP, then five per layer (see _slot)
 
 
 # Counters of each layer, each a number of steps (in _State.counters, one cache line apart so that
-# the threads do not share lines): inputs in the ring buffer, gate outputs in `gates`, then past
-# parts and skip parts claimed and done.
-_WRITTEN, _GATED, _PAST_CLAIMED, _PAST_DONE, _SKIP_CLAIMED, _SKIP_DONE = range(6)
+# the threads do not share lines): input in the ring buffer and gate output in `gates`; past parts
+# claimed and done; skip parts claimed and done.
+_WRITTEN, _PAST_CLAIMED, _PAST_DONE, _SKIP_CLAIMED, _SKIP_DONE = range(5)
 
 
 @numba.njit(cache=True, nogil=True, inline="always")
 def _slot(kind, layer):  # pragma: no cover - compiled
-    return (1 + 6 * layer + kind) * 8
+    return (1 + 5 * layer + kind) * 8
 
 
 @numba.njit(cache=True, nogil=True, inline="always")
@@ -624,7 +624,7 @@ def _run_helper(t0, n_steps, w, s, excitation):  # pragma: no cover - compiled; 
         t = t0 + step
         for layer in range(n_layers):
             if step > 0 and load_acquire(s.counters, _slot(_SKIP_CLAIMED, layer)) < t:
-                if not wait_at_least(s.counters, _slot(_GATED, layer), t):
+                if not wait_at_least(s.counters, _slot(_WRITTEN, layer), t):
                     return
                 if claim(s.counters, _slot(_SKIP_CLAIMED, layer), t - 1):
                     _skip_part(w, s, layer, scratch)
@@ -703,7 +703,6 @@ def _run_present(
             _store_input(s.buffers, s.buffer_scales, s.offsets[layer] + t % ((taps - 1) * w.dilations[layer]), x_now,
                          hs)
             if two_threads:
-                store_release(s.counters, _slot(_GATED, layer), t + 1)
                 store_release(s.counters, _slot(_WRITTEN, layer), t + 1)
             if layer == n_layers - 1:
                 break  # the last block's residual output feeds nothing
@@ -834,7 +833,7 @@ class IncrementalDecoder:
             gates_int8=np.zeros((n_layers, batch, w.width), np.int8),
             gate_scales=np.zeros((n_layers, batch), np.float32),
             skips=np.zeros((n_layers, batch, _simd.padded(w.skip_width)), np.float32),
-            counters=np.zeros((1 + 6 * n_layers) * 8, np.int64),
+            counters=np.zeros((1 + 5 * n_layers) * 8, np.int64),
         )
         self.total = frames * w.hop_length
         self.classes = np.zeros((batch, self.total), np.int32)
@@ -891,7 +890,7 @@ class IncrementalDecoder:
         if not two_threads:
             present()
         else:
-            self._state.counters[8:] = self.position  # every earlier step is written, gated, claimed and done
+            self._state.counters[8:] = self.position  # every earlier step is written, claimed and done
             helper = threading.Thread(
                 target=_run_helper, args=(self.position, n, self._weights, self._state, excitation),
                 name="nsynth-widgets-fastgen", daemon=True,

@@ -246,10 +246,11 @@ class NSynth:
 
         Parameters
         ----------
-        precision : {"float32", "int8"}
+        precision : {"float32", "int8", "w8a8"}
             ``"int8"`` stores the layers' matrices as int8 with per-channel scales (a quarter of
-            the bytes per step; about 3× faster for the published model at batch 1, see
-            :meth:`fastgen.DecoderWeights.quantize_int8`).
+            the bytes per step; about 4× faster for the published model at batch 1, see
+            :meth:`fastgen.DecoderWeights.quantize_int8`); ``"w8a8"`` also rounds the activations
+            those matrices multiply to int8 (:meth:`fastgen.DecoderWeights.quantize_w8a8`).
         """
         if precision not in fastgen.PRECISIONS:
             raise ParameterError(f"`precision` must be one of {fastgen.PRECISIONS}. Received: precision={describe(precision)}.")
@@ -286,10 +287,11 @@ class NSynth:
             ``partial_audio`` is ``(batch, done)`` float32 audio generated so far.
         cancel : callable() -> bool, optional
             Return True to stop; :class:`SynthesisCancelled` is raised with the audio so far.
-        precision : {"float32", "int8"}
-            Weights the decoder runs with. ``"int8"`` is about 3× faster for the published
-            model at batch 1 (2× for the embedded one) and changes each step's output
-            distribution slightly (README, "Reduced precision").
+        precision : {"float32", "int8", "w8a8"}
+            Weights the decoder runs with. ``"int8"`` is about 4× faster for the published
+            model at batch 1 (1.4× for the embedded one) and changes each step's output
+            distribution slightly; ``"w8a8"`` is the fastest for batches (README, "Reduced
+            precision").
         threads : {1, 2}, optional
             Threads the decoder runs on: 2 (the default) where the process may use two cores.
             The audio does not depend on it.

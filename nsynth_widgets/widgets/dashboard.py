@@ -68,8 +68,9 @@ class Dashboard(ipywidgets.VBox):
     model_source, model_path, load_button : ipywidgets.Dropdown, ipywidgets.Text, ipywidgets.Button
         Pick the embedded default or a checkpoint prefix / ``.npz`` weights file on the server.
     precision : ipywidgets.ToggleButtons
-        The decoder weights every synthesis uses (``session.precision``): float32, or int8 —
-        about 3× faster with the published model, 2× with the embedded one, slightly different.
+        The decoder weights every synthesis uses (``session.precision``): float32; int8 —
+        about 4× faster with the published model, 1.4× with the embedded one, slightly different;
+        or w8a8 (int8 activations too), the fastest for batches.
     model_status, status : ipywidgets.HTML
         What model is in use, and the latest message or error of any panel.
     """
@@ -97,9 +98,11 @@ class Dashboard(ipywidgets.VBox):
         )
         self.load_button = ipywidgets.Button(description="Load model", icon="download")
         self.precision = ipywidgets.ToggleButtons(
-            options=[("float32", "float32"), ("int8 (faster)", "int8")], value=session.precision,
-            description="weights",
-            tooltips=["the model's own weights", "int8 weights: a quarter of the memory traffic, slightly different sound"],
+            options=[("float32", "float32"), ("int8 (faster)", "int8"), ("w8a8 (batches)", "w8a8")],
+            value=session.precision, description="weights",
+            tooltips=["the model's own weights", "int8 weights: a quarter of the memory traffic, slightly different sound",
+                      "int8 weights and activations: the fastest for batches (the Play keyboard), a little further "
+                      "from float32"],
         )
         self.model_status = ipywidgets.HTML()
         self.status = ipywidgets.HTML()
@@ -158,7 +161,7 @@ class Dashboard(ipywidgets.VBox):
             self.session.synthesizer = synthesizer
             hint = ""
             if synthesizer.config.width >= _INT8_HINT_WIDTH and self.session.precision == "float32":
-                hint = " — a large model: the int8 weights toggle generates about 3× faster"
+                hint = " — a large model: the int8 weights toggle generates about 4× faster"
             self.model_status.value = message_html(f"Model: {description}{hint}")
 
         self._thread = run_task(load, self.run_in_thread)

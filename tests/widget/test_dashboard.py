@@ -42,13 +42,15 @@ def test_weights_toggle_sets_the_precision_of_every_panel(session, tiny_model):
     np.testing.assert_array_equal(session.resyntheses["a"], expected)
     session.precision = "float32"  # set from Python: the toggle follows
     assert dashboard.precision.value == "float32"
+    session.precision = "w8a8"
+    assert dashboard.precision.value == "w8a8"
 
 
 def test_tampered_weights_toggle_is_refused(session):
     dashboard = Dashboard(session=session, run_in_thread=False)
-    dashboard.precision.options = ["float32", "int8", "int4"]
+    dashboard.precision.options = ["float32", "int8", "w8a8", "int4"]
     dashboard.precision.value = "int4"
-    assert "`precision` must be one of [&#x27;float32&#x27;, &#x27;int8&#x27;]. Received: precision=&#x27;int4&#x27;." in (
+    assert "`precision` must be one of [&#x27;float32&#x27;, &#x27;int8&#x27;, &#x27;w8a8&#x27;]. Received: precision=&#x27;int4&#x27;." in (
         dashboard.status.value
     )
     assert session.precision == "float32" and dashboard.precision.value == "float32"
@@ -144,4 +146,4 @@ def test_loading_a_large_model_suggests_int8_weights(tmp_path, missing_default):
     dashboard.model_source.value = "path"
     dashboard.model_path.value = str(path)
     dashboard.load_button.click()
-    assert "the int8 weights toggle generates about 3× faster" in dashboard.model_status.value
+    assert "the int8 weights toggle generates about 4× faster" in dashboard.model_status.value

@@ -203,6 +203,7 @@ def _run_equivalence(config_name):
     rng = np.random.default_rng(1)
     if config_name == "embedded":
         model = NSynth.default()
+        config = model.config  # the shipped weights' own configuration
         audio = np.asarray(load_example(sorted(examples())[0]), np.float32)[None, : 8 * config.hop_length]
         encoding = model.encode(audio)
         classes = codes_to_classes(mu_law_encode(audio))

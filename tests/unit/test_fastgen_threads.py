@@ -2,6 +2,7 @@
 present thread) give exactly the one-thread result, and a stopped thread never hangs the other."""
 
 import threading
+import time
 
 import numpy as np
 import pytest
@@ -109,3 +110,17 @@ def test_synthesize_passes_threads_through(tiny_model):
     np.testing.assert_array_equal(tiny_model.synthesize(enc, seed=1, threads=2), one)
     with pytest.raises(ParameterError, match=r"`threads` must be an integer in \[1, 2\]. Received: threads=4"):
         tiny_model.synthesize(enc, threads=4)
+
+
+def test_two_thread_generation_leaves_the_interpreter_free():
+    """While a widget thread generates (one compiled call, both threads compiled without the GIL), the
+    notebook's own thread keeps running Python: here it completes many short sleeps meanwhile."""
+    weights = fastgen.DecoderWeights.from_arrays(random_arrays(TINY), TINY)
+    enc = _encoding(TINY, 1, 2000, seed=12)  # 128 000 steps in one chunk
+    worker = threading.Thread(target=fastgen.generate, args=(weights, enc), kwargs={"chunk_size": 10**6, "threads": 2})
+    worker.start()
+    naps = 0
+    while worker.is_alive():
+        time.sleep(0.005)
+        naps += 1
+    assert naps >= 10

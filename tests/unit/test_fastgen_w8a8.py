@@ -10,11 +10,11 @@ from nsynth_widgets.model.nsynth import classes_to_audio
 
 from ..conftest import TINY, TINY_PITCH, random_arrays
 from . import numpy_reference as ref
-from .test_fastgen_int8 import MEAN_KL_TOLERANCE, _log_softmax
+from .test_fastgen_int8 import _log_softmax
 
-#: Documented tolerance of w8a8 (README, "Reduced precision"), like int8's: mean KL divergence of
-#: the float32 step distribution from the w8a8 one, in nats, on random weights.
-W8A8_MEAN_KL_TOLERANCE = MEAN_KL_TOLERANCE
+#: Documented tolerance of w8a8 (README, "Reduced precision"): mean KL divergence of the float32
+#: step distribution from the w8a8 one, in nats, on random weights (real weights do better).
+W8A8_MEAN_KL_TOLERANCE = 0.03
 
 @pytest.mark.parametrize("config", [TINY, TINY_PITCH], ids=["plain", "pitch"])
 def test_w8a8_generator_computes_the_model_with_rounded_weights_and_activations(config):

@@ -6,7 +6,7 @@ The decoder is re-expressed for one step at a time:
   inputs, so a step reads its taps instead of recomputing the past;
 * the conditioning (``cond_map_i(encoding)`` plus the dilated conv's bias, and
   ``cond_map_out1(encoding)`` plus ``out1``'s bias) is computed once per frame;
-* ``res_i`` and ``skip_i`` are fused into one matrix per layer;
+* the last block's residual map is never applied (it feeds nothing);
 * a pitch-conditioned model's excitation (:class:`nsynth_widgets.dsp.excitation.Oscillator`) is
   produced chunk by chunk with its phase carried over, and enters every layer through
   ``exc_map_i``;

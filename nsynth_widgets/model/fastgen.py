@@ -566,18 +566,6 @@ def _slot(kind, layer):  # pragma: no cover - compiled
     return (1 + 5 * layer + kind) * 8
 
 
-@numba.njit(cache=True, nogil=True, inline="always")
-def _take(counters, claimed, done, t):  # pragma: no cover - compiled
-    """For the present thread: True if it must compute item ``t`` itself (no one had claimed it); else
-    wait until it is done."""
-    if load_acquire(counters, done) > t:
-        return False
-    if claim(counters, claimed, t):
-        return True
-    wait_at_least(counters, done, t + 1)
-    return False
-
-
 @numba.njit(cache=True, nogil=True, fastmath=_LOOP_MATH, error_model="numpy", inline="always")
 def _past_part(w, s, layer, t, excitation_t, scratch):  # pragma: no cover - compiled
     """Step ``t``'s pre-activation of ``layer`` from what is known a step ahead, into ``s.past[t % 2]``.
@@ -605,6 +593,25 @@ def _skip_part(w, s, layer, scratch):  # pragma: no cover - compiled
     out[:] = 0.0
     _add_gate_product(s.gates[layer], s.gates_int8[layer], s.gate_scales[layer], w.skip_w[layer], out, scratch)
     _scale_columns(out, w.skip_scale, layer)
+
+
+@numba.njit(cache=True, nogil=True, fastmath=_LOOP_MATH, error_model="numpy", inline="always")
+def _obtain(w, s, skips, layer, t, excitation_t, scratch):  # pragma: no cover - compiled
+    """For the present thread on two threads: make sure step ``t``'s past part (``skips`` False) or skip
+    part of ``layer`` is done, computing it here unless the helper has claimed it. While the helper
+    finishes one it claimed, take the next layers' parts of this step (they are needed next)."""
+    claimed_kind, done_kind = (_SKIP_CLAIMED, _SKIP_DONE) if skips else (_PAST_CLAIMED, _PAST_DONE)
+    n_layers = w.dilated_w.shape[0]
+    item = layer
+    while load_acquire(s.counters, _slot(done_kind, layer)) <= t and item < n_layers:
+        if load_acquire(s.counters, _slot(claimed_kind, item)) <= t and claim(s.counters, _slot(claimed_kind, item), t):
+            if skips:
+                _skip_part(w, s, item, scratch)
+            else:
+                _past_part(w, s, item, t, excitation_t, scratch)
+            store_release(s.counters, _slot(done_kind, item), t + 1)
+        item += 1
+    wait_at_least(s.counters, _slot(done_kind, layer), t + 1)
 
 
 @numba.njit(cache=True, nogil=True, fastmath=_LOOP_MATH, error_model="numpy")
@@ -686,10 +693,10 @@ def _run_present(
             x_now = _tap_input(s.buffers, h, hq, hs)
             pre[:] = 0.0
             _add_tap(x_now, hs, 0, w.dilated_w[layer], (taps - 1) * width, taps * width, pre, scratch)
-            if not two_threads or _take(s.counters, _slot(_PAST_CLAIMED, layer), _slot(_PAST_DONE, layer), t):
+            if two_threads:
+                _obtain(w, s, False, layer, t, excitation[step], scratch)
+            else:
                 _past_part(w, s, layer, t, excitation[step], scratch)
-                if two_threads:
-                    store_release(s.counters, _slot(_PAST_DONE, layer), t + 1)
             # gate: sigmoid(first half) * tanh(second half) of pre (scaled) + past part + conditioning
             for b in range(batch):
                 own, past, cond, z = pre[b], s.past[t % 2, layer, b], s.cond[b, frame, layer], s.gates[layer, b]
@@ -713,10 +720,10 @@ def _run_present(
                 for c in range(width):
                     h_b[c] += _scaled(res_b[c], w.res_scale, layer, c) + w.res_b[layer, c]
         for layer in range(n_layers):  # the skip sum, in layer order
-            if not two_threads or _take(s.counters, _slot(_SKIP_CLAIMED, layer), _slot(_SKIP_DONE, layer), t):
+            if two_threads:
+                _obtain(w, s, True, layer, t, excitation[step], scratch)
+            else:
                 _skip_part(w, s, layer, scratch)
-                if two_threads:
-                    store_release(s.counters, _slot(_SKIP_DONE, layer), t + 1)
             for b in range(batch):
                 part, total = s.skips[layer, b], skip[b]
                 for c in range(skip_width):

@@ -78,6 +78,7 @@ HARMONIC_FAMILIES = (
 
 _HELD_SECONDS = 3.0  # a rendered note's key is held for its first 3 s
 _PYIN_FRAME = 2048
+_VOICED_PROBABILITY = 0.5
 _FMIN, _FMAX = librosa.note_to_hz("C2"), librosa.note_to_hz("C7")
 _MIX_WEIGHT = 0.5
 _FIGURE_SIZE = (6.0, 2.5)  # inches
@@ -105,7 +106,8 @@ def f0_error_cents(reference, estimate, sample_rate=16000, fmin=_FMIN, fmax=_FMA
 
     Both signals are cut to their common length and to the note's held part (the first 3 s),
     tracked with :func:`librosa.pyin` (frames of 2048 samples, hop 512), and compared on the
-    frames that pYIN finds voiced in both: the result is the median over those frames of
+    frames that pYIN finds voiced in both (decoded as voiced, with a voicing probability of at
+    least 0.5): the result is the median over those frames of
     ``|1200 * log2(f_estimate / f_reference)|``. An octave error reads 1200.
 
     Parameters
@@ -188,13 +190,18 @@ def _paired_tracks(reference, estimate, sample_rate, fmin, fmax):
 def _pitch_track(audio, sample_rate, fmin, fmax):
     """pYIN f0 in Hz per frame (2048 samples, hop 512) of the first 3 s; NaN where unvoiced.
 
+    A frame is voiced when pYIN's decoding says so *and* its voicing probability is at least
+    0.5: the decoding alone calls half the frames of white noise voiced (at a random pitch).
+
     Returns ``(frames,)`` float64, empty when the audio is shorter than one frame.
     """
     audio = audio[: int(_HELD_SECONDS * sample_rate)]
     if audio.size < _PYIN_FRAME:
         return np.empty(0)
-    f0, voiced, _ = librosa.pyin(audio, fmin=float(fmin), fmax=float(fmax), sr=sample_rate, frame_length=_PYIN_FRAME)
-    return np.where(voiced, f0, np.nan)
+    f0, voiced, probability = librosa.pyin(
+        audio, fmin=float(fmin), fmax=float(fmax), sr=sample_rate, frame_length=_PYIN_FRAME
+    )
+    return np.where(voiced & (probability >= _VOICED_PROBABILITY), f0, np.nan)
 
 
 def _cent_differences(track, reference_track):

@@ -451,3 +451,95 @@ def test_main_reports_errors_in_one_line(tmp_path, capsys):
         evaluate.main([str(tmp_path / "missing.npz"), str(tmp_path)])
     assert stop.value.code == 2
     assert capsys.readouterr().err.startswith("error: ")
+
+
+# --------------------------------------------------------------- voicing, transposition, unpitched
+
+
+class OscillatorModel:
+    """A model whose resynthesis is its encoding's oscillator (the ideal of a source-filter decoder):
+    it plays exactly the f0 channel it is given — or, with ``follows=False``, the pitch it encoded,
+    whatever it is asked to play."""
+
+    def __init__(self, follows=True):
+        from tests.conftest import TINY_PITCH
+
+        self.config = TINY_PITCH
+        self.source, self.default_temperature, self.follows = "test", 1.0, follows
+        self._encoded = {}
+
+    def encode(self, audio):
+        from nsynth_widgets.dsp.pitch import estimate_pitch
+
+        audio = np.atleast_2d(audio)
+        pitch = estimate_pitch(audio, hop_length=64)
+        encoding = np.concatenate([np.zeros(pitch.shape[:-1] + (14,), np.float32), pitch], axis=-1)
+        for row in encoding:
+            self._encoded[row[:, 15].tobytes()] = row[:, 14].copy()
+        return encoding
+
+    def transpose(self, encoding, semitones):
+        from nsynth_widgets.model.nsynth import NSynth
+
+        return NSynth.transpose(self, encoding, semitones)
+
+    def synthesize(self, encodings, seed=0):
+        from nsynth_widgets.dsp.excitation import excitation
+
+        out = []
+        for encoding in encodings:
+            pitch = encoding[None, :, 14:].copy()
+            if not self.follows:  # a transposed encoding keeps its voicing: play the f0 encoded with it
+                pitch[0, :, 0] = self._encoded.get(encoding[:, 15].tobytes(), pitch[0, :, 0])
+            out.append(0.3 * excitation(pitch, 1, hop_length=64)[0, :, 0])
+        return out
+
+
+def test_voiced_recall_counts_the_voiced_frames_of_the_original_kept_voiced():
+    tone = _tone(220.0, SR, decay=100.0)
+    noise = np.random.default_rng(0).uniform(-0.3, 0.3, SR).astype(np.float32)
+    assert evaluate.voiced_recall(tone, tone.copy()) == 1.0
+    assert evaluate.voiced_recall(tone, noise) < 0.1
+    half = tone.copy()
+    half[SR // 2 :] = noise[SR // 2 :]
+    assert 0.35 < evaluate.voiced_recall(tone, half) < 0.65
+    assert math.isnan(evaluate.voiced_recall(noise, tone))
+
+
+@pytest.mark.parametrize("follows, expected_cents", [(True, 0.0), (False, None)])
+def test_transposition_check_measures_whether_the_pitch_follows(dataset, follows, expected_cents):
+    results, _ = evaluate._evaluate(OscillatorModel(follows), dataset, 3, 0, evaluate.HARMONIC_FAMILIES, 2, None,
+                                    (48, 84), 75, transpositions=(-7, 12))
+    assert results["summary"]["overall"]["voiced_recall"] > 0.9 and results["summary"]["overall"]["f0_cents"] < 10
+    check = results["transposition"]
+    assert list(check) == ["-7", "+12"] and all(len(c["notes"]) == 2 for c in check.values())
+    for key, semitones in (("-7", -7), ("+12", 12)):
+        cents = check[key]["f0_cents"]
+        if follows:
+            assert cents < 10 and check[key]["f0_within_50_cents"] == 1.0 and check[key]["voiced_recall"] > 0.9
+        else:  # the model kept its pitch: off by the whole interval
+            assert cents == pytest.approx(100 * abs(semitones), abs=10)
+    text = evaluate.results_markdown(results)
+    assert "**Voiced recall**" in text and "| +12 | 2 |" in text
+
+
+def test_unpitched_check_measures_each_sound_and_the_median():
+    sounds = {"burst": np.random.default_rng(1).uniform(-0.4, 0.4, 4096).astype(np.float32),
+              "tone": _tone(330.0, 4096)}
+    model = OscillatorModel()
+    check = evaluate.unpitched_check(model, sounds)
+    assert set(check["sounds"]) == {"burst", "tone"}
+    resynthesized = model.synthesize([model.encode(sounds["burst"])[0]])[0]
+    assert check["sounds"]["burst"]["spectral_distance"] == pytest.approx(
+        spectral_distance(sounds["burst"][: resynthesized.size], resynthesized))
+    assert check["spectral_distance"] == pytest.approx(np.median([r["spectral_distance"] for r in check["sounds"].values()]))
+    results = {"unpitched": check}
+    assert "**Sounds without a pitch**" in evaluate.results_markdown({**_minimal_results(), **results})
+
+
+def _minimal_results():
+    stats = {"notes": 0, "spectral_distance": math.nan, "mulaw_distance": math.nan, "noise_distance": math.nan,
+             "f0_cents": math.nan, "f0_measured": 0, "f0_within_50_cents": math.nan, "voiced_recall": math.nan}
+    return {"selection": {"harmonic_families": [], "pitch_range": [48, 84], "n_notes": 0, "min_velocity": 75, "seed": 0},
+            "summary": {"overall": stats, "families": {}}, "notes": [], "model": {"config": "x", "source": "x"},
+            "timing": {"audio_seconds": 0.0, "synthesis_seconds": 0.0, "batch_size": 1, "samples_per_second": math.nan}}

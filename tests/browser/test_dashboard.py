@@ -4,7 +4,6 @@ Runs the real TensorFlow/numba core with the embedded default model. Screenshots
 are kept in ``test-artifacts/`` for a person to look at.
 """
 
-import shutil
 import socket
 import subprocess
 import sys
@@ -18,10 +17,9 @@ import soundfile as sf
 
 from nsynth_widgets.dashboard_server import voila_command
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+from .chromium import CHROMIUM, launch
+
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--no-first-run", "--disable-quic"]
 SHUTDOWN_MARKER = "[Voila] Handle signal"  # Voila logs this on SIGTERM, before it shuts its kernels down
 
 pytestmark = pytest.mark.slow
@@ -69,7 +67,7 @@ def browser():
 
     ARTIFACTS.mkdir(exist_ok=True)
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        browser = launch(p)
         yield browser
         browser.close()
 

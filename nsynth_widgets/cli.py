@@ -150,6 +150,8 @@ def _cmd_dashboard(args):
 
 
 def build_parser():
+    from .training.train import TrainConfig
+
     parser = argparse.ArgumentParser(prog="nsynth-widgets", description="NSynth WaveNet autoencoder tools.")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
@@ -201,18 +203,23 @@ def build_parser():
     p.add_argument("--width", type=int, default=None,
                    help="decoder residual and skip channels instead of the config's (e.g. 96 to train a larger "
                         "candidate of the embedded model; the encoder is unchanged)")
-    p.add_argument("--steps", type=int, default=6000, help="total optimisation steps (default: %(default)s)")
-    p.add_argument("--batch-size", type=int, default=8, help="crops per step (default: %(default)s)")
-    p.add_argument("--crop-length", type=int, default=4096, help="samples per crop (default: %(default)s)")
-    p.add_argument("--learning-rate", type=float, default=2e-3, help="peak Adam learning rate (default: %(default)s)")
-    p.add_argument("--warmup-steps", type=int, default=200, help="linear warm-up steps (default: %(default)s)")
-    p.add_argument("--checkpoint-every", type=int, default=100, help="steps between checkpoints (default: %(default)s)")
-    p.add_argument("--eval-every", type=int, default=100, help="steps between validation losses (default: %(default)s)")
-    p.add_argument("--seed", type=int, default=0, help="data and initialisation seed (default: %(default)s)")
+    defaults = TrainConfig()  # the flags' defaults are the configuration's
+    p.add_argument("--steps", type=int, default=defaults.steps, help="total optimisation steps (default: %(default)s)")
+    p.add_argument("--batch-size", type=int, default=defaults.batch_size, help="crops per step (default: %(default)s)")
+    p.add_argument("--crop-length", type=int, default=defaults.crop_length, help="samples per crop (default: %(default)s)")
+    p.add_argument("--learning-rate", type=float, default=defaults.learning_rate,
+                   help="peak Adam learning rate (default: %(default)s)")
+    p.add_argument("--warmup-steps", type=int, default=defaults.warmup_steps,
+                   help="linear warm-up steps (default: %(default)s)")
+    p.add_argument("--checkpoint-every", type=int, default=defaults.checkpoint_every,
+                   help="steps between checkpoints (default: %(default)s)")
+    p.add_argument("--eval-every", type=int, default=defaults.eval_every,
+                   help="steps between validation losses (default: %(default)s)")
+    p.add_argument("--seed", type=int, default=defaults.seed, help="data and initialisation seed (default: %(default)s)")
     p.add_argument("--crops", choices=("uniform", "sounding"), default="uniform",
                    help="where training crops start: anywhere in a note, or where at least half of the crop "
                         "sounds (skips crops of silence; validation crops stay uniform) (default: %(default)s)")
-    p.add_argument("--input-noise", type=float, default=0.0,
+    p.add_argument("--input-noise", type=float, default=defaults.input_noise,
                    help="standard deviation, in mu-law code steps, of Gaussian noise added to the past samples the "
                         "decoder reads on training steps, so that it learns to recover from its own sampling errors; "
                         "0 turns it off (default: %(default)s)")

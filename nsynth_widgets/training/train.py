@@ -67,13 +67,13 @@ class TrainConfig:
         (see the module docstring); False starts it at phase 0 at every crop, as generation does.
     """
 
-    steps: int = 20000
+    steps: int = 6000
     batch_size: int = 8
-    crop_length: int = 6144
+    crop_length: int = 4096
     learning_rate: float = 2e-3
     warmup_steps: int = 200
-    checkpoint_every: int = 250
-    eval_every: int = 250
+    checkpoint_every: int = 100
+    eval_every: int = 100
     eval_batches: int = 4
     seed: int = 0
     input_noise: float = 0.0

@@ -123,6 +123,17 @@ def test_download_checkpoint_from_localhost(tmp_path, capsys):
         server.shutdown()
 
 
+def test_train_flags_default_to_the_training_configuration():
+    from nsynth_widgets.training.train import TrainConfig
+
+    args = build_parser().parse_args(["train", "data", "run"])
+    defaults = TrainConfig()
+    for field in ("steps", "batch_size", "crop_length", "learning_rate", "warmup_steps", "checkpoint_every",
+                  "eval_every", "seed", "input_noise"):
+        assert getattr(args, field) == getattr(defaults, field), field
+    assert not args.no_phase_lock and defaults.phase_lock
+
+
 def test_every_flag_is_explained():
     parser = build_parser()
     subparsers = next(a for a in parser._actions if a.dest == "command").choices

@@ -15,6 +15,7 @@ import dataclasses
 import io
 import numbers
 import os
+import pathlib
 import tempfile
 import warnings
 
@@ -256,6 +257,11 @@ def save_audio(path, audio, sample_rate=16000, subtype="PCM_16"):
         Sample rate written in the header, in Hz.
     subtype : str
         A libsndfile subtype the format supports, e.g. ``"PCM_16"`` (default), ``"PCM_24"``, ``"FLOAT"`` (wav only).
+
+    Returns
+    -------
+    path : pathlib.Path
+        The file written.
     """
     path = os.fspath(path)
     file_format = _WRITE_FORMATS.get(os.path.splitext(path)[1].lower())
@@ -273,6 +279,7 @@ def save_audio(path, audio, sample_rate=16000, subtype="PCM_16"):
 
     with atomic_path(path) as temporary:
         sf.write(temporary, samples, sample_rate, format=file_format, subtype=subtype.upper())
+    return pathlib.Path(path)
 
 
 def to_wav_bytes(audio, sample_rate=16000):

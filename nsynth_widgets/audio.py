@@ -24,7 +24,7 @@ import soundfile as sf
 import soxr
 
 from ._files import atomic_path
-from .errors import AudioError, ParameterError, check_integer, check_number, describe
+from .errors import AudioError, ParameterError, check_integer, describe
 
 __all__ = ["AudioInfo", "audio_info", "load_audio", "validate_audio", "normalize", "save_audio", "to_wav_bytes", "duration_seconds"]
 
@@ -153,13 +153,15 @@ def load_audio(source, sample_rate=16000, mono=True, offset=0.0, duration=None, 
         raise ParameterError(
             f"`duration` must be None or a positive number of seconds. Received: duration={describe(duration)}."
         )
+    if max_duration is not None and (not _is_real(max_duration) or not np.isfinite(max_duration) or max_duration <= 0):
+        raise ParameterError(
+            f"`max_duration` must be None or a positive number of seconds. Received: max_duration={describe(max_duration)}."
+        )
     limits = _Limits(
-        None if max_duration is None else check_number("max_duration", max_duration, 0.0),
+        None if max_duration is None else float(max_duration),
         None if max_channels is None else check_integer("max_channels", max_channels, 1),
         None if max_sample_rate is None else check_integer("max_sample_rate", max_sample_rate, 1),
     )
-    if limits.duration == 0:
-        raise ParameterError(f"`max_duration` must be None or positive. Received: max_duration={describe(max_duration)}.")
 
     request = _Request(source, float(offset), None if duration is None else float(duration), bool(mono), limits)
     frames, file_rate = _decode(request)  # (n, channels, or 1 when mono) float32

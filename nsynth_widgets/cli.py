@@ -37,13 +37,13 @@ def _output_folder(folder, names, overwrite):
         raise ParameterError(
             f"`--output` must be a folder (it receives one file per input). Received: --output='{folder}', a file."
         )
-    _check_writable(folder, "--output")
     repeated = sorted({name for name in names if names.count(name) > 1})
     if repeated:
         raise ParameterError(
             f"`files` must have distinct names, since each result is named after its input. "
             f"Received: {', '.join(repr(name) for name in repeated)} more than once."
         )
+    _check_writable(folder, "--output")
     paths = [folder / name for name in names]
     _check_free(paths, overwrite)
     return paths

@@ -211,9 +211,15 @@ def _server_classes():
             return super().remove_kernel(kernel_id)
 
     class DashboardHandler(TornadoVoilaHandler):
-        """Voila's page, or the busy page (HTTP 503) when :class:`DashboardKernelManager` has no seat."""
+        """Voila's page, or the busy page (HTTP 503) when :class:`DashboardKernelManager` has no seat.
+
+        It also sets the ``_xsrf`` cookie, which the page's shut-down-on-close request needs.
+        """
 
         async def get(self, path=None):
+            # Voila's page shuts its kernel down when it closes, by a POST that must carry the _xsrf
+            # cookie; reading the token sets that cookie (otherwise the POST is refused and the kernel stays).
+            self.xsrf_token  # noqa: B018
             try:
                 await super().get(path)
             except ServerBusy as busy:

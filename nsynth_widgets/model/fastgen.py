@@ -38,10 +38,9 @@ from numba.extending import overload
 
 from ..dsp.excitation import Oscillator
 from ..errors import EncodingError, ParameterError, SynthesisCancelled, check_bool, check_integer, describe
+from .config import PRECISIONS  # the choices live in config (pure Python, cheap to import); re-exported here
 
 __all__ = ["DecoderWeights", "IncrementalDecoder", "PRECISIONS", "generate", "int8_equivalent_arrays"]
-
-PRECISIONS = ("float32", "int8")
 
 
 @dataclasses.dataclass(frozen=True)

@@ -14,8 +14,8 @@ from ..dsp.mulaw import mu_law_decode, mu_law_encode
 from ..dsp.pitch import estimate_pitch, transpose_pitch
 from ..encodings import validate_encoding
 from ..errors import CheckpointError, EncodingError, ParameterError, SynthesisCancelled, check_integer, describe
-from . import checkpoint, fastgen
-from .config import H512_BO16, ModelConfig
+from . import checkpoint
+from .config import H512_BO16, PRECISIONS, ModelConfig
 
 __all__ = ["NSynth", "DEFAULT_WEIGHTS", "ENCODE_BLOCK_FRAMES"]
 
@@ -278,8 +278,10 @@ class NSynth:
             the bytes per step; about 3× faster for the published model at batch 1, see
             :meth:`fastgen.DecoderWeights.quantize_int8`).
         """
-        if precision not in fastgen.PRECISIONS:
-            raise ParameterError(f"`precision` must be one of {fastgen.PRECISIONS}. Received: precision={describe(precision)}.")
+        from . import fastgen  # numba: imported when generation is near
+
+        if precision not in PRECISIONS:
+            raise ParameterError(f"`precision` must be one of {PRECISIONS}. Received: precision={describe(precision)}.")
         if self._decoder_weights is None:
             self._decoder_weights = {"float32": fastgen.DecoderWeights.from_arrays(self.variables(), self.config)}
         if precision not in self._decoder_weights:
@@ -329,6 +331,8 @@ class NSynth:
 
         def on_chunk(done, total, classes):
             progress(done, total, classes_to_audio(classes))
+        from . import fastgen
+
         try:
             classes = fastgen.generate(
                 weights, encodings, seed=seed, temperature=temperature, greedy=greedy,

@@ -16,7 +16,7 @@ import traitlets
 from ..audio import validate_audio
 from ..encodings import validate_encoding
 from ..errors import AudioError, ParameterError, describe
-from ..model.fastgen import PRECISIONS
+from ..model.config import PRECISIONS
 from ..runtime import DEFAULT_MODEL, Synthesizer
 
 __all__ = ["Session", "SAMPLE_RATE", "MAX_SAMPLES"]

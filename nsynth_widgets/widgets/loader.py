@@ -16,7 +16,7 @@ from pathlib import Path
 import ipywidgets
 
 from ..audio import audio_info, load_audio
-from ..errors import AudioError, ParameterError, describe
+from ..errors import AudioError, ParameterError
 from ..example_sounds import examples, load_example
 from ._common import Panel, audio_player, error_text, run_task, wav
 from .recorder import Recorder

@@ -441,7 +441,7 @@ def _check_region(request, info):
                 f"{stop / info.sample_rate:.2f} s."
             )
         if stop - start > _limit_frames(limit, info.sample_rate):
-            raise _too_long(request, (stop - start) / info.sample_rate)
+            raise _too_long(request, f"{(stop - start) / info.sample_rate:.2f} s")
     return start, stop
 
 
@@ -449,10 +449,11 @@ def _limit_frames(seconds, rate):
     return int(round(seconds * rate))
 
 
-def _too_long(request, seconds):
+def _too_long(request, length):
+    """The refusal of a region over ``max_duration``; ``length`` says how long it is (e.g. ``"61.00 s"``)."""
     return AudioError(
         f"`source` must hold at most {request.limits.duration:g} s from `offset` (`max_duration`); pass a shorter "
-        f"`duration`. Received: source={_describe_source(request.source)} with {seconds:.2f} s from offset "
+        f"`duration`. Received: source={_describe_source(request.source)} with {length} from offset "
         f"{request.offset:g} s."
     )
 
@@ -498,7 +499,7 @@ def _read_audioread(reader, request):
             blocks.append(_to_float(block, request.mono))
             kept += len(block)
             if cap is not None and kept > cap:
-                raise _too_long(request, kept / rate)
+                raise _too_long(request, f"more than {request.limits.duration:g} s")  # decoding stops here
         if stop is not None and position >= stop:
             break
     if request.offset > 0 and position <= start:

@@ -3,7 +3,8 @@
 Run ``nsynth-widgets COMMAND --help`` for every flag. Every mistake is printed as one line
 naming the argument, its rule and the value (no traceback), and the command exits with status 2;
 inputs and outputs (writable folder, no result overwritten without ``--overwrite``) are checked
-before the long work starts. Each file written is printed as ``-> path``.
+before the long work starts. Each file written is printed as ``-> path`` (``download-checkpoint``
+prints the checkpoint prefix alone).
 """
 
 import argparse
@@ -171,7 +172,7 @@ def _cmd_download(args):
     finally:
         if bar is not None:
             bar.close()
-    print(f"-> {prefix}")
+    print(prefix)  # the bare prefix, so that a script can capture it: PREFIX=$(nsynth-widgets download-checkpoint)
 
 
 def _cmd_train(args):

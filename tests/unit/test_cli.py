@@ -98,7 +98,7 @@ def test_download_checkpoint_from_localhost(tmp_path, capsys):
     server, url = _checkpoint_server()
     try:
         assert main(["download-checkpoint", "--url", url, "--cache-dir", str(tmp_path)]) == 0
-        assert capsys.readouterr().out.strip() == f"-> {tmp_path / 'wavenet-ckpt' / 'model.ckpt-200000'}"
+        assert capsys.readouterr().out.strip() == str(tmp_path / "wavenet-ckpt" / "model.ckpt-200000")
         assert main(["download-checkpoint", "--url", url, "--cache-dir", str(tmp_path / "x"), "--sha256", "0" * 64]) == 2
         assert "sha256" in capsys.readouterr().err
         assert not (tmp_path / "x" / "wavenet-ckpt").exists()
@@ -117,7 +117,7 @@ def test_download_checkpoint_without_flags_uses_the_documented_defaults(tmp_path
         assert main(["download-checkpoint"]) == 0
     finally:
         server.shutdown()
-    assert capsys.readouterr().out.strip() == f"-> {tmp_path / 'cache' / 'wavenet-ckpt' / 'model.ckpt-200000'}"
+    assert capsys.readouterr().out.strip() == str(tmp_path / "cache" / "wavenet-ckpt" / "model.ckpt-200000")
     assert (tmp_path / "cache" / "wavenet-ckpt" / "model.ckpt-200000.index").read_bytes() == b"abc"
 
 

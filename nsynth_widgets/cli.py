@@ -1,15 +1,19 @@
 """The ``nsynth-widgets`` command: encode, synthesize, mix, train, download, dashboard.
 
-Run ``nsynth-widgets COMMAND --help`` for every flag. Errors are printed as one line
-(no traceback) and the command exits with status 2.
+Run ``nsynth-widgets COMMAND --help`` for every flag. Every mistake is printed as one line
+naming the argument, its rule and the value (no traceback), and the command exits with status 2;
+inputs and outputs (writable folder, no result overwritten without ``--overwrite``) are checked
+before the long work starts. Each file written is printed as ``-> path`` (``download-checkpoint``
+prints the checkpoint prefix alone).
 """
 
 import argparse
 import os
 import sys
+import tempfile
 from pathlib import Path
 
-from .errors import NSynthWidgetsError
+from .errors import NSynthWidgetsError, ParameterError, check_integer
 
 __all__ = ["main", "build_parser"]
 
@@ -25,20 +29,83 @@ def _progress_bar(total, desc, unit):
     return tqdm(total=total, desc=desc, unit=unit, unit_scale=True, disable=None)
 
 
+def _output_folder(folder, names, overwrite):
+    """Create ``folder``, prove it writable and free of the results; return the result paths.
+
+    Checked before any long work, so that a mistake costs nothing and nothing computed is lost.
+    """
+    if folder.exists() and not folder.is_dir():
+        raise ParameterError(
+            f"`--output` must be a folder (it receives one file per input). Received: --output='{folder}', a file."
+        )
+    repeated = sorted({name for name in names if names.count(name) > 1})
+    if repeated:
+        raise ParameterError(
+            f"`files` must have distinct names, since each result is named after its input. "
+            f"Received: {', '.join(repr(name) for name in repeated)} more than once."
+        )
+    _check_writable(folder, "--output")
+    paths = [folder / name for name in names]
+    _check_free(paths, overwrite)
+    return paths
+
+
+def _output_file(path, suffixes, overwrite):
+    """Check a single output file's suffix, folder and presence before the work starts."""
+    if path.suffix.lower() not in suffixes:
+        raise ParameterError(f"`--output` must end in {', '.join(suffixes)}. Received: --output='{path}'.")
+    _check_writable(path.parent, "--output")
+    _check_free([path], overwrite)
+    return path
+
+
+def _check_writable(folder, flag):
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as error:
+        raise ParameterError(
+            f"`{flag}` must be a folder that can be created and written. Received: {flag}='{folder}' "
+            f"({error.strerror or type(error).__name__})."
+        ) from error
+
+
+def _check_free(paths, overwrite):
+    folders = [str(p) for p in paths if p.is_dir()]
+    if folders:
+        raise ParameterError(f"`--output` must not hold folders where results go. Received: {', '.join(folders)}.")
+    existing = [str(p) for p in paths if p.exists()]
+    if existing and not overwrite:
+        shown = ", ".join(existing[:3]) + (f" and {len(existing) - 3} more" if len(existing) > 3 else "")
+        raise ParameterError(
+            f"`--output` must not already hold the results; pass --overwrite to replace them. Received: {shown}."
+        )
+
+
+def _check_inputs(files):
+    for path in files:
+        if not path.is_file():
+            why = "a folder" if path.is_dir() else "no such file"
+            raise ParameterError(f"`files` must be existing files. Received: '{path}' ({why}).")
+
+
 def _cmd_encode(args):
     from .audio import load_audio
     from .encodings import save_encoding
     from .runtime import load_model
 
+    _check_inputs(args.files)
+    outputs = _output_folder(args.output, [Path(p).stem + ".npy" for p in args.files], args.overwrite)
     model = load_model(args.model)
-    args.output.mkdir(parents=True, exist_ok=True)
+    rate = model.config.sample_rate
     with _progress_bar(len(args.files), "encode", "file") as bar:
-        for path in args.files:
-            audio = load_audio(path, sample_rate=model.config.sample_rate)
+        for path, output in zip(args.files, outputs):
+            # only the kept region is decoded
+            audio = load_audio(path, sample_rate=rate, duration=args.length / rate if args.length else None)
             if args.length:
                 audio = audio[: args.length]
-            out = save_encoding(args.output / (Path(path).stem + ".npy"), model.encode(audio))
-            bar.write(f"{path} -> {out}")
+            bar.write(f"{path} -> {save_encoding(output, model.encode(audio))}")
             bar.update(1)
 
 
@@ -47,26 +114,26 @@ def _cmd_synthesize(args):
     from .encodings import load_encoding
     from .runtime import load_model
 
+    _check_inputs(args.files)
+    encodings = [load_encoding(p) for p in args.files]  # every file checked before the model loads
+    # a file may hold a batch of encodings: one wav per row
+    rows = [(f"{Path(p).stem}_{i}" if len(e) > 1 else Path(p).stem, row)
+            for p, e in zip(args.files, encodings) for i, row in enumerate(e)]
+    outputs = _output_folder(args.output, [name + ".wav" for name, _ in rows], args.overwrite)
     model = load_model(args.model)
-    encodings = [load_encoding(p) for p in args.files]
     if args.transpose:
-        encodings = [model.transpose(encoding, args.transpose) for encoding in encodings]
-    names = [Path(p).stem for p in args.files]
-    args.output.mkdir(parents=True, exist_ok=True)
-    for start in range(0, len(encodings), args.batch_size):
-        group = encodings[start : start + args.batch_size]
-        total = max(e.shape[1] for e in group) * model.config.hop_length
-        with _progress_bar(total, f"synthesize {start + 1}-{start + len(group)}/{len(encodings)}", "sample") as bar:
+        rows = [(name, model.transpose(row, args.transpose)[0]) for name, row in rows]
+    for start in range(0, len(rows), args.batch_size):
+        group = [row for _, row in rows[start : start + args.batch_size]]
+        total = max(len(row) for row in group) * model.config.hop_length
+        with _progress_bar(total, f"synthesize {start + 1}-{start + len(group)}/{len(rows)}", "sample") as bar:
             def progress(done, _total, _partial):
                 bar.update(done - bar.n)
 
-            rows = model.synthesize(list(group), seed=args.seed, temperature=args.temperature, greedy=args.greedy,
-                                    progress=progress, precision=args.precision)
-        # a file may hold a batch of encodings: one wav per row
-        row_names = [f"{n}_{i}" if len(e) > 1 else n for n, e in zip(names[start:], group) for i in range(len(e))]
-        for name, audio in zip(row_names, rows):
-            out = save_audio(args.output / f"{name}.wav", audio, sample_rate=model.config.sample_rate)
-            print(f"-> {out}")
+            audio = model.synthesize(group, seed=args.seed, temperature=args.temperature, greedy=args.greedy,
+                                     progress=progress, precision=args.precision)
+        for output, samples in zip(outputs[start:], audio):
+            print(f"-> {save_audio(output, samples, sample_rate=model.config.sample_rate)}")
 
 
 def _cmd_mix(args):
@@ -75,16 +142,18 @@ def _cmd_mix(args):
     from .encodings import load_encoding, save_encoding
     from .runtime import load_model
 
+    _check_inputs([args.first, args.second])
+    output = _output_file(args.output, (".npy", ".wav", ".flac"), args.overwrite)
     mixed = interpolate(load_encoding(args.first), load_encoding(args.second), args.weight)
     if args.stretch != 1.0:
         mixed = time_stretch(mixed, args.stretch)
-    if args.output.suffix == ".npy":
-        print(f"-> {save_encoding(args.output, mixed)}")
+    if output.suffix.lower() == ".npy":
+        print(f"-> {save_encoding(output, mixed)}")
         return
     model = load_model(args.model)
     with _progress_bar(mixed.shape[1] * model.config.hop_length, "synthesize mix", "sample") as bar:
         audio = model.synthesize(mixed, seed=args.seed, progress=lambda d, t, a: bar.update(d - bar.n))
-    print(f"-> {save_audio(args.output, audio[0], sample_rate=model.config.sample_rate)}")
+    print(f"-> {save_audio(output, audio[0], sample_rate=model.config.sample_rate)}")
 
 
 def _cmd_download(args):
@@ -98,13 +167,14 @@ def _cmd_download(args):
             bar = _progress_bar(total, "wavenet-ckpt.tar", "B")
         bar.update(done - bar.n)
 
+    # only the flags given are passed: the defaults (URL, cache folder, hash) live in download.py alone
+    given = {name: getattr(args, name) for name in ("url", "cache_dir", "sha256") if getattr(args, name) is not None}
     try:
-        prefix = download_checkpoint(url=args.url, cache_dir=args.cache_dir, sha256=args.sha256, force=args.force,
-                                     progress=progress)
+        prefix = download_checkpoint(force=args.force, progress=progress, **given)
     finally:
         if bar is not None:
             bar.close()
-    print(prefix)
+    print(prefix)  # the bare prefix, so that a script can capture it: PREFIX=$(nsynth-widgets download-checkpoint)
 
 
 def _cmd_train(args):
@@ -145,7 +215,8 @@ def _cmd_dashboard(args):
         from .widgets.dashboard import MODEL_PATHS_ENV
 
         os.environ[MODEL_PATHS_ENV] = "0"  # inherited by the kernels Voila starts
-    command = voila_command(port=args.port, host=args.host, open_browser=not args.no_browser)
+    command = voila_command(port=args.port, host=args.host, open_browser=not args.no_browser,
+                            max_visitors=args.max_visitors)
     os.execvp(command[0], command)
 
 
@@ -160,6 +231,7 @@ def build_parser():
     p.add_argument("-o", "--output", type=Path, required=True, help="folder for the <name>.npy encodings")
     p.add_argument("--model", default="default", help=_MODEL_HELP)
     p.add_argument("--length", type=int, default=None, help="keep only the first N samples at 16 kHz (e.g. 40000)")
+    p.add_argument("--overwrite", action="store_true", help="replace encodings already in the output folder")
     p.set_defaults(run=_cmd_encode)
 
     p = sub.add_parser("synthesize", help="resynthesize audio from .npy encodings")
@@ -176,16 +248,19 @@ def build_parser():
     p.add_argument("--transpose", type=float, default=0.0,
                    help="play the encodings this many semitones higher (negative: lower); needs a model with pitch "
                         "channels, such as the embedded one (default: %(default)s)")
+    p.add_argument("--overwrite", action="store_true", help="replace results already in the output folder")
     p.set_defaults(run=_cmd_synthesize)
 
     p = sub.add_parser("mix", help="mix two encodings in latent space; write .npy or synthesize to .wav")
     p.add_argument("first", type=Path, help="first encoding (.npy)")
     p.add_argument("second", type=Path, help="second encoding (.npy)")
-    p.add_argument("-o", "--output", type=Path, required=True, help="result: .npy (the mixed encoding) or .wav (audio)")
+    p.add_argument("-o", "--output", type=Path, required=True,
+                   help="result: .npy (the mixed encoding), or .wav or .flac (synthesized audio)")
     p.add_argument("--weight", type=float, default=0.5, help="0 = first, 1 = second (default: %(default)s)")
     p.add_argument("--stretch", type=float, default=1.0, help="time-stretch factor in [0.25, 4] (default: %(default)s)")
     p.add_argument("--model", default="default", help=_MODEL_HELP)
     p.add_argument("--seed", type=int, default=0, help="sampling seed (default: %(default)s)")
+    p.add_argument("--overwrite", action="store_true", help="replace the output file if it exists")
     p.set_defaults(run=_cmd_mix)
 
     p = sub.add_parser("download-checkpoint", help="download and unpack the published NSynth checkpoint (about 1 GB)")
@@ -241,20 +316,29 @@ def build_parser():
     p.add_argument("--no-browser", action="store_true", help="do not open a browser")
     p.add_argument("--public", action="store_true",
                    help="for a shared server: visitors can use the embedded model only, not load files by path")
+    p.add_argument("--max-visitors", type=int, default=None,
+                   help="visitors served at once; more get a 'server busy' page (default: about one per 0.9 GB "
+                        "of this machine's memory)")
     p.set_defaults(run=_cmd_dashboard)
     return parser
+
+
+#: Integer flags and their smallest (and largest) allowed values, checked before any work.
+_INTEGER_FLAGS = {
+    "batch_size": (1, None), "steps": (1, None), "width": (1, None), "length": (1, None), "seed": (0, 2**63 - 1),
+    "port": (1, 65535), "max_visitors": (1, None), "crop_length": (1, None), "warmup_steps": (0, None),
+    "checkpoint_every": (1, None), "eval_every": (1, None), "excitation_harmonics": (0, None),
+}
 
 
 def main(argv=None):
     """Entry point of ``nsynth-widgets``; returns the exit status."""
     args = build_parser().parse_args(argv)
-    for name in ("batch_size", "steps", "width"):
-        value = getattr(args, name, None)
-        if value is not None and value < 1:
-            print(f"nsynth-widgets: error: `--{name.replace('_', '-')}` must be a positive integer. Received: {value}.",
-                  file=sys.stderr)
-            return 2
     try:
+        for name, (low, high) in _INTEGER_FLAGS.items():
+            value = getattr(args, name, None)
+            if value is not None:
+                check_integer(f"--{name.replace('_', '-')}", value, low, high)
         args.run(args)
     except NSynthWidgetsError as error:
         print(f"nsynth-widgets: error: {error}", file=sys.stderr)

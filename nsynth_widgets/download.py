@@ -16,6 +16,7 @@ This module only uses the standard library; it never imports TensorFlow.
 
 import hashlib
 import http.client
+import numbers
 import os
 import pathlib
 import posixpath
@@ -97,7 +98,7 @@ def find_checkpoint(cache_dir=None):
 
 
 def download_checkpoint(
-    url=CHECKPOINT_URL,
+    url=None,
     cache_dir=None,
     sha256=CHECKPOINT_SHA256,
     progress=None,
@@ -108,8 +109,9 @@ def download_checkpoint(
 
     Parameters
     ----------
-    url : str
-        ``http://``, ``https://`` or ``file://`` address of the tar (``file://`` works offline).
+    url : str or None
+        ``http://``, ``https://`` or ``file://`` address of the tar (``file://`` works offline);
+        None: :data:`CHECKPOINT_URL`.
     cache_dir : str or os.PathLike or None
         Where the checkpoint is kept; ``None`` means :func:`default_cache_dir`.
     sha256 : str or None
@@ -135,6 +137,7 @@ def download_checkpoint(
     KeyboardInterrupt
         Re-raised after the same clean-up.
     """
+    url = CHECKPOINT_URL if url is None else url
     _check_download_arguments(url, sha256, progress, timeout)
     cache = _cache_path(cache_dir)
     folder = cache / _FOLDER
@@ -142,10 +145,12 @@ def download_checkpoint(
         return folder / _PREFIX_NAME
     try:
         cache.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=cache):  # writable? (an existing folder may not be)
+            pass
     except OSError as exc:
         raise DownloadError(
             f"`cache_dir` must be a folder that can be created and written. "
-            f"Received: cache_dir={str(cache)!r} ({exc})."
+            f"Received: cache_dir={str(cache)!r} ({exc.strerror or exc})."
         ) from exc
 
     part = cache / f"{_FOLDER}.tar.part"
@@ -162,7 +167,8 @@ def download_checkpoint(
         _extract(part, staging / _FOLDER, url, cache)
         _install(staging / _FOLDER, folder, staging)
     finally:
-        part.unlink(missing_ok=True)
+        if part.exists():  # (unlinking a missing file can fail too, e.g. on a read-only file system)
+            part.unlink()
         if staging is not None:
             shutil.rmtree(staging, ignore_errors=True)
     return folder / _PREFIX_NAME
@@ -214,7 +220,7 @@ def _check_download_arguments(url, sha256, progress, timeout):
         raise ParameterError(f"`sha256` must be None or 64 hexadecimal digits. Received: sha256={describe(sha256)}.")
     if progress is not None and not callable(progress):
         raise ParameterError(f"`progress` must be None or callable. Received: progress={describe(progress)}.")
-    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not timeout > 0:
+    if isinstance(timeout, bool) or not isinstance(timeout, numbers.Real) or not timeout > 0:
         raise ParameterError(f"`timeout` must be a positive number of seconds. Received: timeout={describe(timeout)}.")
 
 

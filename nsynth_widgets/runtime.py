@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import ParameterError, describe
+from .errors import ParameterError, check_integer, describe
 
 __all__ = ["Synthesizer", "load_model", "DEFAULT_MODEL"]
 
@@ -72,8 +72,7 @@ class Synthesizer:
     """
 
     def __init__(self, model=DEFAULT_MODEL, cache_size=64):
-        if not isinstance(cache_size, int) or cache_size < 0:
-            raise ParameterError(f"`cache_size` must be a non-negative integer. Received: cache_size={describe(cache_size)}.")
+        cache_size = check_integer("cache_size", cache_size, 0)
         self._spec = model
         self._model = None
         self._lock = threading.RLock()

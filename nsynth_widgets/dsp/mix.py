@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from ..errors import EncodingError, ParameterError, describe
+from ..errors import EncodingError, ParameterError, check_number, describe
 
 __all__ = [
     "interpolate", "crossfade", "bilinear_weights", "weighted_mix", "time_stretch", "match_lengths", "with_pitch_of",
@@ -10,9 +10,7 @@ __all__ = [
 
 
 def _check_fraction(name, value):
-    if not isinstance(value, (int, float, np.floating)) or isinstance(value, bool) or not 0.0 <= float(value) <= 1.0:
-        raise ParameterError(f"`{name}` must be a number in [0, 1]. Received: {name}={describe(value)}.")
-    return float(value)
+    return check_number(name, value, 0.0, 1.0)
 
 
 def match_lengths(arrays, axis=-2):
@@ -109,8 +107,7 @@ def time_stretch(encoding, factor):
     -------
     stretched : np.ndarray [shape=(..., round(frames * factor), channels)], float32
     """
-    if not isinstance(factor, (int, float, np.floating)) or isinstance(factor, bool) or not 0.25 <= factor <= 4.0:
-        raise ParameterError(f"`factor` must be a number in [0.25, 4]. Received: factor={describe(factor)}.")
+    factor = check_number("factor", factor, 0.25, 4.0)
     encoding = np.asarray(encoding, np.float32)
     frames = encoding.shape[-2]
     new_frames = max(1, int(round(frames * factor)))

@@ -16,6 +16,13 @@ parabola through YIN's difference function around the period (a pure 440 Hz tone
 440 Hz within 1 cent). Unvoiced frames take the pitch interpolated in log-frequency from the
 voiced frames around them (so an oscillator built from it never jumps), or 440 Hz when no frame
 is voiced.
+
+pYIN's Viterbi decoding runs over the whole signal it is given, so its cost and memory grow with
+the length and its answer for one frame could depend on audio minutes away. The estimate is
+therefore defined blockwise, for every length: frames are taken in fixed blocks of
+:data:`BLOCK_SAMPLES` (counted from the start), each analysed with :data:`CONTEXT_SAMPLES` of
+audio on either side (less at the ends of the sound) and only its own frames kept. A sound of
+at most one block is analysed whole. The gap filling then runs over all frames at once.
 """
 
 import numpy as np
@@ -26,6 +33,8 @@ __all__ = [
     "F0_REFERENCE_HZ",
     "PITCH_FMIN",
     "PITCH_FMAX",
+    "BLOCK_SAMPLES",
+    "CONTEXT_SAMPLES",
     "estimate_pitch",
     "f0_to_channel",
     "channel_to_f0",
@@ -40,6 +49,11 @@ PITCH_FMIN = 32.70319566257483
 PITCH_FMAX = 4186.009044809578
 #: Pitches a transposed encoding may reach (Hz).
 TRANSPOSE_RANGE = (20.0, 4000.0)
+
+#: The pitch of a long sound is estimated in blocks of this many samples (16.4 s at 16 kHz) ...
+BLOCK_SAMPLES = 2**18
+#: ... each analysed with this much audio of context on either side (3.1 s at 16 kHz).
+CONTEXT_SAMPLES = 3 * 2**14
 
 _FRAME = 2048  # pYIN analysis window (samples): two periods of the lowest pitch at 16 kHz
 _RESOLUTION = 0.25  # pYIN bin width in semitones; the refinement makes f0 finer than this
@@ -73,16 +87,37 @@ def estimate_pitch(audio, sample_rate=16000, hop_length=512):
     Returns
     -------
     pitch : np.ndarray [shape=(..., n // hop_length, 2)], float32
-        ``[..., 0]`` is ``log2(f0 / 440)``, ``[..., 1]`` the voicing in [0, 1].
+        ``[..., 0]`` is ``log2(f0 / 440)``, ``[..., 1]`` the voicing in [0, 1]. Frames are
+        estimated in blocks of :data:`BLOCK_SAMPLES` with :data:`CONTEXT_SAMPLES` of context on
+        either side (module docstring), so memory does not grow with the length beyond the result.
     """
-    import librosa
-
     audio = np.asarray(audio, dtype=np.float32)
     frames = audio.shape[-1] // hop_length
     if frames < 1:
         raise ParameterError(
             f"`audio` must have at least {hop_length} samples (one frame). Received: audio={describe(audio)}."
         )
+    block = max(1, BLOCK_SAMPLES // hop_length)
+    context = -(-CONTEXT_SAMPLES // hop_length)
+    f0 = np.empty(audio.shape[:-1] + (frames,))
+    probability = np.empty_like(f0)
+    for first in range(0, frames, block):
+        last = min(first + block, frames)
+        low, high = (0, frames) if frames <= block else (max(0, first - context), min(frames, last + context))
+        f0_part, probability_part = _pyin(audio[..., low * hop_length : high * hop_length], sample_rate, hop_length)
+        f0[..., first:last] = f0_part[..., first - low : last - low]
+        probability[..., first:last] = probability_part[..., first - low : last - low]
+    voiced = np.isfinite(f0) & (probability >= _VOICED)
+    channel = np.where(voiced, f0_to_channel(np.where(voiced, f0, F0_REFERENCE_HZ)), np.nan)
+    channel = np.apply_along_axis(_fill_gaps, -1, channel.reshape(-1, frames)).reshape(channel.shape)
+    return np.stack([channel, probability], axis=-1).astype(np.float32)
+
+
+def _pyin(audio, sample_rate, hop_length):
+    """pYIN over one stretch of whole frames: ``(refined f0 in Hz or NaN, voicing probability)``, each ``(..., frames)``."""
+    import librosa
+
+    frames = audio.shape[-1] // hop_length
     # centre=True puts analysis frame j at y[j * hop]: start y half a hop in to centre it on the span
     y = audio[..., hop_length // 2 : frames * hop_length]
     f0, _, probability = librosa.pyin(
@@ -90,11 +125,7 @@ def estimate_pitch(audio, sample_rate=16000, hop_length=512):
         resolution=_RESOLUTION, fill_na=np.nan,
     )
     f0, probability = f0[..., :frames], probability[..., :frames]
-    f0 = _refine(y, f0, sample_rate, hop_length)
-    voiced = np.isfinite(f0) & (probability >= _VOICED)
-    channel = np.where(voiced, f0_to_channel(np.where(voiced, f0, F0_REFERENCE_HZ)), np.nan)
-    channel = np.apply_along_axis(_fill_gaps, -1, channel.reshape(-1, frames)).reshape(channel.shape)
-    return np.stack([channel, probability], axis=-1).astype(np.float32)
+    return _refine(y, f0, sample_rate, hop_length), probability
 
 
 def _fill_gaps(channel):

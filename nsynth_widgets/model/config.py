@@ -9,7 +9,10 @@ import json
 
 from ..errors import ParameterError, check_integer, describe
 
-__all__ = ["ModelConfig", "H512_BO16", "EMBEDDED"]
+__all__ = ["ModelConfig", "H512_BO16", "EMBEDDED", "PRECISIONS"]
+
+#: Weights the fast generator can run with (see :meth:`nsynth_widgets.model.fastgen.DecoderWeights.quantize_int8`).
+PRECISIONS = ("float32", "int8")
 
 
 @dataclasses.dataclass(frozen=True)

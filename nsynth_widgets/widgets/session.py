@@ -16,7 +16,7 @@ import traitlets
 from ..audio import validate_audio
 from ..encodings import validate_encoding
 from ..errors import AudioError, ParameterError, describe
-from ..model.fastgen import PRECISIONS
+from ..model.config import PRECISIONS
 from ..runtime import DEFAULT_MODEL, Synthesizer
 
 __all__ = ["Session", "SAMPLE_RATE", "MAX_SAMPLES"]
@@ -112,6 +112,11 @@ class Session(traitlets.HasTraits):
         """The most recently selected sound's name, or None."""
         return self.selected[-1] if self.selected else None
 
+    @property
+    def max_frames(self):
+        """Most frames an encoding may have here: as many as :data:`MAX_SAMPLES` of audio give (loads the model)."""
+        return MAX_SAMPLES // self.synthesizer.config.hop_length
+
     def names(self):
         """Sorted names that have a sound or an encoding (what synthesis panels offer)."""
         return sorted(set(self.sounds) | set(self.encodings))
@@ -161,13 +166,19 @@ class Session(traitlets.HasTraits):
         Parameters
         ----------
         encoding : np.ndarray [shape=(frames, channels) or (1, frames, channels)]
-            ``channels`` must be the model's bottleneck width (loads the model).
+            ``channels`` must be the model's bottleneck width (loads the model), ``frames`` at most
+            :attr:`max_frames` (the 60 s that sounds may last).
         """
         name = _check_name(name)
         encoding = validate_encoding(encoding, self.synthesizer.config.bottleneck_width)
         if encoding.shape[0] != 1:
             raise ParameterError(
                 f"`encoding` must hold one sound, shape (frames, channels) or (1, frames, channels). "
+                f"Received: encoding={describe(encoding)}."
+            )
+        if encoding.shape[1] > self.max_frames:
+            raise ParameterError(
+                f"`encoding` must have at most {self.max_frames} frames ({MAX_SAMPLES // SAMPLE_RATE} s of audio). "
                 f"Received: encoding={describe(encoding)}."
             )
         with self._lock:

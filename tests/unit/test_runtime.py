@@ -85,7 +85,7 @@ def test_bad_model_specs(spec, error, match):
 
 
 def test_bad_cache_size():
-    with pytest.raises(ParameterError, match=r"`cache_size` must be a non-negative integer. Received: cache_size=-1."):
+    with pytest.raises(ParameterError, match=r"`cache_size` must be an integer >= 0. Received: cache_size=-1."):
         Synthesizer(cache_size=-1)
 
 

@@ -271,7 +271,8 @@ def pitch_shift(audio, semitones, sample_rate=16000):
     semitones = check_number("semitones", semitones, -48, 48)
     _check_sample_rate(sample_rate)
     array = validate_audio(audio, allow_silence=True)
-    shifted = librosa.effects.pitch_shift(array, sr=sample_rate, n_steps=semitones)
+    n_fft = int(min(2048, 2 ** np.floor(np.log2(max(array.shape[-1], 16)))))  # short sounds: a shorter window
+    shifted = librosa.effects.pitch_shift(array, sr=sample_rate, n_steps=semitones, n_fft=n_fft)
     return np.clip(shifted, -1.0, 1.0).astype(np.float32)
 
 

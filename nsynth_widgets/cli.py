@@ -187,7 +187,7 @@ def _cmd_train(args):
                          learning_rate=args.learning_rate, warmup_steps=args.warmup_steps,
                          checkpoint_every=args.checkpoint_every, eval_every=args.eval_every, seed=args.seed,
                          input_noise=args.input_noise,
-                         phase_lock=not args.no_phase_lock)
+                         phase_lock=not args.no_phase_lock, encoder_pitch_shift=args.encoder_pitch_shift)
     train_data = NoteDataset(args.data_dir, "train", crops=args.crops)
     valid_data = NoteDataset(args.data_dir, "valid")
     bar = _progress_bar(config.steps, "train", "step")
@@ -304,6 +304,10 @@ def build_parser():
     p.add_argument("--no-phase-lock", action="store_true",
                    help="pitch-conditioned models: start the oscillator at phase 0 in every crop instead of aligning "
                         "it with the crop's fundamental")
+    p.add_argument("--encoder-pitch-shift", type=float, default=defaults.encoder_pitch_shift,
+                   help="pitch-conditioned models: on training steps the encoder hears each crop shifted by a random "
+                        "interval of up to this many semitones, so that the pitch comes from the f0 channel, not from "
+                        "the learned ones; 0 turns it off (default: %(default)s)")
     p.add_argument("--restart", action="store_true", help="start from scratch even if run_dir holds a checkpoint")
     p.add_argument("--init-weights", type=Path, default=None,
                    help="start a new run from these weights, e.g. nsynth_widgets/assets/default_model.npz "

@@ -35,10 +35,10 @@ import numpy as np
 
 from .._files import atomic_path
 from ..dsp.mulaw import codes_to_classes, mu_law_encode
-from ..errors import ParameterError, describe
+from ..errors import ParameterError, check_number, describe
 from ..model.config import ModelConfig
 
-__all__ = ["TrainConfig", "train", "batch_to_inputs", "model_inputs", "warm_start_arrays"]
+__all__ = ["TrainConfig", "train", "batch_to_inputs", "model_inputs", "shift_for_encoder", "warm_start_arrays"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -65,6 +65,9 @@ class TrainConfig:
     phase_lock : bool
         Pitch-conditioned models only: align the oscillator's phase with each crop's fundamental
         (see the module docstring); False starts it at phase 0 at every crop, as generation does.
+    encoder_pitch_shift : float
+        Pitch-conditioned models only: on training steps the encoder hears each crop shifted by a
+        random interval of up to this many semitones (:func:`shift_for_encoder`); 0 turns it off.
     """
 
     steps: int = 6000
@@ -78,6 +81,7 @@ class TrainConfig:
     seed: int = 0
     input_noise: float = 0.0
     phase_lock: bool = True
+    encoder_pitch_shift: float = 0.0
 
     def __post_init__(self):
         for name in ("steps", "batch_size", "crop_length", "checkpoint_every", "eval_every", "eval_batches"):
@@ -91,6 +95,7 @@ class TrainConfig:
         noise = self.input_noise
         if isinstance(noise, bool) or not isinstance(noise, (int, float)) or not 0 <= noise < float("inf"):
             raise ParameterError(f"`input_noise` must be a finite number >= 0. Received: input_noise={describe(noise)}.")
+        check_number("encoder_pitch_shift", self.encoder_pitch_shift, 0, 24)
         if not isinstance(self.phase_lock, bool):
             raise ParameterError(f"`phase_lock` must be True or False. Received: phase_lock={describe(self.phase_lock)}.")
 
@@ -111,7 +116,7 @@ def batch_to_inputs(audio):
     return (codes / 128.0).astype(np.float32), codes_to_classes(codes)
 
 
-def model_inputs(model_config, audio, pitch=None, phase_lock=True):
+def model_inputs(model_config, audio, pitch=None, phase_lock=True, encoder_audio=None):
     """What the Keras model's ``call`` takes for audio crops, and the targets.
 
     Parameters
@@ -122,11 +127,15 @@ def model_inputs(model_config, audio, pitch=None, phase_lock=True):
         The crops' measured pitch channels; required exactly when the model is pitch-conditioned.
     phase_lock : bool
         Align the oscillator with each crop's fundamental (training) or start it at phase 0.
+    encoder_audio : np.ndarray [shape=(batch, time)], optional
+        What the encoder hears instead of ``audio`` (pitch-conditioned models: a pitch-shifted copy,
+        see :func:`shift_for_encoder`).
 
     Returns
     -------
     inputs : np.ndarray [shape=(batch, time)] or dict
-        ``x_scaled``, or ``{"audio": x_scaled, "pitch": pitch, "excitation": (batch, time, 2 * harmonics)}``.
+        ``x_scaled``, or ``{"audio": x_scaled, "encoder_audio": the encoder's x_scaled, "pitch": pitch,
+        "excitation": (batch, time, 2 * harmonics)}``.
     targets : np.ndarray [shape=(batch, time)], int32
     """
     from ..dsp.excitation import excitation, locked_phase_offset
@@ -138,7 +147,33 @@ def model_inputs(model_config, audio, pitch=None, phase_lock=True):
     pitch = np.asarray(pitch, dtype=np.float32)
     offset = locked_phase_offset(audio, pitch, c.hop_length, c.sample_rate) if phase_lock else None
     exc = excitation(pitch, c.excitation_harmonics, c.hop_length, c.sample_rate, phase_offset=offset)
-    return {"audio": x, "pitch": pitch, "excitation": exc}, targets
+    encoder_x = x if encoder_audio is None else batch_to_inputs(encoder_audio)[0]
+    return {"audio": x, "encoder_audio": encoder_x, "pitch": pitch, "excitation": exc}, targets
+
+
+def shift_for_encoder(audio, max_semitones, rng, sample_rate=16000):
+    """Each crop pitch-shifted by a random interval, for the encoder's ears only.
+
+    The learned channels of the encoding then cannot tell the decoder the pitch (it is off by an
+    unknown interval of up to ``max_semitones``), so the decoder learns to take it from the
+    measured f0 channel and the oscillator — what makes a transposed encoding play at its new
+    pitch. (Voice-conversion models perturb their content encoder's input the same way.)
+
+    Parameters
+    ----------
+    audio : np.ndarray [shape=(batch, time)], float in [-1, 1]
+    max_semitones : float
+        Intervals are drawn uniformly from ``[-max_semitones, max_semitones]``.
+    rng : np.random.Generator
+
+    Returns
+    -------
+    shifted : np.ndarray [shape=(batch, time)], float32
+    """
+    from ..audio import pitch_shift
+
+    intervals = rng.uniform(-max_semitones, max_semitones, len(audio))
+    return np.stack([pitch_shift(crop, interval, sample_rate) for crop, interval in zip(audio, intervals)])
 
 
 def warm_start_arrays(arrays, source, target):
@@ -230,8 +265,8 @@ def _trainee(net, input_noise, seed):
             self.noise_seed = keras.random.SeedGenerator(seed)
 
         def call(self, inputs, training=False):
-            x_scaled, pitch, excitation = self.autoencoder.unpack(inputs)
-            encoding = self.autoencoder.full_encoding(x_scaled, pitch)
+            x_scaled, encoder_input, pitch, excitation = self.autoencoder.unpack(inputs)
+            encoding = self.autoencoder.full_encoding(encoder_input, pitch)
             past = x_scaled
             if training:
                 past = past + keras.random.normal(keras.ops.shape(x_scaled), stddev=input_noise / 128.0,
@@ -322,15 +357,26 @@ def train(model_config, train_data, run_dir, config=TrainConfig(), valid_data=No
             for i, variable in enumerate(optimizer.variables):
                 variable.assign(state[f"v{i}"])
 
-    def batch(data, batch_rng):
+    if config.encoder_pitch_shift and not model_config.pitch_conditioned:
+        raise ParameterError(
+            "`encoder_pitch_shift` must be 0 for a model without pitch channels (its encoding is all it has to "
+            f"tell the pitch). Received: encoder_pitch_shift={config.encoder_pitch_shift} for model {model_config.name!r}."
+        )
+
+    def batch(data, batch_rng, training=True):
         if model_config.pitch_conditioned:
             audio, pitch = data.random_crops(config.batch_size, crop, batch_rng, with_pitch_channels=True)
-            return model_inputs(model_config, audio, pitch, config.phase_lock)
+            heard = None
+            if training and config.encoder_pitch_shift:
+                heard = shift_for_encoder(audio, config.encoder_pitch_shift, batch_rng, model_config.sample_rate)
+            return model_inputs(model_config, audio, pitch, config.phase_lock, heard)
         return batch_to_inputs(data.random_crops(config.batch_size, crop, batch_rng))
 
     rng = np.random.default_rng([config.seed, start_step])
     valid_rng = np.random.default_rng([config.seed, 10**9])
-    valid_batches = [] if valid_data is None else [batch(valid_data, valid_rng) for _ in range(config.eval_batches)]
+    valid_batches = [] if valid_data is None else [
+        batch(valid_data, valid_rng, training=False) for _ in range(config.eval_batches)
+    ]
 
     def checkpoint(step):
         model.weights_changed()

@@ -178,7 +178,7 @@ def check_widgets(browser, url, log, shot, run_all=False):
             page.get_by_text("Run All Cells", exact=True).click()
         page.get_by_role("tab", name="Load", exact=True).wait_for()
         page.get_by_role("button", name="Add example").click()
-        page.locator(".nw-message", has_text="guitar").first.wait_for()
+        page.locator(".nw-message", has_text="Added").first.wait_for()
         page.get_by_role("tab", name="Encode", exact=True).click()
         page.get_by_role("button", name="Encode selected").click()
         page.locator(".nw-message", has_text="ncoded").first.wait_for()

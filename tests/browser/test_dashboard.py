@@ -106,7 +106,7 @@ def test_resynthesize_shows_progress_and_partial_audio_then_stops(page):
 def test_mixer_slider_moves(page):
     page.get_by_role("tab", name="Load").click()
     page.get_by_role("button", name="Add example").click()
-    page.locator(".nw-message", has_text="guitar").first.wait_for()
+    page.locator(".nw-message", has_text="Added").first.wait_for()
     page.get_by_role("tab", name="Mix").click()
     panel = visible_panel(page)
     readout = panel.locator(".widget-readout").first

@@ -5,7 +5,7 @@ Nothing here imports TensorFlow; every function is usable without a model.
 
 from .mulaw import mu_law_encode, mu_law_decode, codes_to_classes, classes_to_codes, quantize
 from .framing import frames_for, trim_to_hop
-from .mix import bilinear_weights, crossfade, interpolate, time_stretch, weighted_mix
+from .mix import bilinear_grid, bilinear_weights, crossfade, interpolate, time_stretch, weighted_mix
 
 __all__ = [
     "mu_law_encode",
@@ -18,6 +18,7 @@ __all__ = [
     "interpolate",
     "crossfade",
     "bilinear_weights",
+    "bilinear_grid",
     "weighted_mix",
     "time_stretch",
 ]

@@ -30,6 +30,7 @@ __all__ = [
     "f0_to_channel",
     "channel_to_f0",
     "transpose_pitch",
+    "median_pitch",
 ]
 
 #: The f0 channel is ``log2(f0 / F0_REFERENCE_HZ)``.
@@ -55,6 +56,28 @@ def f0_to_channel(f0):
 def channel_to_f0(channel):
     """The f0 channel's value → Hz."""
     return F0_REFERENCE_HZ * np.exp2(np.asarray(channel, dtype=np.float64))
+
+
+def median_pitch(pitch):
+    """The MIDI pitch a note is heard at: the median f0 of its voiced frames.
+
+    Parameters
+    ----------
+    pitch : np.ndarray [shape=(..., frames, 2)]
+        The pitch channels, ``[..., 0]`` ``log2(f0 / 440)`` and ``[..., 1]`` voicing (an
+        encoding's last two channels, or a mix of them).
+
+    Returns
+    -------
+    midi : np.ndarray [shape=(...)] or float
+        ``69 + 12 * log2(f0 / 440)`` at the median over the frames whose voicing is at least
+        0.5 (over every frame when none is).
+    """
+    pitch = np.asarray(pitch, dtype=np.float64)
+    channel, voiced = pitch[..., 0], pitch[..., 1] >= _VOICED
+    none_voiced = ~voiced.any(axis=-1, keepdims=True)
+    median = np.nanmedian(np.where(voiced | none_voiced, channel, np.nan), axis=-1)
+    return 69.0 + 12.0 * median
 
 
 def estimate_pitch(audio, sample_rate=16000, hop_length=512):

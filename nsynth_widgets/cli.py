@@ -1,4 +1,4 @@
-"""The ``nsynth-widgets`` command: encode, synthesize, mix, train, download, dashboard.
+"""The ``nsynth-widgets`` command: encode, synthesize, mix, grid, train, download, dashboard.
 
 Run ``nsynth-widgets COMMAND --help`` for every flag. Errors are printed as one line
 (no traceback) and the command exits with status 2.
@@ -19,10 +19,10 @@ _MODEL_HELP = (
 )
 
 
-def _progress_bar(total, desc, unit):
+def _progress_bar(total, desc, unit, initial=0):
     from tqdm import tqdm
 
-    return tqdm(total=total, desc=desc, unit=unit, unit_scale=True, disable=None)
+    return tqdm(total=total, desc=desc, unit=unit, unit_scale=True, disable=None, initial=initial)
 
 
 def _cmd_encode(args):
@@ -83,6 +83,43 @@ def _cmd_mix(args):
     with _progress_bar(mixed.shape[1] * model.config.hop_length, "synthesize mix", "sample") as bar:
         audio = model.synthesize(mixed, seed=args.seed, progress=lambda d, t, a: bar.update(d - bar.n))
     print(f"-> {save_audio(args.output, audio[0], sample_rate=model.config.sample_rate)}")
+
+
+def _pitch_list(text):
+    """``"48,55,60"`` → ``[48, 55, 60]`` (argparse type of ``--pitches``)."""
+    try:
+        return [int(part) for part in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"`--pitches` must be MIDI pitches separated by commas, e.g. 48,55,60. Received: {text!r}."
+        ) from None
+
+
+def _cmd_grid(args):
+    from .grid import render_grid
+
+    bar = None
+
+    def progress(done, total):
+        nonlocal bar
+        if bar is None:  # sounds kept from an earlier run count as done, not in the rate and ETA
+            bar = _progress_bar(total, "grid", "sound", initial=done)
+        bar.update(done - bar.n)
+
+    try:
+        result = render_grid(
+            args.corners, args.output, resolution=args.resolution, seconds=args.seconds, pitches=args.pitches,
+            model=args.model, precision=args.precision, batch_size=args.batch_size, scheduler=args.scheduler,
+            workers=args.workers, seed=args.seed, temperature=args.temperature,
+            corners_per_pitch=args.corners_per_pitch, force=args.force, progress=progress,
+        )
+    except KeyboardInterrupt:
+        print(f"nsynth-widgets: stopped; run the same command again to resume {args.output}", file=sys.stderr)
+        raise
+    finally:
+        if bar is not None:
+            bar.close()
+    print(f"{len(result.written)} sounds written, {result.kept} kept -> {args.output / 'manifest.json'}")
 
 
 def _cmd_download(args):
@@ -181,6 +218,34 @@ def build_parser():
     p.add_argument("--seed", type=int, default=0, help="sampling seed (default: %(default)s)")
     p.set_defaults(run=_cmd_mix)
 
+    p = sub.add_parser("grid", help="render an NSynth-Super-style grid of latent mixes between four corner sounds")
+    p.add_argument("corners", nargs=4, type=Path, metavar="CORNER",
+                   help="four sounds: top-left, top-right, bottom-left, bottom-right (with --corners-per-pitch, "
+                        "only their names count)")
+    p.add_argument("-o", "--output", type=Path, required=True,
+                   help="folder for manifest.json and r<row>_c<column>[_p<pitch>].wav (a second run resumes it)")
+    p.add_argument("--resolution", type=int, default=5, help="points per side, corners included (default: %(default)s)")
+    p.add_argument("--seconds", type=float, default=2.0, help="length of every sound (default: %(default)s)")
+    p.add_argument("--pitches", type=_pitch_list, default=None,
+                   help="MIDI pitches to render each point at, e.g. 48,55,60,67 (default: the mix's own pitch)")
+    p.add_argument("--corners-per-pitch", type=Path, default=None, metavar="DIR",
+                   help="folder with <corner>_<pitch>.wav for every corner and pitch (the Open NSynth Super layout; "
+                        "needed for --pitches with a model without pitch channels)")
+    p.add_argument("--model", default="default", help=_MODEL_HELP)
+    p.add_argument("--precision", choices=("float32", "int8"), default="float32",
+                   help="decoder weights (default: %(default)s)")
+    p.add_argument("--batch-size", type=int, default=16,
+                   help="sounds generated together, one Dask task (default: %(default)s)")
+    p.add_argument("--scheduler", default="local",
+                   help="'local' (this process), 'processes' (a local Dask cluster of --workers processes) or a "
+                        "Dask scheduler address such as tcp://HOST:8786 (default: %(default)s)")
+    p.add_argument("--workers", type=int, default=2, help="processes for --scheduler processes (default: %(default)s)")
+    p.add_argument("--seed", type=int, default=0, help="batch b is sampled with seed + b (default: %(default)s)")
+    p.add_argument("--temperature", type=float, default=None,
+                   help="softmax temperature > 0 (default: the model's: 0.5 for the embedded model, else 1.0)")
+    p.add_argument("--force", action="store_true", help="render everything again, even over a grid with other settings")
+    p.set_defaults(run=_cmd_grid)
+
     p = sub.add_parser("download-checkpoint", help="download and unpack the published NSynth checkpoint (about 1 GB)")
     p.add_argument("--url", default=None, help="where to fetch wavenet-ckpt.tar (default: magenta's published URL)")
     p.add_argument("--cache-dir", type=Path, default=None,
@@ -239,7 +304,7 @@ def build_parser():
 def main(argv=None):
     """Entry point of ``nsynth-widgets``; returns the exit status."""
     args = build_parser().parse_args(argv)
-    for name in ("batch_size", "steps", "width"):
+    for name in ("batch_size", "steps", "width", "workers"):
         value = getattr(args, name, None)
         if value is not None and value < 1:
             print(f"nsynth-widgets: error: `--{name.replace('_', '-')}` must be a positive integer. Received: {value}.",

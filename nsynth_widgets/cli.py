@@ -1,4 +1,4 @@
-"""The ``nsynth-widgets`` command: encode, synthesize, mix, train, download, dashboard.
+"""The ``nsynth-widgets`` command: encode, synthesize, mix, grid, train, download, dashboard.
 
 Run ``nsynth-widgets COMMAND --help`` for every flag. Every mistake is printed as one line
 naming the argument, its rule and the value (no traceback), and the command exits with status 2;
@@ -23,10 +23,10 @@ _MODEL_HELP = (
 )
 
 
-def _progress_bar(total, desc, unit):
+def _progress_bar(total, desc, unit, initial=0):
     from tqdm import tqdm
 
-    return tqdm(total=total, desc=desc, unit=unit, unit_scale=True, disable=None)
+    return tqdm(total=total, desc=desc, unit=unit, unit_scale=True, disable=None, initial=initial)
 
 
 def _output_folder(folder, names, overwrite):
@@ -156,6 +156,43 @@ def _cmd_mix(args):
     print(f"-> {save_audio(output, audio[0], sample_rate=model.config.sample_rate)}")
 
 
+def _pitch_list(text):
+    """``"48,55,60"`` → ``[48, 55, 60]`` (argparse type of ``--pitches``)."""
+    try:
+        return [int(part) for part in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"`--pitches` must be MIDI pitches separated by commas, e.g. 48,55,60. Received: {text!r}."
+        ) from None
+
+
+def _cmd_grid(args):
+    from .grid import render_grid
+
+    bar = None
+
+    def progress(done, total):
+        nonlocal bar
+        if bar is None:  # sounds kept from an earlier run count as done, not in the rate and ETA
+            bar = _progress_bar(total, "grid", "sound", initial=done)
+        bar.update(done - bar.n)
+
+    try:
+        result = render_grid(
+            args.corners, args.output, resolution=args.resolution, seconds=args.seconds, pitches=args.pitches,
+            model=args.model, precision=args.precision, batch_size=args.batch_size, scheduler=args.scheduler,
+            workers=args.workers, seed=args.seed, temperature=args.temperature,
+            corners_per_pitch=args.corners_per_pitch, force=args.force, progress=progress,
+        )
+    except KeyboardInterrupt:
+        print(f"nsynth-widgets: stopped; run the same command again to resume {args.output}", file=sys.stderr)
+        raise
+    finally:
+        if bar is not None:
+            bar.close()
+    print(f"{len(result.written)} sounds written, {result.kept} kept -> {args.output / 'manifest.json'}")
+
+
 def _cmd_download(args):
     from .download import download_checkpoint
 
@@ -263,6 +300,34 @@ def build_parser():
     p.add_argument("--overwrite", action="store_true", help="replace the output file if it exists")
     p.set_defaults(run=_cmd_mix)
 
+    p = sub.add_parser("grid", help="render an NSynth-Super-style grid of latent mixes between four corner sounds")
+    p.add_argument("corners", nargs=4, type=Path, metavar="CORNER",
+                   help="four sounds: top-left, top-right, bottom-left, bottom-right (with --corners-per-pitch, "
+                        "only their names count)")
+    p.add_argument("-o", "--output", type=Path, required=True,
+                   help="folder for manifest.json and r<row>_c<column>[_p<pitch>].wav (a second run resumes it)")
+    p.add_argument("--resolution", type=int, default=5, help="points per side, corners included (default: %(default)s)")
+    p.add_argument("--seconds", type=float, default=2.0, help="length of every sound (default: %(default)s)")
+    p.add_argument("--pitches", type=_pitch_list, default=None,
+                   help="MIDI pitches to render each point at, e.g. 48,55,60,67 (default: the mix's own pitch)")
+    p.add_argument("--corners-per-pitch", type=Path, default=None, metavar="DIR",
+                   help="folder with <corner>_<pitch>.wav for every corner and pitch (the Open NSynth Super layout; "
+                        "needed for --pitches with a model without pitch channels)")
+    p.add_argument("--model", default="default", help=_MODEL_HELP)
+    p.add_argument("--precision", choices=("float32", "int8"), default="float32",
+                   help="decoder weights (default: %(default)s)")
+    p.add_argument("--batch-size", type=int, default=16,
+                   help="sounds generated together, one Dask task (default: %(default)s)")
+    p.add_argument("--scheduler", default="local",
+                   help="'local' (this process), 'processes' (a local Dask cluster of --workers processes) or a "
+                        "Dask scheduler address such as tcp://HOST:8786 (default: %(default)s)")
+    p.add_argument("--workers", type=int, default=2, help="processes for --scheduler processes (default: %(default)s)")
+    p.add_argument("--seed", type=int, default=0, help="batch b is sampled with seed + b (default: %(default)s)")
+    p.add_argument("--temperature", type=float, default=None,
+                   help="softmax temperature > 0 (default: the model's: 0.5 for the embedded model, else 1.0)")
+    p.add_argument("--force", action="store_true", help="render everything again, even over a grid with other settings")
+    p.set_defaults(run=_cmd_grid)
+
     p = sub.add_parser("download-checkpoint", help="download and unpack the published NSynth checkpoint (about 1 GB)")
     p.add_argument("--url", default=None, help="where to fetch wavenet-ckpt.tar (default: magenta's published URL)")
     p.add_argument("--cache-dir", type=Path, default=None,
@@ -331,7 +396,7 @@ def build_parser():
 _INTEGER_FLAGS = {
     "batch_size": (1, None), "steps": (1, None), "width": (1, None), "length": (1, None), "seed": (0, 2**63 - 1),
     "port": (1, 65535), "max_visitors": (1, None), "crop_length": (1, None), "warmup_steps": (0, None),
-    "checkpoint_every": (1, None), "eval_every": (1, None), "excitation_harmonics": (0, None),
+    "checkpoint_every": (1, None), "eval_every": (1, None), "excitation_harmonics": (0, None), "workers": (1, None),
 }
 
 

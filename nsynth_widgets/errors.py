@@ -104,8 +104,10 @@ def check_integer(name, value, low, high=None):
     return int(value)
 
 
-def check_number(name, value, low=-math.inf, high=math.inf):
+def check_number(name, value, low=-math.inf, high=math.inf, low_open=False):
     """Return ``value`` as a ``float`` if it is a finite real number in ``[low, high]``.
+
+    ``low_open=True`` excludes ``low`` itself (``(low, high]``, e.g. ``low=0`` for "> 0").
 
     Raises
     ------
@@ -118,15 +120,17 @@ def check_number(name, value, low=-math.inf, high=math.inf):
         or isinstance(value, bool)
         or not math.isfinite(value)
         or not low <= value <= high
+        or (low_open and value == low)
     ):
+        above = ">" if low_open else ">="
         if math.isinf(low) and math.isinf(high):
             rule = "a finite number"
         elif math.isinf(high):
-            rule = f"a finite number >= {low:g}"
+            rule = f"a finite number {above} {low:g}"
         elif math.isinf(low):
             rule = f"a finite number <= {high:g}"
         else:
-            rule = f"a number in [{low:g}, {high:g}]"
+            rule = f"a number in {'(' if low_open else '['}{low:g}, {high:g}]"
         raise ParameterError(f"`{name}` must be {rule}. Received: {name}={describe(value)}.")
     return float(value)
 

@@ -2,10 +2,11 @@
 
 import numpy as np
 
-from ..errors import EncodingError, ParameterError, check_number, describe
+from ..errors import EncodingError, ParameterError, check_integer, check_number, describe
 
 __all__ = [
-    "interpolate", "crossfade", "bilinear_weights", "weighted_mix", "time_stretch", "match_lengths", "with_pitch_of",
+    "interpolate", "crossfade", "bilinear_weights", "bilinear_grid", "weighted_mix", "time_stretch", "match_lengths",
+    "with_pitch_of",
 ]
 
 
@@ -64,6 +65,25 @@ def bilinear_weights(x, y):
     """
     x, y = _check_fraction("x", x), _check_fraction("y", y)
     return np.array([(1 - x) * (1 - y), x * (1 - y), (1 - x) * y, x * y])
+
+
+def bilinear_grid(resolution):
+    """Corner weights of every point of a ``resolution × resolution`` pad.
+
+    Parameters
+    ----------
+    resolution : int >= 2
+        Points per side (the corners included).
+
+    Returns
+    -------
+    weights : np.ndarray [shape=(resolution, resolution, 4)]
+        ``weights[row, column]`` is :func:`bilinear_weights` at x = column / (resolution - 1)
+        (left → right) and y = row / (resolution - 1) (top → bottom).
+    """
+    resolution = check_integer("resolution", resolution, 2)
+    steps = np.linspace(0.0, 1.0, resolution)
+    return np.array([[bilinear_weights(float(x), float(y)) for x in steps] for y in steps])
 
 
 def weighted_mix(encodings, weights):

@@ -39,7 +39,7 @@ __all__ = [
     "f0_to_channel",
     "channel_to_f0",
     "transpose_pitch",
-    "median_midi_pitch",
+    "median_pitch",
 ]
 
 #: The f0 channel is ``log2(f0 / F0_REFERENCE_HZ)``.
@@ -70,6 +70,28 @@ def f0_to_channel(f0):
 def channel_to_f0(channel):
     """The f0 channel's value → Hz."""
     return F0_REFERENCE_HZ * np.exp2(np.asarray(channel, dtype=np.float64))
+
+
+def median_pitch(pitch):
+    """The MIDI pitch a note is heard at: the median f0 of its voiced frames.
+
+    Parameters
+    ----------
+    pitch : np.ndarray [shape=(..., frames, 2)]
+        The pitch channels, ``[..., 0]`` ``log2(f0 / 440)`` and ``[..., 1]`` voicing (an
+        encoding's last two channels, or a mix of them).
+
+    Returns
+    -------
+    midi : np.ndarray [shape=(...)] or float
+        ``69 + 12 * log2(f0 / 440)`` at the median over the frames whose voicing is at least
+        0.5 (over every frame when none is).
+    """
+    pitch = np.asarray(pitch, dtype=np.float64)
+    channel, voiced = pitch[..., 0], pitch[..., 1] >= _VOICED
+    none_voiced = ~voiced.any(axis=-1, keepdims=True)
+    median = np.nanmedian(np.where(voiced | none_voiced, channel, np.nan), axis=-1)
+    return 69.0 + 12.0 * median
 
 
 def estimate_pitch(audio, sample_rate=16000, hop_length=512):
@@ -202,23 +224,3 @@ def transpose_pitch(pitch_channel, semitones):
         )
     return moved.astype(np.float32)
 
-
-def median_midi_pitch(pitch):
-    """The pitch of a sound as a (fractional) MIDI note: the median f0 of its voiced frames.
-
-    Parameters
-    ----------
-    pitch : np.ndarray [shape=(frames, 2)]
-        The f0 and voicing channels of one encoding.
-
-    Returns
-    -------
-    midi : float or None
-        69 + 12 log2(f0 / 440) of the median over frames with voicing >= 0.5; None when no
-        frame is voiced (a sound without a pitch to play at another).
-    """
-    pitch = np.asarray(pitch, dtype=np.float64)
-    voiced = pitch[:, 1] >= _VOICED
-    if not voiced.any():
-        return None
-    return 69.0 + 12.0 * float(np.median(pitch[voiced, 0]))

@@ -7,6 +7,7 @@ Our native format (``*.npz``) holds those arrays under their checkpoint names pl
 configuration as JSON under ``__config__``; it loads without TensorFlow and round-trips bit-exactly.
 """
 
+import hashlib
 import json
 import re
 from pathlib import Path
@@ -26,6 +27,7 @@ __all__ = [
     "save_weights",
     "load_weights",
     "read_config",
+    "weights_digest",
 ]
 
 _EMA_SUFFIX = "/ExponentialMovingAverage"
@@ -74,6 +76,25 @@ def expected_variables(config):
 def _unused_names(config):
     """Variables the forward pass never reads (``res_{last}``): may be absent from a checkpoint."""
     return {f"res_{config.num_layers}/W", f"res_{config.num_layers}/biases"}
+
+
+def weights_digest(config, arrays):
+    """sha256 (hex) of a model: its configuration and every variable the forward pass reads.
+
+    Equal for the same model however it was loaded (a checkpoint may omit ``res_{last}``, which
+    a Keras model then holds at its random initial value).
+
+    Parameters
+    ----------
+    config : ModelConfig
+    arrays : dict[str, np.ndarray]
+        Checkpoint-layout weights.
+    """
+    h = hashlib.sha256(config.to_json().encode())
+    for name in sorted(set(arrays) - _unused_names(config)):
+        h.update(name.encode())
+        h.update(np.ascontiguousarray(arrays[name], dtype=np.float32).tobytes())
+    return h.hexdigest()
 
 
 def _select(available, config, source):

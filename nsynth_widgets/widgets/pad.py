@@ -1,18 +1,19 @@
 """`PadPanel`: an NSynth-Super-style pad — four corner sounds, a grid of latent mixes in between.
 
 Every grid point mixes the four corner encodings with bilinear weights
-(:func:`~nsynth_widgets.dsp.mix.bilinear_weights`). "Precompute" synthesizes all points in one
-batched call (batching is almost free for the decoder); moving on the pad then plays a point
-instantly.
+(:func:`~nsynth_widgets.dsp.mix.bilinear_grid`). "Precompute" synthesizes all points as one batch
+through :mod:`nsynth_widgets.grid`, the code :func:`~nsynth_widgets.grid.render_grid` renders
+instrument grids with (the pad equals ``render_grid`` of the same corners with
+``batch_size=size**2``); moving on the pad then plays a point instantly.
 """
 
 import html
 
 import ipywidgets
-import numpy as np
 
-from ..dsp.mix import bilinear_weights, weighted_mix
+from ..dsp.mix import bilinear_grid
 from ..errors import ParameterError
+from ..grid import grid_mixes, synthesize_batch
 from ._common import BUSY, CHUNK_SIZE, Panel, SynthesisJob, audio_player, wav
 from .session import _check_choice, _check_number
 
@@ -38,9 +39,7 @@ def pad_weights(size):
         ``weights[row, column]`` for x = column / (size - 1) (left → right) and
         y = row / (size - 1) (top → bottom), in :data:`CORNERS` order.
     """
-    size = _check_number("size", size, *GRID_RANGE, integer=True)
-    steps = np.linspace(0.0, 1.0, size)
-    return np.array([[bilinear_weights(float(x), float(y)) for x in steps] for y in steps])
+    return bilinear_grid(_check_number("size", size, *GRID_RANGE, integer=True))
 
 
 class PadPanel(Panel):
@@ -119,10 +118,9 @@ class PadPanel(Panel):
         def work(progress, cancel):
             encodings = self.session.encode(list(sources))
             corners.extend(encodings[name] for name in sources)
-            mixes = np.concatenate([weighted_mix(corners, w) for w in weights])  # (size², frames, channels)
-            return self.session.synthesizer.synthesize(
-                mixes, seed=0, chunk_size=CHUNK_SIZE, progress=progress, cancel=cancel,
-                precision=self.session.precision,
+            return synthesize_batch(  # the whole pad is batch 0 of its grid
+                self.session.synthesizer, grid_mixes(corners, weights), seed=0, batch=0, chunk_size=CHUNK_SIZE,
+                progress=progress, cancel=cancel, precision=self.session.precision,
             )
 
         def done(audio):

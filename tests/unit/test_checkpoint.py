@@ -136,3 +136,13 @@ def test_native_weights_errors(tmp_path):
     with pytest.raises(CheckpointError, match=r"missing 1 variable\(s\): logits/W"):
         checkpoint.save_weights(tmp_path / "partial.npz", TINY, arrays)
     assert not (tmp_path / "partial.npz").exists()
+
+
+def test_weights_digest_names_the_model_not_how_it_was_loaded(tiny_arrays):
+    digest = checkpoint.weights_digest(TINY, tiny_arrays)
+    last = f"res_{TINY.num_layers}"
+    without_last = {n: a for n, a in tiny_arrays.items() if not n.startswith(last + "/")}  # it feeds nothing
+    assert checkpoint.weights_digest(TINY, without_last) == digest
+    changed = dict(tiny_arrays, **{"logits/biases": tiny_arrays["logits/biases"] + 1e-6})
+    assert checkpoint.weights_digest(TINY, changed) != digest
+    assert checkpoint.weights_digest(TINY.replace(name="renamed"), tiny_arrays) != digest

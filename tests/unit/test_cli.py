@@ -154,10 +154,41 @@ def test_download_checkpoint_without_flags_uses_the_documented_defaults(tmp_path
     assert (tmp_path / "cache" / "wavenet-ckpt" / "model.ckpt-200000.index").read_bytes() == b"abc"
 
 
+def test_grid_renders_resumes_and_refuses_other_settings(tmp_path, capsys, weights_file):
+    import json
+
+    corners = []
+    for i, frequency in enumerate((220.0, 330.0, 440.0, 660.0)):
+        corners.append(str(tmp_path / f"c{i}.wav"))
+        sf.write(corners[-1], 0.5 * np.sin(2 * np.pi * frequency * np.arange(4000) / 16000), 16000)
+    command = ["grid", *corners, "-o", str(tmp_path / "grid"), "--resolution", "2", "--seconds", "0.25",
+               "--model", str(weights_file), "--batch-size", "3", "--seed", "4"]
+    assert main(command) == 0
+    assert "4 sounds written, 0 kept" in capsys.readouterr().out
+    manifest = json.loads((tmp_path / "grid" / "manifest.json").read_text())
+    assert [item["seed"] for item in manifest["items"]] == [4, 4, 4, 5]
+    assert sf.read(tmp_path / "grid" / "r1_c1.wav")[0].shape == (62 * 64,)
+    assert main(command) == 0
+    assert "0 sounds written, 4 kept" in capsys.readouterr().out
+
+    assert main(command[:-2] + ["--seed", "5"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "differs in seed (4 → 5)" in err and "--force" in err
+    assert main(command + ["--pitches", "60,62"]) == 2
+    assert "`pitches` must be played by a pitch-conditioned model" in capsys.readouterr().err
+    assert main(command + ["--workers", "0"]) == 2
+    assert "`--workers` must be an integer >= 1. Received: --workers=0." in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exit_:
+        main(command + ["--pitches", "60,sixty"])
+    assert exit_.value.code == 2
+    assert "`--pitches` must be MIDI pitches separated by commas, e.g. 48,55,60. Received: '60,sixty'." in (
+        capsys.readouterr().err)
+
+
 def test_every_flag_is_explained():
     parser = build_parser()
     subparsers = next(a for a in parser._actions if a.dest == "command").choices
-    assert set(subparsers) == {"encode", "synthesize", "mix", "download-checkpoint", "train", "dashboard"}
+    assert set(subparsers) == {"encode", "synthesize", "mix", "grid", "download-checkpoint", "train", "dashboard"}
     for name, sub in subparsers.items():
         for action in sub._actions:
             assert action.help, f"{name}: {action.dest} has no help text"

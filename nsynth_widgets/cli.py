@@ -360,9 +360,9 @@ def build_parser():
                    help="where training crops start: anywhere in a note, or where at least half of the crop "
                         "sounds (skips crops of silence; validation crops stay uniform) (default: %(default)s)")
     p.add_argument("--input-noise", type=float, default=defaults.input_noise,
-                   help="standard deviation, in mu-law code steps, of Gaussian noise added to the past samples the "
-                        "decoder reads on training steps, so that it learns to recover from its own sampling errors; "
-                        "0 turns it off (default: %(default)s)")
+                   help="largest standard deviation, in mu-law code steps, of Gaussian noise added to the past "
+                        "samples the decoder reads on training steps (each crop's level drawn below it), so that it "
+                        "learns to recover from its own sampling errors; 0 turns it off (default: %(default)s)")
     p.add_argument("--excitation-harmonics", type=int, default=None,
                    help="harmonics of the oscillator a pitch-conditioned decoder hears, instead of the config's "
                         "(the embedded config: 8); 0 trains a model without pitch channels")

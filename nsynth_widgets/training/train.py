@@ -19,9 +19,11 @@ pitch channels (:func:`warm_start_arrays`).
 
 Input noise (``TrainConfig.input_noise > 0``) adds Gaussian noise, in mu-law code steps, to the
 past samples the decoder reads (not to its targets, nor to the encoder's input), on training
-steps only. A decoder trained on the exact past leans on it: it does not learn to recover
-from the small errors its own sampling makes when it generates, and drifts. (LPCNet injects
-noise into its autoregressive input for the same reason.)
+steps only, at a level drawn for each crop between none and ``input_noise``. A decoder trained on
+the exact past leans on it: it does not learn to recover from the small errors its own sampling
+makes when it generates, and drifts; where the past is unreliable, a pitch-conditioned decoder
+has to take the waveform's period and phase from its oscillator. (LPCNet injects noise into its
+autoregressive input for the first reason.)
 """
 
 import collections
@@ -60,8 +62,9 @@ class TrainConfig:
         Validation batches (fixed crops, drawn once) per evaluation.
     seed : int
     input_noise : float
-        Standard deviation, in mu-law code steps (of 256), of the Gaussian noise added to the
-        decoder's past samples on training steps (see the module docstring); 0 turns it off.
+        Largest standard deviation, in mu-law code steps (of 256), of the Gaussian noise added to
+        the decoder's past samples on training steps; each crop's is drawn uniformly from
+        ``[0, input_noise]`` (see the module docstring). 0 turns it off.
     phase_lock : bool
         Pitch-conditioned models only: align the oscillator's phase with each crop's fundamental
         (see the module docstring); False starts it at phase 0 at every crop, as generation does.
@@ -243,8 +246,8 @@ def _trainee(net, input_noise, seed):
     ----------
     net : WaveNetAutoencoder
     input_noise : float
-        Standard deviation, in mu-law code steps, of the noise added to the decoder's past on
-        training steps.
+        Largest standard deviation, in mu-law code steps, of the noise added to the decoder's
+        past on training steps (each crop's drawn uniformly below it).
     seed : int
         Seeds the noise.
 
@@ -269,8 +272,9 @@ def _trainee(net, input_noise, seed):
             encoding = self.autoencoder.full_encoding(encoder_input, pitch)
             past = x_scaled
             if training:
-                past = past + keras.random.normal(keras.ops.shape(x_scaled), stddev=input_noise / 128.0,
-                                                  seed=self.noise_seed)
+                shape = keras.ops.shape(x_scaled)
+                level = keras.random.uniform((shape[0], 1), maxval=input_noise / 128.0, seed=self.noise_seed)
+                past = past + level * keras.random.normal(shape, seed=self.noise_seed)
             return self.autoencoder.decode_logits(past, encoding, excitation)
 
     return Trainee()

@@ -24,6 +24,7 @@ import soundfile as sf
 import soxr
 
 from ._files import atomic_path
+from .dsp.framing import SAMPLE_RATE
 from .errors import AudioError, ParameterError, check_integer, describe
 
 __all__ = [
@@ -103,7 +104,7 @@ def audio_info(source):
         raise _unreadable(source, soundfile_error) from soundfile_error
 
 
-def load_audio(source, sample_rate=16000, mono=True, offset=0.0, duration=None, max_duration=None, max_channels=None,
+def load_audio(source, sample_rate=SAMPLE_RATE, mono=True, offset=0.0, duration=None, max_duration=None, max_channels=None,
                max_sample_rate=None):
     """Decode a region of an audio file into float32 samples at ``sample_rate``.
 
@@ -246,7 +247,7 @@ def normalize(audio, peak=0.99):
     return result
 
 
-def pitch_shift(audio, semitones, sample_rate=16000):
+def pitch_shift(audio, semitones, sample_rate=SAMPLE_RATE):
     """The same sound a number of semitones higher or lower, same length (``librosa.effects.pitch_shift``).
 
     The route to another pitch for a model without pitch channels (the published one): shift the
@@ -276,7 +277,7 @@ def pitch_shift(audio, semitones, sample_rate=16000):
     return np.clip(shifted, -1.0, 1.0).astype(np.float32)
 
 
-def save_audio(path, audio, sample_rate=16000, subtype="PCM_16"):
+def save_audio(path, audio, sample_rate=SAMPLE_RATE, subtype="PCM_16"):
     """Write one sound to a wav or flac file, atomically.
 
     The data go to a temporary file in the same folder, which then replaces ``path``: an interrupted or failed
@@ -317,7 +318,7 @@ def save_audio(path, audio, sample_rate=16000, subtype="PCM_16"):
     return pathlib.Path(path)
 
 
-def to_wav_bytes(audio, sample_rate=16000):
+def to_wav_bytes(audio, sample_rate=SAMPLE_RATE):
     """Encode one sound as a 16-bit PCM wav file in memory, e.g. for ``ipywidgets.Audio(value=...)``.
 
     Parameters
@@ -336,7 +337,7 @@ def to_wav_bytes(audio, sample_rate=16000):
     return buffer.getvalue()
 
 
-def duration_seconds(n_samples, sample_rate=16000):
+def duration_seconds(n_samples, sample_rate=SAMPLE_RATE):
     """Length in seconds of ``n_samples`` samples at ``sample_rate`` Hz."""
     _check_sample_rate(sample_rate)
     if not isinstance(n_samples, numbers.Integral) or isinstance(n_samples, bool) or n_samples < 0:

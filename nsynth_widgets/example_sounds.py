@@ -3,6 +3,7 @@
 from pathlib import Path
 
 from .errors import ParameterError
+from .dsp.framing import SAMPLE_RATE
 
 __all__ = ["examples", "load_example"]
 
@@ -14,7 +15,7 @@ def examples():
     return {path.stem: path for path in sorted(_DIR.glob("*.wav"))}
 
 
-def load_example(name, sample_rate=16000):
+def load_example(name, sample_rate=SAMPLE_RATE):
     """Load one bundled example as mono float32 ``(n,)`` audio."""
     from .audio import load_audio
 

@@ -22,6 +22,7 @@ from matplotlib.colors import Colormap
 from matplotlib.figure import Figure
 
 from .errors import AudioError, EncodingError, ParameterError, describe
+from .dsp.framing import HOP_LENGTH, SAMPLE_RATE
 
 __all__ = [
     "plot_waveform",
@@ -179,7 +180,7 @@ def _max_cqt_bins(sample_rate, bins_per_octave):
 # axes-level plots
 
 
-def plot_waveform(audio, sample_rate=16000, ax=None, **line_kwargs):
+def plot_waveform(audio, sample_rate=SAMPLE_RATE, ax=None, **line_kwargs):
     """Draw a waveform against time in seconds.
 
     Parameters
@@ -210,7 +211,7 @@ def plot_waveform(audio, sample_rate=16000, ax=None, **line_kwargs):
     return line
 
 
-def plot_encoding(encoding, hop_length=512, sample_rate=16000, ax=None, cmap=None):
+def plot_encoding(encoding, hop_length=HOP_LENGTH, sample_rate=SAMPLE_RATE, ax=None, cmap=None):
     """Draw each encoding channel as a line over time.
 
     Parameters
@@ -250,7 +251,7 @@ def plot_encoding(encoding, hop_length=512, sample_rate=16000, ax=None, cmap=Non
     return lines
 
 
-def plot_encoding_image(encoding, hop_length=512, sample_rate=16000, ax=None, cmap=None):
+def plot_encoding_image(encoding, hop_length=HOP_LENGTH, sample_rate=SAMPLE_RATE, ax=None, cmap=None):
     """Draw an encoding as a channels × frames heat map on a time axis in seconds.
 
     Parameters
@@ -290,7 +291,7 @@ def plot_encoding_image(encoding, hop_length=512, sample_rate=16000, ax=None, cm
     return image
 
 
-def plot_f0(pitch, hop_length=512, sample_rate=16000, ax=None, **line_kwargs):
+def plot_f0(pitch, hop_length=HOP_LENGTH, sample_rate=SAMPLE_RATE, ax=None, **line_kwargs):
     """Draw the f0 channel of a pitch-conditioned encoding in Hz, solid where voiced.
 
     Parameters
@@ -332,7 +333,7 @@ def plot_f0(pitch, hop_length=512, sample_rate=16000, ax=None, **line_kwargs):
     return line
 
 
-def plot_spectrogram(audio, sample_rate=16000, n_fft=1024, hop_length=256, ax=None, top_db=80):
+def plot_spectrogram(audio, sample_rate=SAMPLE_RATE, n_fft=1024, hop_length=256, ax=None, top_db=80):
     """Draw the log-magnitude STFT (dB relative to the loudest bin) with frequency in Hz.
 
     Parameters
@@ -390,7 +391,7 @@ def plot_spectrogram(audio, sample_rate=16000, n_fft=1024, hop_length=256, ax=No
 
 
 def plot_rainbowgram(
-    audio, sample_rate=16000, hop_length=256, bins_per_octave=48, n_bins=None, ax=None, peak=70.0
+    audio, sample_rate=SAMPLE_RATE, hop_length=256, bins_per_octave=48, n_bins=None, ax=None, peak=70.0
 ):
     """Draw the NSynth paper's rainbowgram: CQT magnitude as opacity, instantaneous frequency as hue.
 
@@ -485,7 +486,7 @@ def plot_rainbowgram(
 # measures and figures
 
 
-def spectral_distance(reference, estimate, sample_rate=16000, fft_sizes=(2048, 1024, 512, 256, 128, 64)):
+def spectral_distance(reference, estimate, sample_rate=SAMPLE_RATE, fft_sizes=(2048, 1024, 512, 256, 128, 64)):
     """Multi-resolution log-spectral distance between two sounds, in dB.
 
     Both signals are trimmed to the shorter length. For each FFT size ``N`` (Hann window, hop
@@ -537,7 +538,7 @@ def spectral_distance(reference, estimate, sample_rate=16000, fft_sizes=(2048, 1
     return float(np.mean(distances))
 
 
-def compare_figure(original, resynthesis, sample_rate=16000):
+def compare_figure(original, resynthesis, sample_rate=SAMPLE_RATE):
     """Side-by-side figure of a sound and its resynthesis.
 
     Parameters
@@ -573,7 +574,7 @@ def compare_figure(original, resynthesis, sample_rate=16000):
     return figure
 
 
-def encoding_figure(audio, encoding, hop_length=512, sample_rate=16000, f0_channel=None):
+def encoding_figure(audio, encoding, hop_length=HOP_LENGTH, sample_rate=SAMPLE_RATE, f0_channel=None):
     """A waveform above its encoding's channels, on one shared time axis.
 
     Parameters

@@ -28,6 +28,7 @@ at most one block is analysed whole. The gap filling then runs over all frames a
 import numpy as np
 
 from ..errors import ParameterError, describe
+from .framing import HOP_LENGTH, SAMPLE_RATE
 
 __all__ = [
     "F0_REFERENCE_HZ",
@@ -94,7 +95,7 @@ def median_pitch(pitch):
     return 69.0 + 12.0 * median
 
 
-def estimate_pitch(audio, sample_rate=16000, hop_length=512):
+def estimate_pitch(audio, sample_rate=SAMPLE_RATE, hop_length=HOP_LENGTH):
     """f0 and voicing of every encoding frame.
 
     Parameters

@@ -7,6 +7,7 @@ without loading one.
 import dataclasses
 import json
 
+from ..dsp.framing import HOP_LENGTH, SAMPLE_RATE
 from ..errors import ParameterError, check_integer, describe
 
 __all__ = ["ModelConfig", "H512_BO16", "EMBEDDED", "PRECISIONS"]
@@ -59,8 +60,8 @@ class ModelConfig:
     ae_filter_length: int = 3
     ae_width: int = 128
     bottleneck_width: int = 16
-    hop_length: int = 512
-    sample_rate: int = 16000
+    hop_length: int = HOP_LENGTH
+    sample_rate: int = SAMPLE_RATE
     quantization_channels: int = 256
     excitation_harmonics: int = 0
 

@@ -42,6 +42,7 @@ import soxr
 from tqdm import tqdm
 
 from .._files import atomic_path
+from ..dsp.framing import HOP_LENGTH, SAMPLE_RATE
 from ..errors import AudioError, NSynthWidgetsError, ParameterError, check_integer, describe
 
 __all__ = [
@@ -64,8 +65,7 @@ __all__ = [
     "main",
 ]
 
-SAMPLE_RATE = 16000
-NOTE_SAMPLES = 64000
+NOTE_SAMPLES = 4 * SAMPLE_RATE
 VELOCITIES = (25, 50, 75, 100, 127)
 DEFAULT_SOUNDFONT = "/usr/share/sounds/sf2/FluidR3_GM.sf2"
 # FluidR3 peaks at 0.181 with synth.gain=0.2 over programs of FAMILIES, MIDI 21-108, velocity
@@ -75,7 +75,7 @@ SILENCE_PEAK = 1e-4
 # A 512-sample frame whose RMS is below this (dB re full scale) counts as silence when crops are
 # drawn where notes sound (``NoteDataset(..., crops="sounding")``).
 SOUNDING_RMS_DB = -60.0
-_SOUNDING_FRAME = 512
+_SOUNDING_FRAME = HOP_LENGTH
 CROP_MODES = ("uniform", "sounding")
 
 # NSynth's families in the order of its integer ids, each with its General MIDI programs.
@@ -115,7 +115,6 @@ PITCH_RANGES = types.MappingProxyType(
 
 _FAMILY_IDS = {name: index for index, name in enumerate(FAMILIES)}
 _PITCH_FILE = "pitch.npz"
-_HOP = 512  # frames of the pitch channels (NSynth's hop)
 _SPLITS = ("train", "valid")
 _NOTE_KEYS = ("note_str", "instrument", "pitch", "velocity")
 _RENDER_RATE = 48000
@@ -552,7 +551,7 @@ def measure_pitch(data_dir, progress=None, chunk=64):
     for first in range(0, len(missing), chunk):
         ids = missing[first : first + chunk]
         audio = np.stack([soundfile.read(os.path.join(data_dir, "audio", i + ".wav"), dtype="float32")[0] for i in ids])
-        measured.update(zip(ids, estimate_pitch(audio, SAMPLE_RATE, _HOP)))
+        measured.update(zip(ids, estimate_pitch(audio, SAMPLE_RATE, HOP_LENGTH)))
         with atomic_path(path) as temporary, open(temporary, "wb") as file:
             np.savez(file, note_ids=np.array(list(measured)), pitch=np.stack(list(measured.values())))
         if progress is not None:
@@ -697,9 +696,9 @@ class NoteDataset:
         """
         batch = check_integer("batch", batch, 1)
         length = check_integer("length", length, 1, NOTE_SAMPLES)
-        if with_pitch_channels and length % _HOP:
+        if with_pitch_channels and length % HOP_LENGTH:
             raise ParameterError(
-                f"`length` must be a multiple of {_HOP} samples to cut pitch channels. Received: length={length}."
+                f"`length` must be a multiple of {HOP_LENGTH} samples to cut pitch channels. Received: length={length}."
             )
         rng = np.random.default_rng(rng)
         rows = rng.integers(0, len(self.note_ids), size=batch)
@@ -709,11 +708,11 @@ class NoteDataset:
         else:
             starts = rng.integers(0, NOTE_SAMPLES - length + 1, size=batch)
         if with_pitch_channels:
-            starts = starts // _HOP * _HOP
+            starts = starts // HOP_LENGTH * HOP_LENGTH
         crops = self._audio[rows[:, None], starts[:, None] + np.arange(length)].astype(np.float32) / 32768.0
         if not with_pitch_channels:
             return crops
-        frames = starts[:, None] // _HOP + np.arange(length // _HOP)
+        frames = starts[:, None] // HOP_LENGTH + np.arange(length // HOP_LENGTH)
         return crops, self.pitch_channels[rows[:, None], frames]
 
 

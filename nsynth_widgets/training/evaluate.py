@@ -50,6 +50,7 @@ from tqdm import tqdm
 from .._files import atomic_path
 from ..audio import validate_audio
 from ..dsp import codes_to_classes, interpolate, mu_law_encode, quantize
+from ..dsp.framing import SAMPLE_RATE
 from ..errors import NSynthWidgetsError, ParameterError, check_integer, describe
 from ..plotting import plot_spectrogram, spectral_distance
 from .data import FAMILIES
@@ -101,7 +102,7 @@ def _median(values):
     return float(np.median(values)) if values.size else math.nan
 
 
-def f0_error_cents(reference, estimate, sample_rate=16000, fmin=_FMIN, fmax=_FMAX):
+def f0_error_cents(reference, estimate, sample_rate=SAMPLE_RATE, fmin=_FMIN, fmax=_FMAX):
     """Median pitch error of ``estimate`` against ``reference``, in cents.
 
     Both signals are cut to their common length and to the note's held part (the first 3 s),
@@ -128,7 +129,7 @@ def f0_error_cents(reference, estimate, sample_rate=16000, fmin=_FMIN, fmax=_FMA
     return _cents(*_paired_tracks(reference, estimate, sample_rate, fmin, fmax))
 
 
-def f0_offset_cents(reference, estimate, sample_rate=16000, fmin=_FMIN, fmax=_FMAX):
+def f0_offset_cents(reference, estimate, sample_rate=SAMPLE_RATE, fmin=_FMIN, fmax=_FMAX):
     """Median signed pitch offset of ``estimate`` from ``reference``, in cents.
 
     Measured like :func:`f0_error_cents` (same tracks, same frames) but without the absolute
@@ -145,7 +146,7 @@ def f0_offset_cents(reference, estimate, sample_rate=16000, fmin=_FMIN, fmax=_FM
     return _signed_cents(*_paired_tracks(reference, estimate, sample_rate, fmin, fmax))
 
 
-def voiced_recall(reference, estimate, sample_rate=16000, fmin=_FMIN, fmax=_FMAX):
+def voiced_recall(reference, estimate, sample_rate=SAMPLE_RATE, fmin=_FMIN, fmax=_FMAX):
     """Of the frames pYIN finds voiced in ``reference``, the share it finds voiced in ``estimate``.
 
     Tracked as in :func:`f0_error_cents` (first 3 s, common length). Parameters are its.
@@ -382,7 +383,7 @@ def _evaluate(model, dataset, n_notes, seed, harmonic_families, batch_size, prog
     rng = np.random.default_rng(seed)
     note_ids = _select_notes(dataset, candidates, n_notes, rng)
     pair = _select_pair(dataset, candidates, harmonic_families, rng)
-    sample_rate = float(dataset.examples[note_ids[0]].get("sample_rate", 16000))
+    sample_rate = float(dataset.examples[note_ids[0]].get("sample_rate", SAMPLE_RATE))
 
     audio = {note_id: dataset.load(note_id) for note_id in note_ids + list(pair or ())}
     encodings = {note_id: model.encode(audio[note_id])[0] for note_id in audio}
@@ -682,13 +683,13 @@ def unpitched_sounds(seed=0, seconds=2.0, renderer=None):
 
     Returns
     -------
-    sounds : dict[str, np.ndarray [shape=(seconds * 16000,)]], float32
+    sounds : dict[str, np.ndarray [shape=(seconds * SAMPLE_RATE,)]], float32
     """
     from .data import NoteRenderer
 
     rng = np.random.default_rng(seed)
-    n = int(seconds * 16000)
-    t = np.arange(n) / 16000.0
+    n = int(seconds * SAMPLE_RATE)
+    t = np.arange(n) / SAMPLE_RATE
     clicks = np.zeros(n)
     clicks[np.cumsum(rng.integers(800, 4000, size=n // 800))[: n // 800] % n] = rng.uniform(0.3, 0.8, n // 800)
     sounds = {
@@ -776,7 +777,7 @@ def save_figures(model, dataset, out_dir, note_ids, resyntheses=None, seed=0):
     for note_id in note_ids:
         resynthesis = resyntheses[note_id]
         original = dataset.load(note_id)[: resynthesis.size]
-        sample_rate = float(dataset.examples[note_id].get("sample_rate", 16000))
+        sample_rate = float(dataset.examples[note_id].get("sample_rate", SAMPLE_RATE))
         with matplotlib.rc_context({"font.size": 7}):
             figure = Figure(figsize=_FIGURE_SIZE, dpi=_FIGURE_DPI, layout="constrained")
             axes = figure.subplots(1, 2, sharex=True, sharey=True)

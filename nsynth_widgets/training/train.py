@@ -34,6 +34,7 @@ from pathlib import Path
 import numpy as np
 
 from .._files import atomic_path
+from ..dsp.framing import SAMPLE_RATE
 from ..dsp.mulaw import codes_to_classes, mu_law_encode
 from ..errors import ParameterError, check_number, describe
 from ..model.config import ModelConfig
@@ -151,7 +152,7 @@ def model_inputs(model_config, audio, pitch=None, phase_lock=True, encoder_audio
     return {"audio": x, "encoder_audio": encoder_x, "pitch": pitch, "excitation": exc}, targets
 
 
-def shift_for_encoder(audio, max_semitones, rng, sample_rate=16000):
+def shift_for_encoder(audio, max_semitones, rng, sample_rate=SAMPLE_RATE):
     """Each crop pitch-shifted by a random interval, for the encoder's ears only.
 
     The learned channels of the encoding then cannot tell the decoder the pitch (it is off by an

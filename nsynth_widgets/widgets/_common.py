@@ -15,7 +15,8 @@ import ipywidgets
 
 from ..audio import to_wav_bytes
 from ..errors import NSynthWidgetsError, ParameterError, SynthesisCancelled, describe
-from .session import SAMPLE_RATE, Session
+from ..dsp.framing import SAMPLE_RATE
+from .session import Session
 
 _LOG = logging.getLogger("nsynth_widgets.widgets")
 

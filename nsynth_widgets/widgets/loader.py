@@ -20,7 +20,8 @@ from ..errors import AudioError, ParameterError
 from ..example_sounds import examples, load_example
 from ._common import Panel, audio_player, error_text, run_task, wav
 from .recorder import Recorder
-from .session import _MAX_NAME, MAX_SAMPLES, SAMPLE_RATE, _check_choice, _check_number
+from ..dsp.framing import SAMPLE_RATE
+from .session import _MAX_NAME, MAX_SAMPLES, _check_choice, _check_number
 from .upload import Upload
 
 __all__ = ["LoadPanel", "trim", "load_region", "ACCEPTED", "MAX_UPLOAD_BYTES", "MAX_FILES", "MAX_CHANNELS", "MAX_FILE_RATE", "DEFAULT_LENGTH"]

@@ -10,7 +10,8 @@ import ipywidgets
 from ..dsp.mix import crossfade, interpolate, time_stretch, with_pitch_of
 from ..errors import ParameterError, check_choice
 from ._common import BUSY, CHUNK_SIZE, Panel, SynthesisJob, audio_player, wav
-from .session import _MAX_NAME, MAX_SAMPLES, SAMPLE_RATE, _check_choice, _check_number
+from ..dsp.framing import SAMPLE_RATE
+from .session import _MAX_NAME, MAX_SAMPLES, _check_choice, _check_number
 
 __all__ = ["MixPanel", "STRETCH_RANGE"]
 

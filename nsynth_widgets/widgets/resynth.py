@@ -11,7 +11,8 @@ import ipywidgets
 from ..plotting import compare_figure, figure_to_png, spectral_distance
 from ._common import BUSY, CHUNK_SIZE, Panel, SynthesisJob, audio_player, png_image, wav
 from ..errors import check_number
-from .session import SAMPLE_RATE, _check_choice, _check_number
+from ..dsp.framing import SAMPLE_RATE
+from .session import _check_choice, _check_number
 
 __all__ = ["ResynthPanel", "TEMPERATURE_RANGE", "MAX_SEED", "TRANSPOSE_RANGE"]
 

@@ -14,15 +14,14 @@ import numpy as np
 import traitlets
 
 from ..audio import validate_audio
+from ..dsp.framing import SAMPLE_RATE
 from ..encodings import validate_encoding
 from ..errors import AudioError, ParameterError, describe
 from ..model.config import PRECISIONS
 from ..runtime import DEFAULT_MODEL, Synthesizer
 
-__all__ = ["Session", "SAMPLE_RATE", "MAX_SAMPLES"]
+__all__ = ["Session", "MAX_SAMPLES"]
 
-#: Every sound in a session is mono float32 at this rate (Hz).
-SAMPLE_RATE = 16000
 #: Longest sound a session keeps (60 s): synthesis time grows with length, and visitors share the server.
 MAX_SAMPLES = 60 * SAMPLE_RATE
 _MAX_NAME = 80
@@ -75,7 +74,7 @@ class Session(traitlets.HasTraits):
     Attributes
     ----------
     sounds : dict[str, np.ndarray [shape=(n,)], float32]
-        Loaded sounds at :data:`SAMPLE_RATE`, read-only.
+        Loaded sounds at :data:`~nsynth_widgets.dsp.framing.SAMPLE_RATE`, read-only.
     selected : list of str
         Names of the sounds the encoder works on (the last one is :attr:`current`).
     encodings : dict[str, np.ndarray [shape=(1, frames, channels)], float32]
@@ -130,7 +129,7 @@ class Session(traitlets.HasTraits):
         name : str
             At most 80 characters; surrounding spaces are dropped.
         audio : np.ndarray [shape=(n,)], float
-            Mono audio at :data:`SAMPLE_RATE` in [-1, 1], not silent, at most :data:`MAX_SAMPLES`.
+            Mono audio at :data:`~nsynth_widgets.dsp.framing.SAMPLE_RATE` in [-1, 1], not silent, at most :data:`MAX_SAMPLES`.
 
         Returns
         -------

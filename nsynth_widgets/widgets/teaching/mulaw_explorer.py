@@ -15,6 +15,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from ...audio import to_wav_bytes, validate_audio
+from ...dsp.framing import SAMPLE_RATE
 from ...dsp.mulaw import mu_law_decode, mu_law_encode
 from ...errors import AudioError, ParameterError, describe
 from ...plotting import figure_to_png
@@ -137,7 +138,7 @@ def quantization_snr(audio, mu=255, bits=8):
     return float("inf") if noise == 0 else float(10.0 * np.log10(np.sum(clean**2) / noise))
 
 
-def demo_sound(kind="sine", seconds=1.0, sample_rate=16000):
+def demo_sound(kind="sine", seconds=1.0, sample_rate=SAMPLE_RATE):
     """A synthetic full-scale test sound.
 
     Parameters
@@ -209,7 +210,7 @@ class MuLawExplorer(ipywidgets.VBox):
         and ``classes_used`` (distinct classes the sound occupies).
     """
 
-    def __init__(self, audio=None, mu=255, bits=8, sample_rate=16000):
+    def __init__(self, audio=None, mu=255, bits=8, sample_rate=SAMPLE_RATE):
         mu = _check_control(mu, "mu", 1, _MAX_MU)
         bits = _check_control(bits, "bits", *_BITS_RANGE)
         if not isinstance(sample_rate, numbers.Integral) or isinstance(sample_rate, bool) or sample_rate < 1:

@@ -23,6 +23,7 @@ from matplotlib.collections import LineCollection
 from matplotlib.figure import Figure
 
 from ...errors import ParameterError, check_integer, describe
+from ...dsp.framing import SAMPLE_RATE
 from ...model.config import H512_BO16
 from ...plotting import figure_to_png
 from .._common import error_html
@@ -41,7 +42,6 @@ __all__ = [
 #: a plain convolution stack), ``custom`` (one stack's dilations typed as text).
 PATTERNS = ("doubling", "constant", "custom")
 
-_SAMPLE_RATE = 16000
 _MAX_KERNEL = 5
 _MAX_LAYERS = 10  # per stack, as in NSynth (dilations up to 512)
 _MAX_STACKS = 4
@@ -411,16 +411,16 @@ class ReceptiveFieldExplorer(ipywidgets.VBox):
         self.summary = dict(
             dilations=dilations,
             receptive_field=field,
-            milliseconds=1000.0 * field / _SAMPLE_RATE,
+            milliseconds=1000.0 * field / SAMPLE_RATE,
             undilated_receptive_field=undilated,
             drawn_layers=len(drawn),
             summarised=summarised,
         )
         holes = field - inputs
         self.numbers.value = (
-            f"<b>Receptive field: {field:,} samples = {1000.0 * field / _SAMPLE_RATE:.2f} ms at 16 kHz</b>"
+            f"<b>Receptive field: {field:,} samples = {1000.0 * field / SAMPLE_RATE:.2f} ms at {SAMPLE_RATE / 1000:g} kHz</b>"
             f" ({len(dilations)} layers, dilations {_short(dilations)})<br>"
-            f"Same depth without dilation: {undilated:,} samples = {1000.0 * undilated / _SAMPLE_RATE:.2f} ms "
+            f"Same depth without dilation: {undilated:,} samples = {1000.0 * undilated / SAMPLE_RATE:.2f} ms "
             f"(dilation lets the stack see {field / undilated:.1f}× as far)<br>"
             + (f"{holes:,} samples inside the window reach the output by no path (holes).<br>" if holes else "")
             + ("Window: the past only." if causal else "Window: centred, it also looks into the future.")

@@ -258,7 +258,12 @@ def _cmd_dashboard(args):
 
 
 def build_parser():
+    from .model.config import DEFAULT_MODEL_TEMPERATURE, PRECISIONS
     from .training.train import TrainConfig
+
+    temperature_help = (
+        f"softmax temperature > 0 (default: the model's: {DEFAULT_MODEL_TEMPERATURE:g} for the embedded model, else 1.0)"
+    )
 
     parser = argparse.ArgumentParser(prog="nsynth-widgets", description="NSynth WaveNet autoencoder tools.")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -277,10 +282,9 @@ def build_parser():
     p.add_argument("--model", default="default", help=_MODEL_HELP)
     p.add_argument("--batch-size", type=int, default=8, help="encodings generated together (default: %(default)s)")
     p.add_argument("--seed", type=int, default=0, help="sampling seed; equal seeds give equal audio (default: %(default)s)")
-    p.add_argument("--temperature", type=float, default=None,
-                   help="softmax temperature > 0 (default: the model's: 0.5 for the embedded model, else 1.0)")
+    p.add_argument("--temperature", type=float, default=None, help=temperature_help)
     p.add_argument("--greedy", action="store_true", help="take the most likely sample instead of sampling")
-    p.add_argument("--precision", choices=("float32", "int8"), default="float32",
+    p.add_argument("--precision", choices=PRECISIONS, default="float32",
                    help="decoder weights: int8 is ~3x faster for the published model (default: %(default)s)")
     p.add_argument("--transpose", type=float, default=0.0,
                    help="play the encodings this many semitones higher (negative: lower); needs a model with pitch "
@@ -314,8 +318,7 @@ def build_parser():
                    help="folder with <corner>_<pitch>.wav for every corner and pitch (the Open NSynth Super layout; "
                         "needed for --pitches with a model without pitch channels)")
     p.add_argument("--model", default="default", help=_MODEL_HELP)
-    p.add_argument("--precision", choices=("float32", "int8"), default="float32",
-                   help="decoder weights (default: %(default)s)")
+    p.add_argument("--precision", choices=PRECISIONS, default="float32", help="decoder weights (default: %(default)s)")
     p.add_argument("--batch-size", type=int, default=16,
                    help="sounds generated together, one Dask task (default: %(default)s)")
     p.add_argument("--scheduler", default="local",
@@ -323,8 +326,7 @@ def build_parser():
                         "Dask scheduler address such as tcp://HOST:8786 (default: %(default)s)")
     p.add_argument("--workers", type=int, default=2, help="processes for --scheduler processes (default: %(default)s)")
     p.add_argument("--seed", type=int, default=0, help="batch b is sampled with seed + b (default: %(default)s)")
-    p.add_argument("--temperature", type=float, default=None,
-                   help="softmax temperature > 0 (default: the model's: 0.5 for the embedded model, else 1.0)")
+    p.add_argument("--temperature", type=float, default=None, help=temperature_help)
     p.add_argument("--force", action="store_true", help="render everything again, even over a grid with other settings")
     p.set_defaults(run=_cmd_grid)
 

@@ -6,11 +6,12 @@ without loading one.
 
 import dataclasses
 import json
+from pathlib import Path
 
 from ..dsp.framing import HOP_LENGTH, SAMPLE_RATE
 from ..errors import ParameterError, check_integer, describe
 
-__all__ = ["ModelConfig", "H512_BO16", "EMBEDDED", "PRECISIONS"]
+__all__ = ["ModelConfig", "H512_BO16", "EMBEDDED", "DEFAULT_WEIGHTS", "DEFAULT_MODEL_TEMPERATURE", "PRECISIONS"]
 
 #: Weights the fast generator can run with (see :meth:`nsynth_widgets.model.fastgen.DecoderWeights.quantize_int8`).
 PRECISIONS = ("float32", "int8")
@@ -178,3 +179,10 @@ EMBEDDED = ModelConfig(
     ae_width=64,
     excitation_harmonics=8,
 )
+
+#: The embedded default model's weights, shipped with the package (see ``assets/MODEL_CARD.md``).
+DEFAULT_WEIGHTS = Path(__file__).resolve().parent.parent / "assets" / "default_model.npz"
+#: The sampling temperature the embedded default model is heard at unless told otherwise (chosen
+#: on held-out instruments: ``assets/MODEL_CARD.md``); other models sample at 1.0, their raw
+#: distribution.
+DEFAULT_MODEL_TEMPERATURE = 0.5

@@ -13,7 +13,7 @@ import os
 import ipywidgets
 
 from ..errors import ParameterError, describe
-from ..runtime import DEFAULT_MODEL, Synthesizer
+from ..runtime import DEFAULT_MODEL, Synthesizer, default_weights
 from ._common import error_html, error_text, message_html, run_task
 from .session import Session
 
@@ -39,13 +39,12 @@ _TABS = (
 
 def _default_model_missing():
     """Text explaining that the embedded weights are absent, or "" when they are there."""
-    from ..model.nsynth import DEFAULT_WEIGHTS  # no TensorFlow: the module imports Keras lazily
-
-    if DEFAULT_WEIGHTS.is_file():
+    weights = default_weights()
+    if weights.is_file():
         return ""
     return (
         "The embedded default model is not installed (no file at "
-        f"'{DEFAULT_WEIGHTS}'): choose a checkpoint or weights file above and press Load model."
+        f"'{weights}'): choose a checkpoint or weights file above and press Load model."
     )
 
 

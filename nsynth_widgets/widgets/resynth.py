@@ -47,7 +47,8 @@ class ResynthPanel(Panel):
         A name with a sound (encoded first if needed) or a loaded encoding.
     seed, temperature : ipywidgets.BoundedIntText, ipywidgets.FloatSlider
         Sampling settings (validated when the button is pressed); the temperature starts at the
-        model's default (0.5 for the embedded model) and follows a model change.
+        model's default (:attr:`~nsynth_widgets.runtime.Synthesizer.default_temperature`) and follows a
+        model change.
     transpose : ipywidgets.FloatSlider
         Semitones to play the sound higher (negative: lower); shown for models with pitch
         channels only (the embedded model), 0 otherwise.

@@ -17,8 +17,7 @@ from ..audio import validate_audio
 from ..dsp.framing import SAMPLE_RATE
 from ..encodings import validate_encoding
 from ..errors import AudioError, ParameterError, describe
-from ..model.config import PRECISIONS
-from ..runtime import DEFAULT_MODEL, Synthesizer
+from ..runtime import DEFAULT_MODEL, PRECISIONS, Synthesizer
 
 __all__ = ["Session", "MAX_SAMPLES"]
 

@@ -90,7 +90,7 @@ def test_bad_cache_size():
 
 
 def test_default_temperature_is_the_models_and_known_before_loading(counted, tiny_model):
-    from nsynth_widgets.model.nsynth import DEFAULT_MODEL_TEMPERATURE
+    from nsynth_widgets.model.config import DEFAULT_MODEL_TEMPERATURE
 
     lazy = Synthesizer()  # the embedded model: its temperature is known without loading it
     assert lazy.default_temperature == DEFAULT_MODEL_TEMPERATURE == 0.5 and lazy._model is None

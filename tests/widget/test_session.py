@@ -10,9 +10,9 @@ from .conftest import CallCounter, tone
 
 
 def test_session_construction_loads_nothing(monkeypatch, tmp_path):
-    import nsynth_widgets.model.nsynth as nsynth
+    import nsynth_widgets.model.config as model_config
 
-    monkeypatch.setattr(nsynth, "DEFAULT_WEIGHTS", tmp_path / "absent.npz")
+    monkeypatch.setattr(model_config, "DEFAULT_WEIGHTS", tmp_path / "absent.npz")
     session = Session()  # the default model is missing: building must still work
     assert isinstance(session.synthesizer, Synthesizer)
     assert session.sounds == {} and session.selected == [] and session.current is None

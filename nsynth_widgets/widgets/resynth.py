@@ -10,9 +10,8 @@ import ipywidgets
 
 from ..plotting import compare_figure, figure_to_png, spectral_distance
 from ._common import BUSY, CHUNK_SIZE, Panel, SynthesisJob, audio_player, png_image, wav
-from ..errors import check_number
 from ..dsp.framing import SAMPLE_RATE
-from .session import _check_choice, _check_number
+from ..errors import check_choice, check_integer, check_number
 
 __all__ = ["ResynthPanel", "TEMPERATURE_RANGE", "MAX_SEED", "TRANSPOSE_RANGE"]
 
@@ -27,8 +26,8 @@ MAX_SEED = 2**31 - 1
 
 def _check_settings(seed, temperature):
     return (
-        _check_number("seed", seed, 0, MAX_SEED, integer=True),
-        _check_number("temperature", temperature, *TEMPERATURE_RANGE),
+        check_integer("seed", seed, 0, MAX_SEED),
+        check_number("temperature", temperature, *TEMPERATURE_RANGE),
     )
 
 
@@ -115,7 +114,7 @@ class ResynthPanel(Panel):
         self.job.wait(timeout)
 
     def _start(self):
-        name = _check_choice("sound", self.sound.value, self.session.names())
+        name = check_choice("sound", self.sound.value, self.session.names())
         seed, temperature = _check_settings(self.seed.value, self.temperature.value)
         semitones = check_number("transpose", self.transpose.value, *TRANSPOSE_RANGE)
         precision = self.session.precision

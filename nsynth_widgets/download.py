@@ -16,7 +16,6 @@ This module only uses the standard library; it never imports TensorFlow.
 
 import hashlib
 import http.client
-import numbers
 import os
 import pathlib
 import posixpath
@@ -28,7 +27,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 
-from .errors import CheckpointError, DownloadError, ParameterError, describe
+from .errors import CheckpointError, DownloadError, ParameterError, check_number, describe
 
 __all__ = [
     "CHECKPOINT_URL",
@@ -220,8 +219,7 @@ def _check_download_arguments(url, sha256, progress, timeout):
         raise ParameterError(f"`sha256` must be None or 64 hexadecimal digits. Received: sha256={describe(sha256)}.")
     if progress is not None and not callable(progress):
         raise ParameterError(f"`progress` must be None or callable. Received: progress={describe(progress)}.")
-    if isinstance(timeout, bool) or not isinstance(timeout, numbers.Real) or not timeout > 0:
-        raise ParameterError(f"`timeout` must be a positive number of seconds. Received: timeout={describe(timeout)}.")
+    check_number("timeout", timeout, 0, low_open=True)
 
 
 def _cache_path(cache_dir):

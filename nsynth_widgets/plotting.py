@@ -12,7 +12,6 @@ module stays cheap. Nothing here imports TensorFlow.
 
 import functools
 import io
-import numbers
 import warnings
 
 import numpy as np
@@ -21,7 +20,7 @@ from matplotlib.axes import Axes
 from matplotlib.colors import Colormap
 from matplotlib.figure import Figure
 
-from .errors import AudioError, EncodingError, ParameterError, describe
+from .errors import AudioError, EncodingError, ParameterError, check_integer, check_number, describe
 from .dsp.framing import HOP_LENGTH, SAMPLE_RATE
 
 __all__ = [
@@ -89,19 +88,6 @@ def _check_encoding(encoding):
             f"Received: encoding={describe(encoding)} with {bad} non-finite values."
         )
     return array
-
-
-def _check_positive(value, name, integer=False):
-    kinds = (numbers.Integral,) if integer else (numbers.Real,)
-    if (
-        not isinstance(value, kinds)
-        or isinstance(value, bool)
-        or not np.isfinite(value)
-        or value <= 0
-    ):
-        rule = "a positive integer" if integer else "a positive finite number"
-        raise ParameterError(f"`{name}` must be {rule}. Received: {name}={describe(value)}.")
-    return int(value) if integer else float(value)
 
 
 def _check_ax(ax):
@@ -200,7 +186,7 @@ def plot_waveform(audio, sample_rate=SAMPLE_RATE, ax=None, **line_kwargs):
         Sample ``i`` at x = ``i / sample_rate``; the x limits are ``[0, n / sample_rate]``.
     """
     audio = _check_audio(audio)
-    sample_rate = _check_positive(sample_rate, "sample_rate")
+    sample_rate = check_number("sample_rate", sample_rate, 0, low_open=True)
     ax = _check_ax(ax)
     times = np.arange(audio.size) / sample_rate
     (line,) = ax.plot(times, audio, **{"linewidth": 0.6, **line_kwargs})
@@ -234,8 +220,8 @@ def plot_encoding(encoding, hop_length=HOP_LENGTH, sample_rate=SAMPLE_RATE, ax=N
         limits are ``[0, frames * hop_length / sample_rate]``.
     """
     encoding = _check_encoding(encoding)
-    hop_length = _check_positive(hop_length, "hop_length", integer=True)
-    sample_rate = _check_positive(sample_rate, "sample_rate")
+    hop_length = check_integer("hop_length", hop_length, 1)
+    sample_rate = check_number("sample_rate", sample_rate, 0, low_open=True)
     ax = _check_ax(ax)
     cmap = _check_cmap(cmap)
     frames, channels = encoding.shape
@@ -273,8 +259,8 @@ def plot_encoding_image(encoding, hop_length=HOP_LENGTH, sample_rate=SAMPLE_RATE
         ``[f, f + 1] * hop_length / sample_rate`` seconds, row ``c`` is channel ``c``.
     """
     encoding = _check_encoding(encoding)
-    hop_length = _check_positive(hop_length, "hop_length", integer=True)
-    sample_rate = _check_positive(sample_rate, "sample_rate")
+    hop_length = check_integer("hop_length", hop_length, 1)
+    sample_rate = check_number("sample_rate", sample_rate, 0, low_open=True)
     ax = _check_ax(ax)
     cmap = _check_cmap(cmap)
     frames, channels = encoding.shape
@@ -319,8 +305,8 @@ def plot_f0(pitch, hop_length=HOP_LENGTH, sample_rate=SAMPLE_RATE, ax=None, **li
         raise ParameterError(
             f"`pitch` must have the 2 pitch channels (f0, voicing) in its last axis. Received: pitch with shape {pitch.shape}."
         )
-    hop_length = _check_positive(hop_length, "hop_length", integer=True)
-    sample_rate = _check_positive(sample_rate, "sample_rate")
+    hop_length = check_integer("hop_length", hop_length, 1)
+    sample_rate = check_number("sample_rate", sample_rate, 0, low_open=True)
     ax = _check_ax(ax)
     centres = (np.arange(pitch.shape[0]) + 0.5) * hop_length / sample_rate
     f0 = channel_to_f0(pitch[:, 0])
@@ -358,11 +344,11 @@ def plot_spectrogram(audio, sample_rate=SAMPLE_RATE, n_fft=1024, hop_length=256,
         limits are ``[0, n / sample_rate]``.
     """
     audio = _check_audio(audio)
-    sample_rate = _check_positive(sample_rate, "sample_rate")
-    n_fft = _check_positive(n_fft, "n_fft", integer=True)
-    hop_length = _check_positive(hop_length, "hop_length", integer=True)
+    sample_rate = check_number("sample_rate", sample_rate, 0, low_open=True)
+    n_fft = check_integer("n_fft", n_fft, 1)
+    hop_length = check_integer("hop_length", hop_length, 1)
     if top_db is not None:
-        top_db = _check_positive(top_db, "top_db")
+        top_db = check_number("top_db", top_db, 0, low_open=True)
     ax = _check_ax(ax)
     floor_db = -np.inf if top_db is None else -top_db
     db = _to_db(_stft_magnitude(audio, n_fft, hop_length), floor_db)
@@ -428,14 +414,14 @@ def plot_rainbowgram(
         ``[0, n / sample_rate]``.
     """
     audio = _check_audio(audio)
-    sample_rate = _check_positive(sample_rate, "sample_rate")
-    hop_length = _check_positive(hop_length, "hop_length", integer=True)
-    bins_per_octave = _check_positive(bins_per_octave, "bins_per_octave", integer=True)
-    peak = _check_positive(peak, "peak")
+    sample_rate = check_number("sample_rate", sample_rate, 0, low_open=True)
+    hop_length = check_integer("hop_length", hop_length, 1)
+    bins_per_octave = check_integer("bins_per_octave", bins_per_octave, 1)
+    peak = check_number("peak", peak, 0, low_open=True)
     max_bins = _max_cqt_bins(sample_rate, bins_per_octave)
     if n_bins is None:
         n_bins = max_bins
-    elif _check_positive(n_bins, "n_bins", integer=True) > max_bins:
+    elif check_integer("n_bins", n_bins, 1) > max_bins:
         raise ParameterError(
             f"`n_bins` must be at most {max_bins} so that the highest CQT filter from C1 stays under "
             f"Nyquist ({sample_rate / 2:g} Hz) at {bins_per_octave} bins per octave. Received: n_bins={n_bins}."
@@ -515,15 +501,13 @@ def spectral_distance(reference, estimate, sample_rate=SAMPLE_RATE, fft_sizes=(2
     """
     reference = _check_audio(reference, "reference")
     estimate = _check_audio(estimate, "estimate")
-    _check_positive(sample_rate, "sample_rate")
-    sizes = list(fft_sizes) if isinstance(fft_sizes, (list, tuple, np.ndarray)) else []
-    if not sizes or any(
-        not isinstance(n, numbers.Integral) or isinstance(n, bool) or n < 2 for n in sizes
-    ):
+    check_number("sample_rate", sample_rate, 0, low_open=True)
+    if not isinstance(fft_sizes, (list, tuple, np.ndarray)) or len(fft_sizes) == 0:
         raise ParameterError(
             "`fft_sizes` must be a non-empty sequence of integers >= 2. "
             f"Received: fft_sizes={describe(fft_sizes)}."
         )
+    sizes = [check_integer("fft_sizes", n, 2) for n in fft_sizes]
     n = min(reference.size, estimate.size)
     distances = []
     for n_fft in sizes:
@@ -557,7 +541,7 @@ def compare_figure(original, resynthesis, sample_rate=SAMPLE_RATE):
     """
     original = _check_audio(original, "original")
     resynthesis = _check_audio(resynthesis, "resynthesis")
-    sample_rate = _check_positive(sample_rate, "sample_rate")
+    sample_rate = check_number("sample_rate", sample_rate, 0, low_open=True)
     distance = spectral_distance(original, resynthesis, sample_rate)
     figure = Figure(figsize=(11, 6), layout="constrained")
     axes = figure.subplots(2, 2, sharex=True, sharey="row")
@@ -597,8 +581,8 @@ def encoding_figure(audio, encoding, hop_length=HOP_LENGTH, sample_rate=SAMPLE_R
     """
     audio = _check_audio(audio)
     encoding = _check_encoding(encoding)
-    hop_length = _check_positive(hop_length, "hop_length", integer=True)
-    sample_rate = _check_positive(sample_rate, "sample_rate")
+    hop_length = check_integer("hop_length", hop_length, 1)
+    sample_rate = check_number("sample_rate", sample_rate, 0, low_open=True)
     rows = 2 if f0_channel is None else 3
     figure = Figure(figsize=(10, 2.5 * rows), layout="constrained")
     axes = figure.subplots(rows, 1, sharex=True)
@@ -634,7 +618,7 @@ def figure_to_png(fig, dpi=100):
     """
     if not isinstance(fig, Figure):
         raise ParameterError(f"`fig` must be a matplotlib Figure. Received: fig={describe(fig)}.")
-    dpi = _check_positive(dpi, "dpi")
+    dpi = check_number("dpi", dpi, 0, low_open=True)
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=dpi)
     return buffer.getvalue()

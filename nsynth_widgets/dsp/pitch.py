@@ -27,7 +27,7 @@ at most one block is analysed whole. The gap filling then runs over all frames a
 
 import numpy as np
 
-from ..errors import ParameterError, describe
+from ..errors import ParameterError, check_number, describe
 from .framing import HOP_LENGTH, SAMPLE_RATE
 
 __all__ = [
@@ -211,11 +211,8 @@ def transpose_pitch(pitch_channel, semitones):
     -------
     moved : np.ndarray [shape=(..., frames)], float32
     """
-    if isinstance(semitones, bool) or not isinstance(semitones, (int, float, np.integer, np.floating)) or not (
-        np.isfinite(semitones)
-    ):
-        raise ParameterError(f"`semitones` must be a finite number. Received: semitones={describe(semitones)}.")
-    moved = np.asarray(pitch_channel, dtype=np.float64) + float(semitones) / 12.0
+    semitones = check_number("semitones", semitones)
+    moved = np.asarray(pitch_channel, dtype=np.float64) + semitones / 12.0
     low, high = TRANSPOSE_RANGE
     f0 = channel_to_f0(moved)
     if f0.size and (f0.min() < low or f0.max() > high):

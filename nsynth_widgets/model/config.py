@@ -72,13 +72,9 @@ class ModelConfig:
                 if not isinstance(self.name, str):
                     raise ParameterError(f"`name` must be a string. Received: name={describe(self.name)}.")
                 continue
-            value = getattr(self, field.name)
-            if field.name == "excitation_harmonics":
-                check_integer(field.name, value, 0)
-            elif not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                raise ParameterError(
-                    f"`{field.name}` must be a strictly positive integer. Received: {field.name}={describe(value)}."
-                )
+            smallest = 0 if field.name == "excitation_harmonics" else 1
+            # NumPy integers are stored as ints, so that the configuration stays JSON-serialisable
+            object.__setattr__(self, field.name, check_integer(field.name, getattr(self, field.name), smallest))
         if self.excitation_harmonics and self.bottleneck_width < 3:
             raise ParameterError(
                 "`bottleneck_width` must be at least 3 for a pitch-conditioned model (learned channels + f0 + "

@@ -12,7 +12,7 @@ from ..dsp.framing import trim_to_hop
 from ..dsp.mulaw import mu_law_decode, mu_law_encode
 from ..dsp.pitch import estimate_pitch, transpose_pitch
 from ..encodings import validate_encoding
-from ..errors import CheckpointError, EncodingError, ParameterError, SynthesisCancelled, check_integer, describe
+from ..errors import CheckpointError, EncodingError, ParameterError, SynthesisCancelled, check_choice, check_integer, describe
 from . import checkpoint
 from . import config as model_config
 from .config import H512_BO16, PRECISIONS, ModelConfig
@@ -278,8 +278,7 @@ class NSynth:
         """
         from . import fastgen  # numba: imported when generation is near
 
-        if precision not in PRECISIONS:
-            raise ParameterError(f"`precision` must be one of {PRECISIONS}. Received: precision={describe(precision)}.")
+        check_choice("precision", precision, PRECISIONS)
         if self._decoder_weights is None:
             self._decoder_weights = {"float32": fastgen.DecoderWeights.from_arrays(self.variables(), self.config)}
         if precision not in self._decoder_weights:

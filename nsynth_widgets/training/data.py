@@ -43,7 +43,7 @@ from tqdm import tqdm
 
 from .._files import atomic_path
 from ..dsp.framing import HOP_LENGTH, SAMPLE_RATE
-from ..errors import AudioError, NSynthWidgetsError, ParameterError, check_integer, describe
+from ..errors import AudioError, NSynthWidgetsError, ParameterError, check_choice, check_integer, check_number, describe
 
 __all__ = [
     "SAMPLE_RATE",
@@ -222,10 +222,8 @@ class NoteRenderer:
                 "`fluid-soundfont-gm`: `apt-get install fluid-soundfont-gm`). "
                 f"Received: soundfont={describe(soundfont)}."
             )
-        if not isinstance(gain, numbers.Real) or isinstance(gain, bool) or not 0 < gain <= 10:
-            raise ParameterError(f"`gain` must be a number in (0, 10]. Received: gain={describe(gain)}.")
+        self.gain = check_number("gain", gain, 0, 10, low_open=True)
         self.soundfont = os.fspath(soundfont)
-        self.gain = float(gain)
         self._lib = lib = _fluidsynth()
         self._settings = lib.new_fluid_settings()
         for name, value in (("synth.sample-rate", float(_RENDER_RATE)), ("synth.gain", self.gain)):
@@ -397,14 +395,9 @@ def plan_notes(programs=None, pitch_step=1, velocities=VELOCITIES, seed=0, valid
             ) from None
     programs = sorted({int(program) for program in programs})
     pitch_step = check_integer("pitch_step", pitch_step, 1, 127)
-    velocities = list(velocities)
-    if not velocities or not all(
-        isinstance(v, numbers.Integral) and not isinstance(v, bool) and 1 <= v <= 127 for v in velocities
-    ):
-        raise ParameterError(
-            f"`velocities` must hold one or more integers in [1, 127]. Received: velocities={describe(velocities)}."
-        )
-    velocities = sorted({int(velocity) for velocity in velocities})
+    velocities = sorted({check_integer("velocities", velocity, 1, 127) for velocity in velocities})
+    if not velocities:
+        raise ParameterError("`velocities` must hold one or more integers in [1, 127]. Received: velocities=[].")
     seed = check_integer("seed", seed, 0)
     valid_per_family = check_integer("valid_per_family", valid_per_family, 0)
 
@@ -609,11 +602,8 @@ class NoteDataset:
     """
 
     def __init__(self, data_dir, split="train", crops="uniform"):
-        if split not in _SPLITS:
-            raise ParameterError(f"`split` must be 'train' or 'valid'. Received: split={describe(split)}.")
-        if crops not in CROP_MODES:
-            raise ParameterError(f"`crops` must be 'uniform' or 'sounding'. Received: crops={describe(crops)}.")
-        self.crops = crops
+        check_choice("split", split, _SPLITS)
+        self.crops = check_choice("crops", crops, CROP_MODES)
         data_dir = os.fspath(data_dir)
         self.data_dir = data_dir
         examples = _read_examples(data_dir)

@@ -35,7 +35,6 @@ import argparse
 import io
 import json
 import math
-import numbers
 import os
 import sys
 import time
@@ -51,7 +50,7 @@ from .._files import atomic_path
 from ..audio import validate_audio
 from ..dsp import codes_to_classes, interpolate, mu_law_encode, quantize
 from ..dsp.framing import SAMPLE_RATE
-from ..errors import NSynthWidgetsError, ParameterError, check_integer, describe
+from ..errors import NSynthWidgetsError, ParameterError, check_integer, check_number, describe
 from ..plotting import plot_spectrogram, spectral_distance
 from .data import FAMILIES
 from .train import model_inputs
@@ -172,11 +171,9 @@ def _paired_tracks(reference, estimate, sample_rate, fmin, fmax):
     """
     reference = _check_signal(reference, "reference")
     estimate = _check_signal(estimate, "estimate")
-    if not isinstance(sample_rate, numbers.Real) or isinstance(sample_rate, bool) or not sample_rate > 0:
-        raise ParameterError(f"`sample_rate` must be a positive number. Received: sample_rate={describe(sample_rate)}.")
-    if not (
-        isinstance(fmin, numbers.Real) and isinstance(fmax, numbers.Real) and 0 < fmin < fmax < sample_rate / 2
-    ):
+    sample_rate = check_number("sample_rate", sample_rate, 0, low_open=True)
+    fmin = check_number("fmin", fmin, 0, low_open=True)
+    if not fmin < check_number("fmax", fmax, 0, low_open=True) < sample_rate / 2:
         raise ParameterError(
             f"`fmax` must exceed `fmin` (> 0) and stay below sample_rate / 2 = {sample_rate / 2:g}. "
             f"Received: fmin={describe(fmin)}, fmax={describe(fmax)}."
@@ -364,11 +361,8 @@ def _evaluate(model, dataset, n_notes, seed, harmonic_families, batch_size, prog
             f"Received: harmonic_families={describe(harmonic_families)}."
         )
     harmonic_families = tuple(harmonic_families)
-    if not (
-        isinstance(pitch_range, (tuple, list))
-        and len(pitch_range) == 2
-        and all(isinstance(p, numbers.Integral) and not isinstance(p, bool) for p in pitch_range)
-        and pitch_range[0] <= pitch_range[1]
+    if not (isinstance(pitch_range, (tuple, list)) and len(pitch_range) == 2) or (
+        check_integer("pitch_range", pitch_range[0], 0, 127) > check_integer("pitch_range", pitch_range[1], 0, 127)
     ):
         raise ParameterError(
             f"`pitch_range` must be two MIDI pitches (low, high) with low <= high. "

@@ -12,7 +12,7 @@ import os
 
 import ipywidgets
 
-from ..errors import ParameterError, describe
+from ..errors import ParameterError, check_bool, describe
 from ..runtime import DEFAULT_MODEL, Synthesizer, default_weights
 from ._common import error_html, error_text, message_html, run_task
 from .session import Session
@@ -86,12 +86,10 @@ class Dashboard(ipywidgets.VBox):
             session = Session(model)
         elif not isinstance(session, Session):
             raise ParameterError(f"`session` must be a nsynth_widgets Session or None. Received: session={describe(session)}.")
-        if not isinstance(run_in_thread, bool):
-            raise ParameterError(f"`run_in_thread` must be True or False. Received: run_in_thread={describe(run_in_thread)}.")
+        run_in_thread = check_bool("run_in_thread", run_in_thread)
+        model_paths = check_bool("model_paths", model_paths, optional=True)
         if model_paths is None:
             model_paths = os.environ.get(MODEL_PATHS_ENV, "1") != "0"
-        elif not isinstance(model_paths, bool):
-            raise ParameterError(f"`model_paths` must be True, False or None. Received: model_paths={describe(model_paths)}.")
         self.session = session
         self.run_in_thread = run_in_thread
         self.model_paths = model_paths

@@ -107,7 +107,7 @@ def test_plan_covers_ranges_and_splits_by_instrument():
         ({"pitch_step": 0}, r"`pitch_step` must be an integer in \[1, 127\]\. Received: pitch_step=0\."),
         (
             {"velocities": [100, 0]},
-            r"`velocities` must hold one or more integers in \[1, 127\]\. Received: velocities=\[100, 0\]\.",
+            r"`velocities` must be an integer in \[1, 127\]\. Received: velocities=0\.",
         ),
         ({"velocities": []}, r"`velocities` must hold one or more integers .*Received: velocities=\[\]\."),
         ({"seed": -1}, r"`seed` must be an integer >= 0\. Received: seed=-1\."),
@@ -301,7 +301,7 @@ def test_note_dataset_loads_a_split_and_crops(rendered):
 
     with pytest.raises(ParameterError, match=r"`length` must be an integer in \[1, 64000\]\. Received: length=64001\."):
         train.random_crops(2, 64001, 0)
-    with pytest.raises(ParameterError, match=r"`split` must be 'train' or 'valid'\. Received: split='test'\."):
+    with pytest.raises(ParameterError, match=r"`split` must be one of \['train', 'valid'\]\. Received: split='test'\."):
         data.NoteDataset(out, "test")
 
 
@@ -351,5 +351,5 @@ def test_sounding_crops_start_where_the_note_still_sounds(tmp_path):
     assert uniform.crops == "uniform"
     quiet = np.mean(uniform.random_crops(2000, length, 0) ** 2, axis=-1) < 10 ** (data.SOUNDING_RMS_DB / 10)
     assert quiet.mean() > 0.4  # what the sounding crops avoid: about half of these are silence
-    with pytest.raises(ParameterError, match=r"`crops` must be 'uniform' or 'sounding'\. Received: crops='loud'\."):
+    with pytest.raises(ParameterError, match=r"`crops` must be one of \['sounding', 'uniform'\]\. Received: crops='loud'\."):
         data.NoteDataset(tmp_path, "train", crops="loud")

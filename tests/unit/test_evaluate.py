@@ -144,7 +144,7 @@ def test_f0_error_is_nan_without_common_voiced_frames():
     [
         ({"fmin": 500.0, "fmax": 100.0}, "`fmax` must exceed `fmin`"),
         ({"fmax": 9000.0}, "below sample_rate / 2 = 8000"),
-        ({"sample_rate": 0}, "`sample_rate` must be a positive number. Received: sample_rate=0."),
+        ({"sample_rate": 0}, "`sample_rate` must be a finite number > 0. Received: sample_rate=0."),
     ],
 )
 def test_f0_error_rejects_bad_parameters(kwargs, message):

@@ -10,9 +10,6 @@ by hand gives exactly the samples :func:`~nsynth_widgets.model.fastgen.generate`
 the same seed.
 """
 
-import math
-import numbers
-
 import ipywidgets
 import numpy as np
 from matplotlib.figure import Figure
@@ -20,7 +17,7 @@ from matplotlib.figure import Figure
 from ...audio import to_wav_bytes
 from ...dsp.mulaw import mu_law_decode
 from ...encodings import validate_encoding
-from ...errors import ParameterError, describe
+from ...errors import ParameterError, check_bool, check_integer, check_number, describe
 from ...model.fastgen import DecoderWeights, IncrementalDecoder
 from ...plotting import figure_to_png
 from .._common import error_html
@@ -36,17 +33,7 @@ _BIG_STEP = 100
 
 
 def _check_temperature(temperature):
-    low, high = _TEMPERATURE_RANGE
-    if (
-        not isinstance(temperature, numbers.Real)
-        or isinstance(temperature, bool)
-        or not math.isfinite(temperature)
-        or not low <= temperature <= high
-    ):
-        raise ParameterError(
-            f"`temperature` must be a number in [{low}, {high}]. Received: temperature={describe(temperature)}."
-        )
-    return float(temperature)
+    return check_number("temperature", temperature, *_TEMPERATURE_RANGE)
 
 
 def temperature_softmax(logits, temperature=1.0):
@@ -136,12 +123,9 @@ class Stepper(ipywidgets.VBox):
                 f"`encoding` must hold one sound: shape (frames, E) or (1, frames, E). "
                 f"Received: encoding={describe(self._encoding)}."
             )
-        if not isinstance(seed, numbers.Integral) or isinstance(seed, bool) or seed < 0:
-            raise ParameterError(f"`seed` must be a non-negative integer. Received: seed={describe(seed)}.")
-        if not isinstance(greedy, bool):
-            raise ParameterError(f"`greedy` must be True or False. Received: greedy={describe(greedy)}.")
+        self.seed = check_integer("seed", seed, 0)
+        greedy = check_bool("greedy", greedy)
         self._weights = weights
-        self.seed = int(seed)
         self.step_button = ipywidgets.Button(description="Step", tooltip="generate one sample")
         self.step_many_button = ipywidgets.Button(description=f"Step ×{_BIG_STEP}")
         self.reset_button = ipywidgets.Button(description="Reset", button_style="warning")

@@ -173,8 +173,11 @@ def load_audio(source, sample_rate=SAMPLE_RATE, mono=True, offset=0.0, duration=
     return audio[0] if mono else audio
 
 
-def validate_audio(audio, name="audio", min_samples=1, allow_silence=False):
+def validate_audio(audio, name="audio", min_samples=1, allow_silence=False, ndim=None):
     """Check that ``audio`` is usable by the model and return it as a float32 copy.
+
+    The one validator of audio arrays: the model, the plots, the metrics and the widgets all
+    call it, so a sound is accepted or refused for the same reasons everywhere.
 
     Parameters
     ----------
@@ -186,6 +189,8 @@ def validate_audio(audio, name="audio", min_samples=1, allow_silence=False):
         Fewest samples each signal must have.
     allow_silence : bool
         Accept signals whose peak amplitude is below 1e-6.
+    ndim : {None, 1, 2}
+        Require one sound ``(n,)`` (1) or a batch ``(batch, n)`` (2); None accepts both.
 
     Returns
     -------
@@ -198,7 +203,8 @@ def validate_audio(audio, name="audio", min_samples=1, allow_silence=False):
         Wrong dtype or shape, empty, too short, NaN/Inf, silent, or values outside [-1, 1].
     """
     min_samples = check_integer("min_samples", min_samples, 1)
-    array = _check_audio(audio, name, min_samples, allow_silence)
+    ndim = check_integer("ndim", ndim, 1, 2, optional=True)
+    array = _check_audio(audio, name, min_samples, allow_silence, ndim)
     result = array.astype(np.float32)
     np.clip(result, -1.0, 1.0, out=result)
     return result
@@ -558,7 +564,10 @@ def _describe_source(source):
 # ----------------------------------------------------------------------------------------------- checks
 
 
-def _check_array(audio, name, min_samples):
+_SHAPES = {None: "(n,) or (batch, n)", 1: "(n,) (one mono sound)", 2: "(batch, n)"}
+
+
+def _check_array(audio, name, min_samples, ndim=None):
     """Shape, dtype, length and finiteness checks; returns ``audio`` as an array without copying it."""
     try:
         array = np.asarray(audio)
@@ -570,8 +579,8 @@ def _check_array(audio, name, min_samples):
         raise AudioError(
             f"`{name}` must be an array of real numbers (float or integer). Received: {name}={describe(array)}."
         )
-    if array.ndim not in (1, 2):
-        raise AudioError(f"`{name}` must have shape (n,) or (batch, n). Received: {name}={describe(array)}.")
+    if array.ndim not in ((1, 2) if ndim is None else (ndim,)):
+        raise AudioError(f"`{name}` must have shape {_SHAPES[ndim]}. Received: {name}={describe(array)}.")
     if array.size == 0:
         raise AudioError(f"`{name}` must not be empty. Received: {name}={describe(array)}.")
     if array.shape[-1] < min_samples:
@@ -588,9 +597,9 @@ def _check_array(audio, name, min_samples):
     return array
 
 
-def _check_audio(audio, name, min_samples, allow_silence):
+def _check_audio(audio, name, min_samples, allow_silence, ndim=None):
     """All checks of :func:`validate_audio`; returns ``audio`` as an array without copying it."""
-    array = _check_array(audio, name, min_samples)
+    array = _check_array(audio, name, min_samples, ndim)
     peak = _peak(array)
     if peak < _SILENCE_PEAK and not allow_silence:
         raise AudioError(

@@ -48,7 +48,7 @@ from ._files import atomic_path
 from .dsp.mix import bilinear_grid, weighted_mix
 from .dsp.pitch import median_pitch
 from .errors import (
-    AudioError, CheckpointError, ParameterError, check_bool, check_choice, check_integer, check_number, describe,
+    CheckpointError, ParameterError, check_bool, check_choice, check_integer, check_number, describe,
 )
 from .runtime import DEFAULT_MODEL, PRECISIONS, Synthesizer
 
@@ -409,9 +409,7 @@ def _load_corners(sources, corners_per_pitch, pitches, samples, sample_rate):
             if isinstance(source, Path):
                 audio.append(load_audio(source, sample_rate=sample_rate))
             else:
-                audio.append(validate_audio(source, name=f"corners[{i}]"))
-                if audio[-1].ndim != 1:
-                    raise AudioError(f"`corners[{i}]` must be 1-D (mono) audio. Received: corners[{i}]={describe(source)}.")
+                audio.append(validate_audio(source, name=f"corners[{i}]", ndim=1))
         return {None: np.stack([fit(a) for a in audio])}
     folder = Path(corners_per_pitch)
     paths = {p: [folder / f"{source.stem}_{p}.wav" for source in sources] for p in pitches}

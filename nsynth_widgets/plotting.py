@@ -20,7 +20,8 @@ from matplotlib.axes import Axes
 from matplotlib.colors import Colormap
 from matplotlib.figure import Figure
 
-from .errors import AudioError, EncodingError, ParameterError, check_integer, check_number, describe
+from .audio import validate_audio
+from .errors import EncodingError, ParameterError, check_integer, check_number, describe
 from .dsp.framing import HOP_LENGTH, SAMPLE_RATE
 
 __all__ = [
@@ -44,24 +45,8 @@ _RELATIVE_FLOOR_DB = -80.0  # spectral_distance ignores detail this far below th
 
 
 def _check_audio(audio, name="audio"):
-    """Return ``audio`` as a 1-D float array with at least one sample, all finite (no copy)."""
-    try:
-        array = np.asarray(audio)
-    except ValueError:
-        array = None
-    if array is None or array.dtype.kind != "f":
-        raise AudioError(f"`{name}` must be a 1-D array of floats. Received: {name}={describe(audio)}.")
-    if array.ndim != 1 or array.size == 0:
-        raise AudioError(
-            f"`{name}` must be a 1-D array with at least one sample. Received: {name}={describe(audio)}."
-        )
-    bad = int(np.count_nonzero(~np.isfinite(array)))
-    if bad:
-        raise AudioError(
-            f"`{name}` must contain only finite values (no NaN or Inf). "
-            f"Received: {name}={describe(audio)} with {bad} non-finite values."
-        )
-    return array
+    """``audio`` as one sound that may be silent: float32 ``(n,)`` (see :func:`~nsynth_widgets.audio.validate_audio`)."""
+    return validate_audio(audio, name, allow_silence=True, ndim=1)
 
 
 def _check_encoding(encoding):

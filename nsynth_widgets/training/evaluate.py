@@ -87,13 +87,6 @@ _PNG_COLORS = 128  # palette PNGs: a third of the size of full-colour ones, no v
 
 
 
-def _check_signal(audio, name):
-    audio = validate_audio(audio, name=name, allow_silence=True)
-    if audio.ndim != 1:
-        raise ParameterError(f"`{name}` must be a 1-D array of samples. Received: {name}={describe(audio)}.")
-    return audio
-
-
 def _median(values):
     """Median of the finite values (NaN when there are none, without a warning)."""
     values = np.asarray(values, dtype=np.float64)
@@ -169,8 +162,8 @@ def _paired_tracks(reference, estimate, sample_rate, fmin, fmax):
 
     Returns ``(estimate_track, reference_track)``, both ``(frames,)`` float64 over the common length.
     """
-    reference = _check_signal(reference, "reference")
-    estimate = _check_signal(estimate, "estimate")
+    reference = validate_audio(reference, "reference", allow_silence=True, ndim=1)
+    estimate = validate_audio(estimate, "estimate", allow_silence=True, ndim=1)
     sample_rate = check_number("sample_rate", sample_rate, 0, low_open=True)
     fmin = check_number("fmin", fmin, 0, low_open=True)
     if not fmin < check_number("fmax", fmax, 0, low_open=True) < sample_rate / 2:
@@ -243,7 +236,7 @@ def envelope_noise(audio, rng, frame=512):
     noise : np.ndarray [shape=(n,)], float32 in [-1, 1]
         Local RMS follows the reference's; silence gives silence.
     """
-    audio = _check_signal(audio, "audio")
+    audio = validate_audio(audio, allow_silence=True, ndim=1)
     frame = check_integer("frame", frame, 1)
     rng = np.random.default_rng(rng)
     starts = np.arange(0, audio.size, frame)

@@ -117,9 +117,7 @@ class Session(traitlets.HasTraits):
             The stored name. Replacing a sound forgets its encoding and resynthesis.
         """
         name = _check_name(name)
-        audio = validate_audio(audio, name="audio")
-        if audio.ndim != 1:
-            raise AudioError(f"`audio` must be mono, shape (n,). Received: audio={describe(audio)}.")
+        audio = validate_audio(audio, name="audio", ndim=1)
         if audio.size > MAX_SAMPLES:
             raise AudioError(
                 f"`audio` must be at most {MAX_SAMPLES} samples ({MAX_SAMPLES // SAMPLE_RATE} s at "

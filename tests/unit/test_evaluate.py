@@ -154,7 +154,7 @@ def test_f0_error_rejects_bad_parameters(kwargs, message):
 
 
 def test_f0_error_rejects_stereo():
-    with pytest.raises(ParameterError, match="`estimate` must be a 1-D array"):
+    with pytest.raises(ParameterError, match=r"`estimate` must have shape \(n,\) \(one mono sound\)"):
         evaluate.f0_error_cents(np.zeros(4000, np.float32), np.zeros((2, 4000), np.float32))
 
 

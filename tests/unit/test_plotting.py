@@ -190,7 +190,7 @@ def test_rainbowgram_too_many_bins():
 def test_spectral_distance_properties():
     rng = np.random.default_rng(1)
     sine = _sine(440, n=SR)
-    noise = rng.standard_normal(SR).astype(np.float32)
+    noise = rng.uniform(-1.0, 1.0, SR).astype(np.float32)  # white, within full scale
     noise *= np.sqrt(np.mean(sine**2) / np.mean(noise**2))
     assert plotting.spectral_distance(sine, sine) == 0.0
     assert plotting.spectral_distance(sine, np.concatenate([sine, noise])) == 0.0  # trimmed
@@ -293,22 +293,22 @@ def test_functions_leave_inputs_untouched():
         (
             lambda: plotting.plot_waveform(np.zeros((2, 100))),
             AudioError,
-            r"`audio` must be a 1-D array with at least one sample\. Received: audio=array\(shape=\(2, 100\)",
+            r"`audio` must have shape \(n,\) \(one mono sound\)\. Received: audio=array\(shape=\(2, 100\)",
         ),
         (
             lambda: plotting.plot_waveform(np.zeros(0)),
             AudioError,
-            r"at least one sample",
+            r"`audio` must not be empty",
         ),
         (
-            lambda: plotting.plot_waveform(np.zeros(10, dtype=np.int16)),
+            lambda: plotting.plot_waveform(np.array(["a", "b"])),
             AudioError,
-            r"`audio` must be a 1-D array of floats\. Received: audio=array\(shape=\(10,\), dtype=int16\)\.",
+            r"`audio` must be an array of real numbers \(float or integer\)\. Received: audio=array\(shape=\(2,\)",
         ),
         (
             lambda: plotting.plot_spectrogram(np.array([0.0, np.nan, np.inf])),
             AudioError,
-            r"`audio` must contain only finite values .* with 2 non-finite values\.",
+            r"`audio` must not contain NaN or Inf\. Received: audio with 2 non-finite values \(1 NaN, 1 Inf\)",
         ),
         (
             lambda: plotting.plot_waveform(_sine(1), sample_rate=0),
@@ -379,12 +379,12 @@ def test_functions_leave_inputs_untouched():
         (
             lambda: plotting.spectral_distance(_sine(1), np.zeros(0)),
             AudioError,
-            r"`estimate` must be a 1-D array with at least one sample",
+            r"`estimate` must not be empty",
         ),
         (
             lambda: plotting.spectral_distance([1, 2], _sine(1)),
             AudioError,
-            r"`reference` must be a 1-D array of floats\. Received: reference=\[1, 2\]\.",
+            r"`reference` must lie in \[-1, 1\]\. Received: reference with peak \|x\| = 2 at index 1",
         ),
         (
             lambda: plotting.spectral_distance(_sine(1), _sine(1), fft_sizes=()),
@@ -399,7 +399,7 @@ def test_functions_leave_inputs_untouched():
         (
             lambda: plotting.compare_figure(_sine(1), np.ones((3, 3))),
             AudioError,
-            r"`resynthesis` must be a 1-D array",
+            r"`resynthesis` must have shape \(n,\) \(one mono sound\)",
         ),
         (
             lambda: plotting.figure_to_png("figure"),

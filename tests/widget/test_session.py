@@ -48,7 +48,7 @@ def test_add_sound_stores_a_read_only_copy_and_selects_it(session):
         (3, tone(100), "Received: name=3."),
         ("a", np.zeros(100, np.float32), "must not be silent"),
         ("a", np.full(100, np.nan, np.float32), "NaN"),
-        ("a", np.stack([tone(100), tone(100)]), "must be mono"),
+        ("a", np.stack([tone(100), tone(100)]), "must have shape (n,) (one mono sound)"),
         ("a", np.full(MAX_SAMPLES + 1, 0.1, np.float32), f"at most {MAX_SAMPLES} samples"),
     ],
 )

@@ -6,8 +6,8 @@ is registered with pyplot and no global state leaks into a notebook or a server.
 in seconds at ``sample_rate``; encoding frames are drawn at their centres, so a waveform and its
 encoding line up on a shared time axis.
 
-librosa is imported inside the one function that needs it (the rainbowgram), so importing this
-module stays cheap. Nothing here imports TensorFlow.
+librosa is imported inside the functions that need it (the spectrogram's STFT, the rainbowgram),
+so importing this module stays cheap. Nothing here imports TensorFlow.
 """
 
 import functools
@@ -21,6 +21,7 @@ from matplotlib.colors import Colormap
 from matplotlib.figure import Figure
 
 from .audio import validate_audio
+from .metrics import spectral_distance, stft_magnitude
 from .errors import EncodingError, ParameterError, check_integer, check_number, describe
 from .dsp.framing import HOP_LENGTH, SAMPLE_RATE
 
@@ -31,14 +32,10 @@ __all__ = [
     "plot_f0",
     "plot_spectrogram",
     "plot_rainbowgram",
-    "spectral_distance",
     "compare_figure",
     "encoding_figure",
     "figure_to_png",
 ]
-
-_RELATIVE_FLOOR_DB = -80.0  # spectral_distance ignores detail this far below the louder signal
-
 
 # --------------------------------------------------------------------------------------------
 # validation
@@ -95,25 +92,6 @@ def _check_cmap(cmap):
 
 # --------------------------------------------------------------------------------------------
 # spectra
-
-
-def _stft_magnitude(audio, n_fft, hop_length):
-    """Magnitude of a Hann-windowed STFT with centred (zero-padded) frames.
-
-    Parameters
-    ----------
-    audio : np.ndarray [shape=(n,)], float
-    n_fft, hop_length : int
-
-    Returns
-    -------
-    magnitude : np.ndarray [shape=(n_fft // 2 + 1, 1 + n // hop_length)], float64
-        Column ``t`` is centred on sample ``t * hop_length``.
-    """
-    padded = np.pad(np.asarray(audio, dtype=np.float64), n_fft // 2)
-    frames = np.lib.stride_tricks.sliding_window_view(padded, n_fft)[::hop_length]
-    window = np.hanning(n_fft + 1)[:-1]  # periodic Hann
-    return np.abs(np.fft.rfft(frames * window, axis=-1)).T
 
 
 def _to_db(magnitude, floor_db):
@@ -336,7 +314,7 @@ def plot_spectrogram(audio, sample_rate=SAMPLE_RATE, n_fft=1024, hop_length=256,
         top_db = check_number("top_db", top_db, 0, low_open=True)
     ax = _check_ax(ax)
     floor_db = -np.inf if top_db is None else -top_db
-    db = _to_db(_stft_magnitude(audio, n_fft, hop_length), floor_db)
+    db = _to_db(stft_magnitude(audio, n_fft, hop_length), floor_db)
     bin_hz = sample_rate / n_fft
     frame_s = hop_length / sample_rate
     image = ax.imshow(
@@ -457,56 +435,6 @@ def plot_rainbowgram(
 # measures and figures
 
 
-def spectral_distance(reference, estimate, sample_rate=SAMPLE_RATE, fft_sizes=(2048, 1024, 512, 256, 128, 64)):
-    """Multi-resolution log-spectral distance between two sounds, in dB.
-
-    Both signals are trimmed to the shorter length. For each FFT size ``N`` (Hann window, hop
-    ``N // 4``, centred frames) with magnitudes ``X`` and ``Y``::
-
-        floor = 10 ** (-80 / 20) * max(X.max(), Y.max())
-        d_N = mean(|20 * log10(X + floor) - 20 * log10(Y + floor)|)
-
-    and the result is the mean of ``d_N`` over ``fft_sizes``. The floor sits 80 dB below the
-    louder signal, so detail inaudible next to it (numerical leakage, a hiss far below the
-    note) does not dominate; it is the same for both arguments, so the distance is symmetric.
-    Identical signals give exactly 0; a copy scaled by ``g`` gives at most ``|20 log10 g|``.
-
-    Parameters
-    ----------
-    reference, estimate : np.ndarray [shape=(n,)], float
-    sample_rate : float
-        Samples per second (validated; the measure itself depends only on samples).
-    fft_sizes : sequence of int
-        FFT sizes, each at least 2.
-
-    Returns
-    -------
-    distance : float
-        Mean absolute log-magnitude difference in dB (>= 0).
-    """
-    reference = _check_audio(reference, "reference")
-    estimate = _check_audio(estimate, "estimate")
-    check_number("sample_rate", sample_rate, 0, low_open=True)
-    if not isinstance(fft_sizes, (list, tuple, np.ndarray)) or len(fft_sizes) == 0:
-        raise ParameterError(
-            "`fft_sizes` must be a non-empty sequence of integers >= 2. "
-            f"Received: fft_sizes={describe(fft_sizes)}."
-        )
-    sizes = [check_integer("fft_sizes", n, 2) for n in fft_sizes]
-    n = min(reference.size, estimate.size)
-    distances = []
-    for n_fft in sizes:
-        hop = max(1, int(n_fft) // 4)
-        x = _stft_magnitude(reference[:n], int(n_fft), hop)
-        y = _stft_magnitude(estimate[:n], int(n_fft), hop)
-        floor = 10.0 ** (_RELATIVE_FLOOR_DB / 20.0) * max(x.max(), y.max())
-        if floor == 0.0:  # both silent
-            distances.append(0.0)
-            continue
-        distances.append(float(np.mean(np.abs(20.0 * np.log10((x + floor) / (y + floor))))))
-    return float(np.mean(distances))
-
-
 def compare_figure(original, resynthesis, sample_rate=SAMPLE_RATE):
     """Side-by-side figure of a sound and its resynthesis.
 
@@ -522,7 +450,7 @@ def compare_figure(original, resynthesis, sample_rate=SAMPLE_RATE):
     figure : matplotlib.figure.Figure
         2 × 2 axes sharing the time axis (``[0, longest duration]``): waveforms on top,
         spectrograms below, original on the left. The resynthesis titles carry
-        :func:`spectral_distance` in dB.
+        :func:`~nsynth_widgets.metrics.spectral_distance` in dB.
     """
     original = _check_audio(original, "original")
     resynthesis = _check_audio(resynthesis, "resynthesis")

@@ -4,7 +4,7 @@ For notes picked from a :class:`~nsynth_widgets.training.data.NoteDataset` (use 
 split: its instruments were never seen in training), each note is encoded and resynthesized
 (seeded sampling, several notes per decoder call) and compared with the original:
 
-* spectral distance (:func:`nsynth_widgets.plotting.spectral_distance`, multi-resolution
+* spectral distance (:func:`nsynth_widgets.metrics.spectral_distance`, multi-resolution
   log-STFT, dB, lower is better) of the resynthesis, next to two baselines that bracket it:
   the mu-law round trip alone (:func:`nsynth_widgets.dsp.quantize`, the 8-bit floor every
   NSynth model starts from) and :func:`envelope_noise` (white noise with the note's loudness
@@ -51,7 +51,8 @@ from ..audio import validate_audio
 from ..dsp import codes_to_classes, interpolate, mu_law_encode, quantize
 from ..dsp.framing import SAMPLE_RATE
 from ..errors import NSynthWidgetsError, ParameterError, check_integer, check_number, describe
-from ..plotting import plot_spectrogram, spectral_distance
+from ..metrics import spectral_distance
+from ..plotting import plot_spectrogram
 from .data import FAMILIES
 from .train import model_inputs
 

@@ -8,7 +8,8 @@ shown beside the original: two players, waveforms and spectrograms, and a spectr
 
 import ipywidgets
 
-from ..plotting import compare_figure, figure_to_png, spectral_distance
+from ..metrics import spectral_distance
+from ..plotting import compare_figure, figure_to_png
 from ._common import BUSY, CHUNK_SIZE, Panel, SynthesisJob, audio_player, png_image, wav
 from ..dsp.framing import SAMPLE_RATE
 from ..errors import check_choice, check_integer, check_number

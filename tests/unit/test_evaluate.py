@@ -21,7 +21,7 @@ import soundfile  # noqa: E402
 
 from nsynth_widgets.dsp import quantize  # noqa: E402
 from nsynth_widgets.errors import ParameterError  # noqa: E402
-from nsynth_widgets.plotting import spectral_distance  # noqa: E402
+from nsynth_widgets.metrics import spectral_distance  # noqa: E402
 from nsynth_widgets.training import evaluate  # noqa: E402
 
 SR = 16000

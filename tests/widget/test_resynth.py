@@ -4,7 +4,7 @@ import threading
 import numpy as np
 import pytest
 
-from nsynth_widgets.plotting import spectral_distance
+from nsynth_widgets.metrics import spectral_distance
 from nsynth_widgets.widgets import ResynthPanel
 from nsynth_widgets.widgets._common import BUSY, CHUNK_SIZE, PARTIAL_EVERY
 

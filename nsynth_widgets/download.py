@@ -1,4 +1,4 @@
-"""Fetch and cache the published NSynth WaveNet checkpoint, and normalise checkpoint paths.
+"""Fetch and cache the published NSynth WaveNet checkpoint.
 
 The released checkpoint is a plain tar holding one folder::
 
@@ -27,7 +27,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 
-from .errors import CheckpointError, DownloadError, ParameterError, check_number, describe
+from .errors import DownloadError, ParameterError, check_number, describe
 
 __all__ = [
     "CHECKPOINT_URL",
@@ -36,7 +36,6 @@ __all__ = [
     "default_cache_dir",
     "download_checkpoint",
     "find_checkpoint",
-    "checkpoint_prefix",
 ]
 
 CHECKPOINT_URL = "http://download.magenta.tensorflow.org/models/nsynth/wavenet-ckpt.tar"
@@ -58,8 +57,6 @@ REQUIRED_MEMBERS = (
 _CHUNK_BYTES = 1 << 20
 _SCHEMES = ("http", "https", "file")
 _SHA256_PATTERN = re.compile(r"[0-9a-fA-F]{64}")
-_SHARD_SUFFIX = re.compile(r"(\.index|\.meta|\.data-\d+-of-\d+)$")
-_STATE_LINE = re.compile(r'^model_checkpoint_path:\s*"(.*)"\s*$', re.MULTILINE)
 
 
 def default_cache_dir():
@@ -171,45 +168,6 @@ def download_checkpoint(
         if staging is not None:
             shutil.rmtree(staging, ignore_errors=True)
     return folder / _PREFIX_NAME
-
-
-def checkpoint_prefix(path):
-    """Normalise what a user passed as a checkpoint into its prefix.
-
-    Parameters
-    ----------
-    path : str or os.PathLike
-        A prefix (``.../model.ckpt-200000``) or a folder holding one checkpoint (found through
-        its ``checkpoint`` state file or its single ``*.index`` file).
-
-    Returns
-    -------
-    prefix : str
-        A path such that ``prefix + ".index"`` exists.
-
-    Raises
-    ------
-    CheckpointError
-        ``path`` names one of the checkpoint's files instead of its prefix, a folder with no
-        or several checkpoints, or a prefix without an ``.index`` file.
-    """
-    if not isinstance(path, (str, os.PathLike)):
-        raise ParameterError(f"`path` must be a str or os.PathLike. Received: path={describe(path)}.")
-    text = os.path.expanduser(os.fspath(path))
-    suffix = _SHARD_SUFFIX.search(text)
-    if suffix is not None:
-        raise CheckpointError(
-            f"`path` must be the checkpoint prefix {text[: suffix.start()]!r}, not one of its "
-            f"files. Received: path={text!r}."
-        )
-    if os.path.isdir(text):
-        return _prefix_in_folder(text)
-    if not os.path.isfile(text + ".index"):
-        raise CheckpointError(
-            f"`path` must be a checkpoint prefix with a {text + '.index'!r} file next to it, or a "
-            f"folder holding one checkpoint. Received: path={text!r}."
-        )
-    return text
 
 
 def _check_download_arguments(url, sha256, progress, timeout):
@@ -356,29 +314,3 @@ def _install(extracted, folder, staging):
     if folder.exists() or folder.is_symlink():
         os.replace(folder, staging / "previous")
     os.replace(extracted, folder)
-
-
-def _prefix_in_folder(folder):
-    state = os.path.join(folder, "checkpoint")
-    if os.path.isfile(state):
-        with open(state, encoding="utf-8", errors="replace") as handle:
-            recorded = _STATE_LINE.search(handle.read())
-        if recorded is not None:
-            # The state file may hold an absolute path from the machine that wrote it.
-            for candidate in (recorded.group(1), os.path.basename(recorded.group(1))):
-                prefix = os.path.join(folder, candidate)
-                if os.path.isfile(prefix + ".index"):
-                    return prefix
-    indexes = sorted(name for name in os.listdir(folder) if name.endswith(".index"))
-    if len(indexes) == 1:
-        return os.path.join(folder, indexes[0][: -len(".index")])
-    if not indexes:
-        raise CheckpointError(
-            f"`path` must be a checkpoint prefix or a folder holding one checkpoint (a "
-            f"'<prefix>.index' file), but this folder has none. Received: path={folder!r}."
-        )
-    choices = ", ".join(repr(os.path.join(folder, name[: -len(".index")])) for name in indexes)
-    raise CheckpointError(
-        f"`path` must be a checkpoint prefix or a folder holding exactly one checkpoint, but this "
-        f"folder holds {len(indexes)}: pass one of {choices}. Received: path={folder!r}."
-    )

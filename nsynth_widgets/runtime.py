@@ -168,6 +168,27 @@ class Synthesizer:
 
         return self._remember(("encode", _digest(audio)), compute).copy()
 
+    def incremental_decoder(self, encoding, precision="float32"):
+        """Generation state for ``encoding`` that advances by as many samples as asked (the teaching Stepper's).
+
+        Parameters
+        ----------
+        encoding : np.ndarray [shape=(batch, frames, bottleneck_width)]
+        precision : {"float32", "int8"}
+            Decoder weights (see :meth:`NSynth.synthesize`).
+
+        Returns
+        -------
+        decoder : nsynth_widgets.model.fastgen.IncrementalDecoder
+            Its ``step(n, rng=...)`` makes the samples :meth:`synthesize` makes with the same
+            generator; it holds its own state, so stepping needs no lock.
+        """
+        from .model.fastgen import IncrementalDecoder
+
+        with self._lock:
+            weights = self.model.generation_weights(precision)
+        return IncrementalDecoder(weights, encoding)
+
     def transpose(self, encoding, semitones):
         """``encoding`` moved by ``semitones`` (see :meth:`NSynth.transpose`; needs pitch channels)."""
         return self.model.transpose(encoding, semitones)

@@ -480,7 +480,7 @@ def test_invalid_temperature_shows_an_error_and_steps_nothing(tiny_model, encodi
 
 
 def test_stepper_rejects_bad_arguments(tiny_model):
-    with pytest.raises(ParameterError, match="`model` must be an NSynth model"):
+    with pytest.raises(ParameterError, match="`model` must be 'default', a .npz weights file or a checkpoint prefix"):
         Stepper(object(), np.zeros((1, 16)))
     with pytest.raises(EncodingError):
         Stepper(tiny_model, np.zeros((2, 8)))

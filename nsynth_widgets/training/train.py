@@ -281,7 +281,7 @@ def train(model_config, train_data, run_dir, config=TrainConfig(), valid_data=No
     ----------
     model_config : ModelConfig
     train_data, valid_data : object with ``random_crops(batch, length, rng) -> np.ndarray [(batch, length)]``
-        E.g. :class:`nsynth_widgets.training.data.NoteDataset`. For a pitch-conditioned model ``random_crops(batch, length, rng, with_pitch_channels=True)``
+        E.g. :class:`nsynth_widgets.training.dataset.NoteDataset`. For a pitch-conditioned model ``random_crops(batch, length, rng, with_pitch_channels=True)``
         must also give the crops' pitch channels ``(batch, length // hop_length, 2)``.
     run_dir : str or os.PathLike
         Where weights, optimizer state and the log go.

@@ -1,10 +1,16 @@
-"""The measures of nsynth_widgets.metrics: STFT magnitudes and the spectral distance."""
+"""The measures of nsynth_widgets.metrics: STFT magnitudes, the spectral distance, the pitch measures."""
+
+import math
 
 import numpy as np
 import pytest
 
+from nsynth_widgets import metrics
 from nsynth_widgets.dsp import quantize
+from nsynth_widgets.errors import ParameterError
 from nsynth_widgets.metrics import spectral_distance, stft_magnitude
+
+from ..conftest import harmonic_tone
 
 from . import numpy_reference
 
@@ -75,3 +81,78 @@ def test_inputs_are_left_untouched():
     spectral_distance(audio, audio[::-1].copy())
     stft_magnitude(audio, 256, 64)
     np.testing.assert_array_equal(audio, copy)
+
+
+# ------------------------------------------------------------------------------------- f0 error
+
+
+def test_f0_error_of_a_tone_against_itself_is_zero():
+    tone = harmonic_tone(220.0, SR)
+    assert metrics.f0_error_cents(tone, tone.copy()) == 0.0
+
+
+def test_f0_error_of_a_semitone_is_100_cents_either_way():
+    low, high = harmonic_tone(220.0, SR), harmonic_tone(220.0 * 2 ** (1 / 12), SR)
+    assert metrics.f0_error_cents(low, high) == pytest.approx(100.0, abs=5.0)
+    assert metrics.f0_error_cents(high, low) == pytest.approx(100.0, abs=5.0)
+
+
+def test_f0_offset_keeps_the_sign_of_a_transposition():
+    low, high = harmonic_tone(220.0, SR), harmonic_tone(220.0 * 2 ** (1 / 12), SR)
+    assert metrics.f0_offset_cents(low, high) == pytest.approx(100.0, abs=5.0)  # the estimate is sharp
+    assert metrics.f0_offset_cents(high, low) == pytest.approx(-100.0, abs=5.0)
+    assert metrics.f0_offset_cents(low, low.copy()) == 0.0
+    assert math.isnan(metrics.f0_offset_cents(low, np.zeros_like(low)))
+
+
+def test_f0_offset_is_near_zero_for_a_pitch_that_wanders_around_the_right_one():
+    reference = harmonic_tone(220.0, 2 * SR, decay=100.0)
+    sharp, flat = (harmonic_tone(220.0 * 2 ** (step / 12), SR, decay=100.0) for step in (1, -1))
+    estimate = np.concatenate([sharp, flat])
+    assert metrics.f0_error_cents(reference, estimate) == pytest.approx(100.0, abs=5.0)
+    assert abs(metrics.f0_offset_cents(reference, estimate)) < 50.0
+
+
+def test_f0_error_only_looks_at_the_held_part():
+    reference = harmonic_tone(330.0, 4 * SR)
+    estimate = reference.copy()
+    estimate[3 * SR :] = harmonic_tone(495.0, SR)  # a fifth higher after the key is released
+    before = estimate.copy()
+    assert metrics.f0_error_cents(reference, estimate) == 0.0
+    np.testing.assert_array_equal(estimate, before)
+
+
+def test_f0_error_is_nan_without_common_voiced_frames():
+    tone = harmonic_tone(220.0, SR)
+    assert math.isnan(metrics.f0_error_cents(tone, np.zeros_like(tone)))
+    assert math.isnan(metrics.f0_error_cents(tone[:1000], tone[:1000]))  # shorter than one frame
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"fmin": 500.0, "fmax": 100.0}, "`fmax` must exceed `fmin`"),
+        ({"fmax": 9000.0}, "below sample_rate / 2 = 8000"),
+        ({"sample_rate": 0}, "`sample_rate` must be a finite number > 0. Received: sample_rate=0."),
+    ],
+)
+def test_f0_error_rejects_bad_parameters(kwargs, message):
+    tone = harmonic_tone(220.0, 4000)
+    with pytest.raises(ParameterError, match=message.replace("(", r"\(").replace(".", r"\.")):
+        metrics.f0_error_cents(tone, tone, **kwargs)
+
+
+def test_f0_error_rejects_stereo():
+    with pytest.raises(ParameterError, match=r"`estimate` must have shape \(n,\) \(one mono sound\)"):
+        metrics.f0_error_cents(np.zeros(4000, np.float32), np.zeros((2, 4000), np.float32))
+
+
+def test_voiced_recall_counts_the_voiced_frames_of_the_original_kept_voiced():
+    tone = harmonic_tone(220.0, SR, decay=100.0)
+    noise = np.random.default_rng(0).uniform(-0.3, 0.3, SR).astype(np.float32)
+    assert metrics.voiced_recall(tone, tone.copy()) == 1.0
+    assert metrics.voiced_recall(tone, noise) < 0.1
+    half = tone.copy()
+    half[SR // 2 :] = noise[SR // 2 :]
+    assert 0.35 < metrics.voiced_recall(tone, half) < 0.65
+    assert math.isnan(metrics.voiced_recall(noise, tone))

@@ -13,7 +13,6 @@ a small file that expands to hours of audio costs no more than the region asked 
 import contextlib
 import dataclasses
 import io
-import numbers
 import os
 import pathlib
 import tempfile
@@ -24,7 +23,8 @@ import soundfile as sf
 import soxr
 
 from ._files import atomic_path
-from .errors import AudioError, ParameterError, check_integer, describe
+from .dsp.framing import SAMPLE_RATE
+from .errors import AudioError, ParameterError, check_bool, check_integer, check_number, describe
 
 __all__ = [
     "AudioInfo", "audio_info", "load_audio", "validate_audio", "normalize", "pitch_shift", "save_audio", "to_wav_bytes",
@@ -103,7 +103,7 @@ def audio_info(source):
         raise _unreadable(source, soundfile_error) from soundfile_error
 
 
-def load_audio(source, sample_rate=16000, mono=True, offset=0.0, duration=None, max_duration=None, max_channels=None,
+def load_audio(source, sample_rate=SAMPLE_RATE, mono=True, offset=0.0, duration=None, max_duration=None, max_channels=None,
                max_sample_rate=None):
     """Decode a region of an audio file into float32 samples at ``sample_rate``.
 
@@ -147,26 +147,17 @@ def load_audio(source, sample_rate=16000, mono=True, offset=0.0, duration=None, 
     ParameterError
         An argument breaks its rule.
     """
-    _check_sample_rate(sample_rate)
-    if not isinstance(mono, (bool, np.bool_)):
-        raise ParameterError(f"`mono` must be True or False. Received: mono={describe(mono)}.")
-    if not _is_real(offset) or not np.isfinite(offset) or offset < 0:
-        raise ParameterError(f"`offset` must be a non-negative number of seconds. Received: offset={describe(offset)}.")
-    if duration is not None and (not _is_real(duration) or not np.isfinite(duration) or duration <= 0):
-        raise ParameterError(
-            f"`duration` must be None or a positive number of seconds. Received: duration={describe(duration)}."
-        )
-    if max_duration is not None and (not _is_real(max_duration) or not np.isfinite(max_duration) or max_duration <= 0):
-        raise ParameterError(
-            f"`max_duration` must be None or a positive number of seconds. Received: max_duration={describe(max_duration)}."
-        )
+    sample_rate = check_integer("sample_rate", sample_rate, 1)
+    mono = check_bool("mono", mono)
+    offset = check_number("offset", offset, 0)
+    duration = check_number("duration", duration, 0, low_open=True, optional=True)
     limits = _Limits(
-        None if max_duration is None else float(max_duration),
-        None if max_channels is None else check_integer("max_channels", max_channels, 1),
-        None if max_sample_rate is None else check_integer("max_sample_rate", max_sample_rate, 1),
+        check_number("max_duration", max_duration, 0, low_open=True, optional=True),
+        check_integer("max_channels", max_channels, 1, optional=True),
+        check_integer("max_sample_rate", max_sample_rate, 1, optional=True),
     )
 
-    request = _Request(source, float(offset), None if duration is None else float(duration), bool(mono), limits)
+    request = _Request(source, offset, duration, mono, limits)
     frames, file_rate = _decode(request)  # (n, channels, or 1 when mono) float32
     _check_audio(frames.T, "source", min_samples=1, allow_silence=False)
     n_file = frames.shape[0]
@@ -182,8 +173,11 @@ def load_audio(source, sample_rate=16000, mono=True, offset=0.0, duration=None, 
     return audio[0] if mono else audio
 
 
-def validate_audio(audio, name="audio", min_samples=1, allow_silence=False):
+def validate_audio(audio, name="audio", min_samples=1, allow_silence=False, ndim=None):
     """Check that ``audio`` is usable by the model and return it as a float32 copy.
+
+    The one validator of audio arrays: the model, the plots, the metrics and the widgets all
+    call it, so a sound is accepted or refused for the same reasons everywhere.
 
     Parameters
     ----------
@@ -195,6 +189,8 @@ def validate_audio(audio, name="audio", min_samples=1, allow_silence=False):
         Fewest samples each signal must have.
     allow_silence : bool
         Accept signals whose peak amplitude is below 1e-6.
+    ndim : {None, 1, 2}
+        Require one sound ``(n,)`` (1) or a batch ``(batch, n)`` (2); None accepts both.
 
     Returns
     -------
@@ -206,11 +202,9 @@ def validate_audio(audio, name="audio", min_samples=1, allow_silence=False):
     AudioError
         Wrong dtype or shape, empty, too short, NaN/Inf, silent, or values outside [-1, 1].
     """
-    if not isinstance(min_samples, numbers.Integral) or isinstance(min_samples, bool) or min_samples < 1:
-        raise ParameterError(
-            f"`min_samples` must be a positive integer. Received: min_samples={describe(min_samples)}."
-        )
-    array = _check_audio(audio, name, min_samples, allow_silence)
+    min_samples = check_integer("min_samples", min_samples, 1)
+    ndim = check_integer("ndim", ndim, 1, 2, optional=True)
+    array = _check_audio(audio, name, min_samples, allow_silence, ndim)
     result = array.astype(np.float32)
     np.clip(result, -1.0, 1.0, out=result)
     return result
@@ -232,8 +226,7 @@ def normalize(audio, peak=0.99):
     normalized : np.ndarray [shape=(n,) or (batch, n)], float32
         A new array; the input is never modified.
     """
-    if not _is_real(peak) or not 0 < peak <= 1:
-        raise ParameterError(f"`peak` must be a number in (0, 1]. Received: peak={describe(peak)}.")
+    peak = check_number("peak", peak, 0, 1, low_open=True)
     array = _check_array(audio, "audio", min_samples=1)
     current = _peak(array)
     if current < _SILENCE_PEAK:
@@ -246,7 +239,7 @@ def normalize(audio, peak=0.99):
     return result
 
 
-def pitch_shift(audio, semitones, sample_rate=16000):
+def pitch_shift(audio, semitones, sample_rate=SAMPLE_RATE):
     """The same sound a number of semitones higher or lower, same length (``librosa.effects.pitch_shift``).
 
     The route to another pitch for a model without pitch channels (the published one): shift the
@@ -266,17 +259,15 @@ def pitch_shift(audio, semitones, sample_rate=16000):
     """
     import librosa
 
-    from .errors import check_number
-
     semitones = check_number("semitones", semitones, -48, 48)
-    _check_sample_rate(sample_rate)
+    sample_rate = check_integer("sample_rate", sample_rate, 1)
     array = validate_audio(audio, allow_silence=True)
     n_fft = int(min(2048, 2 ** np.floor(np.log2(max(array.shape[-1], 16)))))  # short sounds: a shorter window
     shifted = librosa.effects.pitch_shift(array, sr=sample_rate, n_steps=semitones, n_fft=n_fft)
     return np.clip(shifted, -1.0, 1.0).astype(np.float32)
 
 
-def save_audio(path, audio, sample_rate=16000, subtype="PCM_16"):
+def save_audio(path, audio, sample_rate=SAMPLE_RATE, subtype="PCM_16"):
     """Write one sound to a wav or flac file, atomically.
 
     The data go to a temporary file in the same folder, which then replaces ``path``: an interrupted or failed
@@ -317,7 +308,7 @@ def save_audio(path, audio, sample_rate=16000, subtype="PCM_16"):
     return pathlib.Path(path)
 
 
-def to_wav_bytes(audio, sample_rate=16000):
+def to_wav_bytes(audio, sample_rate=SAMPLE_RATE):
     """Encode one sound as a 16-bit PCM wav file in memory, e.g. for ``ipywidgets.Audio(value=...)``.
 
     Parameters
@@ -336,12 +327,9 @@ def to_wav_bytes(audio, sample_rate=16000):
     return buffer.getvalue()
 
 
-def duration_seconds(n_samples, sample_rate=16000):
+def duration_seconds(n_samples, sample_rate=SAMPLE_RATE):
     """Length in seconds of ``n_samples`` samples at ``sample_rate`` Hz."""
-    _check_sample_rate(sample_rate)
-    if not isinstance(n_samples, numbers.Integral) or isinstance(n_samples, bool) or n_samples < 0:
-        raise ParameterError(f"`n_samples` must be a non-negative integer. Received: n_samples={describe(n_samples)}.")
-    return int(n_samples) / int(sample_rate)
+    return check_integer("n_samples", n_samples, 0) / check_integer("sample_rate", sample_rate, 1)
 
 
 # ----------------------------------------------------------------------------------------------- decoding
@@ -576,7 +564,10 @@ def _describe_source(source):
 # ----------------------------------------------------------------------------------------------- checks
 
 
-def _check_array(audio, name, min_samples):
+_SHAPES = {None: "(n,) or (batch, n)", 1: "(n,) (one mono sound)", 2: "(batch, n)"}
+
+
+def _check_array(audio, name, min_samples, ndim=None):
     """Shape, dtype, length and finiteness checks; returns ``audio`` as an array without copying it."""
     try:
         array = np.asarray(audio)
@@ -588,8 +579,8 @@ def _check_array(audio, name, min_samples):
         raise AudioError(
             f"`{name}` must be an array of real numbers (float or integer). Received: {name}={describe(array)}."
         )
-    if array.ndim not in (1, 2):
-        raise AudioError(f"`{name}` must have shape (n,) or (batch, n). Received: {name}={describe(array)}.")
+    if array.ndim not in ((1, 2) if ndim is None else (ndim,)):
+        raise AudioError(f"`{name}` must have shape {_SHAPES[ndim]}. Received: {name}={describe(array)}.")
     if array.size == 0:
         raise AudioError(f"`{name}` must not be empty. Received: {name}={describe(array)}.")
     if array.shape[-1] < min_samples:
@@ -606,9 +597,9 @@ def _check_array(audio, name, min_samples):
     return array
 
 
-def _check_audio(audio, name, min_samples, allow_silence):
+def _check_audio(audio, name, min_samples, allow_silence, ndim=None):
     """All checks of :func:`validate_audio`; returns ``audio`` as an array without copying it."""
-    array = _check_array(audio, name, min_samples)
+    array = _check_array(audio, name, min_samples, ndim)
     peak = _peak(array)
     if peak < _SILENCE_PEAK and not allow_silence:
         raise AudioError(
@@ -626,7 +617,7 @@ def _check_audio(audio, name, min_samples, allow_silence):
 
 def _one_sound(audio, sample_rate):
     """Validate a single sound for writing: shape (n,) or (1, n) → float32 (n,)."""
-    _check_sample_rate(sample_rate)
+    check_integer("sample_rate", sample_rate, 1)
     samples = validate_audio(audio, allow_silence=True)
     if samples.ndim == 2:
         if samples.shape[0] != 1:
@@ -636,17 +627,6 @@ def _one_sound(audio, sample_rate):
             )
         samples = samples[0]
     return samples
-
-
-def _check_sample_rate(sample_rate):
-    if not isinstance(sample_rate, numbers.Integral) or isinstance(sample_rate, bool) or sample_rate <= 0:
-        raise ParameterError(
-            f"`sample_rate` must be a positive integer (Hz). Received: sample_rate={describe(sample_rate)}."
-        )
-
-
-def _is_real(value):
-    return isinstance(value, numbers.Real) and not isinstance(value, bool)
 
 
 def _peak(array):

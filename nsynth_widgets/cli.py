@@ -1,4 +1,7 @@
-"""The ``nsynth-widgets`` command: encode, synthesize, mix, grid, train, download, dashboard.
+"""The ``nsynth-widgets`` command: encode, synthesize, mix, grid, dashboard, download, and the training pipeline.
+
+The training pipeline's commands (``render-notes``, ``train``, ``evaluate``, ``make-examples``)
+call :mod:`nsynth_widgets.training`.
 
 Run ``nsynth-widgets COMMAND --help`` for every flag. Every mistake is printed as one line
 naming the argument, its rule and the value (no traceback), and the command exits with status 2;
@@ -216,7 +219,7 @@ def _cmd_download(args):
 
 def _cmd_train(args):
     from .model.config import EMBEDDED, H512_BO16
-    from .training.data import NoteDataset
+    from .training.dataset import NoteDataset
     from .training.train import TrainConfig, train
 
     configs = {"embedded": EMBEDDED, "h512_bo16": H512_BO16}
@@ -245,6 +248,51 @@ def _cmd_train(args):
     print(f"weights: {args.run_dir / 'weights.npz'}")
 
 
+def _cmd_render_notes(args):
+    from .training.dataset import measure_pitch
+    from .training.fluidsynth import NoteRenderer
+    from .training.notes import plan_notes, render_dataset, spread
+
+    notes = plan_notes(args.programs, args.pitch_step, args.velocities, args.seed)
+    if args.limit is not None:
+        notes = spread(notes, args.limit)
+    with NoteRenderer(args.soundfont, args.gain) as renderer, _progress_bar(len(notes), "render", "note") as bar:
+        examples = render_dataset(
+            args.out_dir, notes, progress=lambda n_done, _: bar.update(n_done - bar.n), renderer=renderer
+        )
+    with _progress_bar(len(examples), "pitch", "note") as bar:
+        measure_pitch(args.out_dir, progress=lambda n_done, _: bar.update(n_done - bar.n))
+    n_valid = sum(note["split"] == "valid" for note in examples.values())
+    print(
+        f"{len(examples)} notes in {args.out_dir} ({len(examples) - n_valid} train, {n_valid} valid); "
+        f"{len(notes) - len(examples)} silent notes dropped."
+    )
+
+
+def _cmd_evaluate(args):
+    from .training.evaluate import evaluate_weights
+    from .training.report import results_markdown
+
+    with _progress_bar(None, "resynthesis", "note") as bar:
+
+        def progress(n_done, n_total):
+            bar.total = n_total
+            bar.update(n_done - bar.n)
+
+        results = evaluate_weights(
+            args.weights, args.data_dir, args.out, notes=args.notes, seed=args.seed, batch_size=args.batch_size,
+            figures=args.figures, validation_crops=args.validation_crops, temperature=args.temperature,
+            unpitched=args.unpitched, transpositions=args.transpositions, progress=progress,
+        )
+    print(results_markdown(results))
+
+
+def _cmd_make_examples(args):
+    from .training.make_examples import make_examples
+
+    print(f"-> {make_examples(args.out_dir)}")
+
+
 def _cmd_dashboard(args):
     from .dashboard_server import voila_command
 
@@ -258,7 +306,12 @@ def _cmd_dashboard(args):
 
 
 def build_parser():
+    from .model.config import DEFAULT_MODEL_TEMPERATURE, PRECISIONS
     from .training.train import TrainConfig
+
+    temperature_help = (
+        f"softmax temperature > 0 (default: the model's: {DEFAULT_MODEL_TEMPERATURE:g} for the embedded model, else 1.0)"
+    )
 
     parser = argparse.ArgumentParser(prog="nsynth-widgets", description="NSynth WaveNet autoencoder tools.")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -277,10 +330,9 @@ def build_parser():
     p.add_argument("--model", default="default", help=_MODEL_HELP)
     p.add_argument("--batch-size", type=int, default=8, help="encodings generated together (default: %(default)s)")
     p.add_argument("--seed", type=int, default=0, help="sampling seed; equal seeds give equal audio (default: %(default)s)")
-    p.add_argument("--temperature", type=float, default=None,
-                   help="softmax temperature > 0 (default: the model's: 0.5 for the embedded model, else 1.0)")
+    p.add_argument("--temperature", type=float, default=None, help=temperature_help)
     p.add_argument("--greedy", action="store_true", help="take the most likely sample instead of sampling")
-    p.add_argument("--precision", choices=("float32", "int8"), default="float32",
+    p.add_argument("--precision", choices=PRECISIONS, default="float32",
                    help="decoder weights: int8 is ~3x faster for the published model (default: %(default)s)")
     p.add_argument("--transpose", type=float, default=0.0,
                    help="play the encodings this many semitones higher (negative: lower); needs a model with pitch "
@@ -314,8 +366,7 @@ def build_parser():
                    help="folder with <corner>_<pitch>.wav for every corner and pitch (the Open NSynth Super layout; "
                         "needed for --pitches with a model without pitch channels)")
     p.add_argument("--model", default="default", help=_MODEL_HELP)
-    p.add_argument("--precision", choices=("float32", "int8"), default="float32",
-                   help="decoder weights (default: %(default)s)")
+    p.add_argument("--precision", choices=PRECISIONS, default="float32", help="decoder weights (default: %(default)s)")
     p.add_argument("--batch-size", type=int, default=16,
                    help="sounds generated together, one Dask task (default: %(default)s)")
     p.add_argument("--scheduler", default="local",
@@ -323,8 +374,7 @@ def build_parser():
                         "Dask scheduler address such as tcp://HOST:8786 (default: %(default)s)")
     p.add_argument("--workers", type=int, default=2, help="processes for --scheduler processes (default: %(default)s)")
     p.add_argument("--seed", type=int, default=0, help="batch b is sampled with seed + b (default: %(default)s)")
-    p.add_argument("--temperature", type=float, default=None,
-                   help="softmax temperature > 0 (default: the model's: 0.5 for the embedded model, else 1.0)")
+    p.add_argument("--temperature", type=float, default=None, help=temperature_help)
     p.add_argument("--force", action="store_true", help="render everything again, even over a grid with other settings")
     p.set_defaults(run=_cmd_grid)
 
@@ -336,7 +386,22 @@ def build_parser():
     p.add_argument("--force", action="store_true", help="download again even when a complete copy is cached")
     p.set_defaults(run=_cmd_download)
 
-    p = sub.add_parser("train", help="train a model on notes rendered by `python -m nsynth_widgets.training.data`")
+    from .example_sounds import EXAMPLES_DIR
+    from .training.fluidsynth import DEFAULT_GAIN, DEFAULT_SOUNDFONT
+    from .training.notes import VELOCITIES
+
+    p = sub.add_parser("render-notes", help="render NSynth-like notes from a General MIDI SoundFont (resumable)")
+    p.add_argument("out_dir", type=Path, help="folder for audio/*.wav, examples.json, silent.json and pitch.npz")
+    p.add_argument("--pitch-step", type=int, default=1, help="keep every N-th pitch (default: %(default)s)")
+    p.add_argument("--programs", type=int, nargs="+", help="General MIDI programs (default: all of NSynth's families)")
+    p.add_argument("--velocities", type=int, nargs="+", default=list(VELOCITIES), help="MIDI velocities (default: %(default)s)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the train/valid split by instrument (default: %(default)s)")
+    p.add_argument("--limit", type=int, default=None, help="render at most N notes, spread evenly over the plan")
+    p.add_argument("--soundfont", default=DEFAULT_SOUNDFONT, help="SoundFont 2 file (default: %(default)s)")
+    p.add_argument("--gain", type=float, default=DEFAULT_GAIN, help="FluidSynth's master gain (default: %(default)s)")
+    p.set_defaults(run=_cmd_render_notes)
+
+    p = sub.add_parser("train", help="train a model on notes rendered by `nsynth-widgets render-notes`")
     p.add_argument("data_dir", type=Path, help="folder with examples.json and audio/ (rendered notes)")
     p.add_argument("run_dir", type=Path, help="folder for weights.npz, optimizer.npz and log.jsonl (resumed if present)")
     p.add_argument("--config", choices=["embedded", "h512_bo16"], default="embedded", help="architecture (default: %(default)s)")
@@ -379,6 +444,29 @@ def build_parser():
                         "(fresh optimizer; ignored when resuming)")
     p.set_defaults(run=_cmd_train)
 
+    p = sub.add_parser("evaluate", help="measure resynthesis quality of a weights file on held-out notes (valid split)")
+    p.add_argument("weights", type=Path, help="weights file (.npz) written by NSynth.save_weights or `train`")
+    p.add_argument("data_dir", type=Path, help="dataset folder written by `render-notes`")
+    p.add_argument("--out", type=Path, default=Path("evaluation"),
+                   help="folder for results.json and figures/ (default: %(default)s)")
+    p.add_argument("--notes", type=int, default=24, help="notes to evaluate (default: %(default)s)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the choice of notes and of sampling (default: %(default)s)")
+    p.add_argument("--batch-size", type=int, default=8, help="most notes per decoder call (default: %(default)s)")
+    p.add_argument("--figures", type=int, default=4, help="notes to draw (default: %(default)s)")
+    p.add_argument("--validation-crops", type=int, default=64,
+                   help="crops of 4096 samples for the validation loss (default: %(default)s)")
+    p.add_argument("--temperature", type=float, default=1.0,
+                   help="sampling temperature > 0 (default: %(default)s, the model's own distribution)")
+    p.add_argument("--unpitched", action="store_true",
+                   help="also resynthesize sounds without a pitch (noise, clicks, FluidR3 sound effects)")
+    p.add_argument("--transpositions", type=float, nargs="*", default=[-12, -7, 7, 12],
+                   help="semitones of the transposition check of a pitch-conditioned model (default: %(default)s)")
+    p.set_defaults(run=_cmd_evaluate)
+
+    p = sub.add_parser("make-examples", help="render the example sounds bundled with the package")
+    p.add_argument("out_dir", nargs="?", type=Path, default=EXAMPLES_DIR, help="where to write (default: %(default)s)")
+    p.set_defaults(run=_cmd_make_examples)
+
     p = sub.add_parser("dashboard", help="serve the dashboard with Voila")
     p.add_argument("--port", type=int, default=8866, help="port to listen on (default: %(default)s)")
     p.add_argument("--host", default="127.0.0.1", help="address to bind; 0.0.0.0 for a classroom server (default: %(default)s)")
@@ -397,6 +485,7 @@ _INTEGER_FLAGS = {
     "batch_size": (1, None), "steps": (1, None), "width": (1, None), "length": (1, None), "seed": (0, 2**63 - 1),
     "port": (1, 65535), "max_visitors": (1, None), "crop_length": (1, None), "warmup_steps": (0, None),
     "checkpoint_every": (1, None), "eval_every": (1, None), "excitation_harmonics": (0, None), "workers": (1, None),
+    "pitch_step": (1, 127), "limit": (1, None), "notes": (1, None), "figures": (0, None), "validation_crops": (1, None),
 }
 
 

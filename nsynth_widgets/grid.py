@@ -48,9 +48,9 @@ from ._files import atomic_path
 from .dsp.mix import bilinear_grid, weighted_mix
 from .dsp.pitch import median_pitch
 from .errors import (
-    AudioError, CheckpointError, ParameterError, check_bool, check_choice, check_integer, check_number, describe,
+    CheckpointError, ParameterError, check_bool, check_choice, check_integer, check_number, describe,
 )
-from .runtime import DEFAULT_MODEL, Synthesizer
+from .runtime import DEFAULT_MODEL, PRECISIONS, Synthesizer
 
 __all__ = ["render_grid", "GridResult", "grid_mixes", "set_pitch", "synthesize_batch", "MANIFEST", "SCHEDULERS"]
 
@@ -59,7 +59,6 @@ MANIFEST = "manifest.json"
 #: Scheduler names; anything else must be a scheduler address (``tcp://host:8786``) or a Client.
 SCHEDULERS = ("local", "processes")
 _FORMAT = "nsynth-widgets-grid/1"
-_PRECISIONS = ("float32", "int8")
 # settings that follow from others (the corners' audio is cut to `samples`, which follows from `seconds`)
 _DERIVED = ("samples", "sample_rate", "corner_audio_sha256")
 
@@ -211,7 +210,7 @@ def render_grid(
     seed : int >= 0
         Batch ``b`` is sampled with ``seed + b``.
     temperature : float, optional
-        Default: the model's (0.5 for the embedded model, else 1.0).
+        Default: the model's (:attr:`Synthesizer.default_temperature <nsynth_widgets.runtime.Synthesizer.default_temperature>`).
     corners_per_pitch : str or os.PathLike, optional
         A folder holding ``{name}_{pitch}.wav`` for every corner name and pitch (the Open NSynth
         Super layout, e.g. ``flute_48.wav``); each pitch then mixes its own corner notes.
@@ -233,7 +232,7 @@ def render_grid(
     out_dir = Path(out_dir)
     resolution = check_integer("resolution", resolution, 2)
     seconds = check_number("seconds", seconds, 0.0, low_open=True)
-    precision = check_choice("precision", precision, _PRECISIONS)
+    precision = check_choice("precision", precision, PRECISIONS)
     batch_size = check_integer("batch_size", batch_size, 1)
     workers = check_integer("workers", workers, 1)
     seed = check_integer("seed", seed, 0)
@@ -410,9 +409,7 @@ def _load_corners(sources, corners_per_pitch, pitches, samples, sample_rate):
             if isinstance(source, Path):
                 audio.append(load_audio(source, sample_rate=sample_rate))
             else:
-                audio.append(validate_audio(source, name=f"corners[{i}]"))
-                if audio[-1].ndim != 1:
-                    raise AudioError(f"`corners[{i}]` must be 1-D (mono) audio. Received: corners[{i}]={describe(source)}.")
+                audio.append(validate_audio(source, name=f"corners[{i}]", ndim=1))
         return {None: np.stack([fit(a) for a in audio])}
     folder = Path(corners_per_pitch)
     paths = {p: [folder / f"{source.stem}_{p}.wav" for source in sources] for p in pitches}

@@ -117,7 +117,7 @@ API = [
     ("chunk_size=0", lambda m, f: m.synthesize(ENCODING, chunk_size=0), ParameterError,
      r"`chunk_size` must be an integer >= 1. Received: chunk_size=0."),
     ("precision", lambda m, f: m.synthesize(ENCODING, precision="fp16"), ParameterError,
-     r"`precision` must be one of \('float32', 'int8'\). Received: precision='fp16'."),
+     r"`precision` must be one of \['float32', 'int8'\]. Received: precision='fp16'."),
     ("config", lambda m, f: type(m)("h512"), ParameterError, r"`config` must be a ModelConfig. Received: config='h512'"),
     # -- audio files: checked from the header before decoding
     ("region over max_duration", lambda m, f: load_audio(f["long.flac"], max_duration=60), AudioError,
@@ -134,9 +134,9 @@ API = [
      AudioError, r"`offset` \+ `duration` must be at most 30 s for an mp3 \(`max_duration`: libsndfile decodes an mp3 "
                  r"from its beginning\); convert it to wav, flac or ogg to read a later part."),
     ("max_duration=0", lambda m, f: load_audio(f["tone.wav"], max_duration=0), ParameterError,
-     r"`max_duration` must be None or a positive number of seconds. Received: max_duration=0."),
+     r"`max_duration` must be None or a finite number > 0. Received: max_duration=0."),
     ("max_channels=0", lambda m, f: load_audio(f["tone.wav"], max_channels=0), ParameterError,
-     r"`max_channels` must be an integer >= 1. Received: max_channels=0."),
+     r"`max_channels` must be None or an integer >= 1. Received: max_channels=0."),
     # -- encoding files: reported as malformed by name, never loaded in part
     ("npz", lambda m, f: load_encoding(f["archive.npz"]), EncodingError,
      r"`path` must be a .npy file written by NumPy \(an encoding\). Received: path='.*archive.npz' "

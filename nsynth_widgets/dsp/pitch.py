@@ -27,7 +27,8 @@ at most one block is analysed whole. The gap filling then runs over all frames a
 
 import numpy as np
 
-from ..errors import ParameterError, describe
+from ..errors import ParameterError, check_number, describe
+from .framing import HOP_LENGTH, SAMPLE_RATE
 
 __all__ = [
     "F0_REFERENCE_HZ",
@@ -94,7 +95,7 @@ def median_pitch(pitch):
     return 69.0 + 12.0 * median
 
 
-def estimate_pitch(audio, sample_rate=16000, hop_length=512):
+def estimate_pitch(audio, sample_rate=SAMPLE_RATE, hop_length=HOP_LENGTH):
     """f0 and voicing of every encoding frame.
 
     Parameters
@@ -210,11 +211,8 @@ def transpose_pitch(pitch_channel, semitones):
     -------
     moved : np.ndarray [shape=(..., frames)], float32
     """
-    if isinstance(semitones, bool) or not isinstance(semitones, (int, float, np.integer, np.floating)) or not (
-        np.isfinite(semitones)
-    ):
-        raise ParameterError(f"`semitones` must be a finite number. Received: semitones={describe(semitones)}.")
-    moved = np.asarray(pitch_channel, dtype=np.float64) + float(semitones) / 12.0
+    semitones = check_number("semitones", semitones)
+    moved = np.asarray(pitch_channel, dtype=np.float64) + semitones / 12.0
     low, high = TRANSPOSE_RANGE
     f0 = channel_to_f0(moved)
     if f0.size and (f0.min() < low or f0.max() > high):

@@ -1,7 +1,6 @@
 """`NSynth`: the model users hold: load once, encode, decode teacher-forced, synthesize."""
 
 import os
-from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TensorFlow's start-up chatter out of notebooks
 
@@ -13,21 +12,16 @@ from ..dsp.framing import trim_to_hop
 from ..dsp.mulaw import mu_law_decode, mu_law_encode
 from ..dsp.pitch import estimate_pitch, transpose_pitch
 from ..encodings import validate_encoding
-from ..errors import CheckpointError, EncodingError, ParameterError, SynthesisCancelled, check_integer, describe
+from ..errors import CheckpointError, EncodingError, ParameterError, SynthesisCancelled, check_choice, check_integer, describe
 from . import checkpoint
+from . import config as model_config
 from .config import H512_BO16, PRECISIONS, ModelConfig
 
-__all__ = ["NSynth", "DEFAULT_WEIGHTS", "ENCODE_BLOCK_FRAMES"]
+__all__ = ["NSynth", "ENCODE_BLOCK_FRAMES"]
 
-#: The embedded default model shipped with the package (see ``assets/MODEL_CARD.md``).
-DEFAULT_WEIGHTS = Path(__file__).resolve().parent.parent / "assets" / "default_model.npz"
 #: Frames of the learned channels computed per encoder call: long audio is encoded in blocks of
 #: this many frames (plus the receptive field's context), so memory stays flat.
 ENCODE_BLOCK_FRAMES = 256
-#: The sampling temperature the embedded model is heard at by default: measured on held-out
-#: instruments (model card), 0.5 brings its resyntheses from 10.4 to 7.9 dB spectral distance
-#: and puts a latent mix between the two notes (at 1.0 it is not); 1.0 is its raw distribution.
-DEFAULT_MODEL_TEMPERATURE = 0.5
 
 # softmax class → audio sample, for all 256 classes at once
 _CLASS_TO_AUDIO = mu_law_decode(np.arange(-128, 128))
@@ -54,7 +48,8 @@ class NSynth:
     ----------
     default_temperature : float
         Sampling temperature used when :meth:`synthesize` is given none: 1.0 (the model's own
-        distribution), :data:`DEFAULT_MODEL_TEMPERATURE` for :meth:`default`.
+        distribution), :data:`~nsynth_widgets.model.config.DEFAULT_MODEL_TEMPERATURE` for
+        :meth:`default`.
 
     Examples
     --------
@@ -62,6 +57,9 @@ class NSynth:
     >>> enc = model.encode(audio[:40000])        # (1, 78, 16)
     >>> out = model.synthesize(enc, seed=0)      # (1, 39936)
     """
+
+    #: Sampling temperature when :meth:`synthesize` is given none (set per model, see Attributes).
+    default_temperature = 1.0
 
     def __init__(self, config=H512_BO16, arrays=None, source="random initialisation"):
         if not isinstance(config, ModelConfig):
@@ -75,7 +73,6 @@ class NSynth:
             checkpoint.assign_variables(self.keras_model, arrays)
         self._decoder_weights = None
         self._encode_fn = None
-        self.default_temperature = 1.0
 
     # -- construction ----------------------------------------------------------------------
     @classmethod
@@ -96,15 +93,16 @@ class NSynth:
     @classmethod
     def default(cls):
         """The small embedded model shipped with the package (works offline, fast on a CPU)."""
-        if not DEFAULT_WEIGHTS.is_file():
+        weights = model_config.DEFAULT_WEIGHTS
+        if not weights.is_file():
             raise CheckpointError(
                 "`NSynth.default()` must find the embedded weights shipped with the package. "
-                f"Received: no file at '{DEFAULT_WEIGHTS}' (reinstall nsynth_widgets, or train one with "
+                f"Received: no file at '{weights}' (reinstall nsynth_widgets, or train one with "
                 "`nsynth-widgets train`)."
             )
-        model = cls.from_weights(DEFAULT_WEIGHTS)
+        model = cls.from_weights(weights)
         model.source = "embedded default model"
-        model.default_temperature = DEFAULT_MODEL_TEMPERATURE
+        model.default_temperature = model_config.DEFAULT_MODEL_TEMPERATURE
         return model
 
     def variables(self):
@@ -280,8 +278,7 @@ class NSynth:
         """
         from . import fastgen  # numba: imported when generation is near
 
-        if precision not in PRECISIONS:
-            raise ParameterError(f"`precision` must be one of {PRECISIONS}. Received: precision={describe(precision)}.")
+        check_choice("precision", precision, PRECISIONS)
         if self._decoder_weights is None:
             self._decoder_weights = {"float32": fastgen.DecoderWeights.from_arrays(self.variables(), self.config)}
         if precision not in self._decoder_weights:
@@ -305,7 +302,7 @@ class NSynth:
             Sampling noise; equal seeds give equal audio.
         temperature : float, optional
             Softmax temperature (> 0); lower is more conservative. Default:
-            :attr:`default_temperature` (1.0, or 0.5 for the embedded model).
+            :attr:`default_temperature`.
         greedy : bool
             Always take the most likely sample (deterministic, often duller).
         chunk_size : int

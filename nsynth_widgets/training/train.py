@@ -36,8 +36,9 @@ from pathlib import Path
 import numpy as np
 
 from .._files import atomic_path
+from ..dsp.framing import SAMPLE_RATE
 from ..dsp.mulaw import codes_to_classes, mu_law_encode
-from ..errors import ParameterError, check_number, describe
+from ..errors import ParameterError, check_bool, check_integer, check_number, describe
 from ..model.config import ModelConfig
 
 __all__ = ["TrainConfig", "train", "batch_to_inputs", "model_inputs", "shift_for_encoder", "warm_start_arrays"]
@@ -87,20 +88,16 @@ class TrainConfig:
     encoder_pitch_shift: float = 0.0
 
     def __post_init__(self):
-        for name in ("steps", "batch_size", "crop_length", "checkpoint_every", "eval_every", "eval_batches"):
-            value = getattr(self, name)
-            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                raise ParameterError(f"`{name}` must be a positive integer. Received: {name}={describe(value)}.")
-        if not (isinstance(self.learning_rate, (int, float)) and 0 < self.learning_rate < 1):
-            raise ParameterError(
-                f"`learning_rate` must be a number in (0, 1). Received: learning_rate={describe(self.learning_rate)}."
-            )
-        noise = self.input_noise
-        if isinstance(noise, bool) or not isinstance(noise, (int, float)) or not 0 <= noise < float("inf"):
-            raise ParameterError(f"`input_noise` must be a finite number >= 0. Received: input_noise={describe(noise)}.")
-        check_number("encoder_pitch_shift", self.encoder_pitch_shift, 0, 24)
-        if not isinstance(self.phase_lock, bool):
-            raise ParameterError(f"`phase_lock` must be True or False. Received: phase_lock={describe(self.phase_lock)}.")
+        checked = {
+            name: check_integer(name, getattr(self, name), 1)
+            for name in ("steps", "batch_size", "crop_length", "checkpoint_every", "eval_every", "eval_batches")
+        }
+        checked["learning_rate"] = check_number("learning_rate", self.learning_rate, 0, 1, low_open=True, high_open=True)
+        checked["input_noise"] = check_number("input_noise", self.input_noise, 0)
+        checked["encoder_pitch_shift"] = check_number("encoder_pitch_shift", self.encoder_pitch_shift, 0, 24)
+        checked["phase_lock"] = check_bool("phase_lock", self.phase_lock)
+        for name, value in checked.items():  # NumPy scalars become their Python counterparts
+            object.__setattr__(self, name, value)
 
 
 def batch_to_inputs(audio):
@@ -154,7 +151,7 @@ def model_inputs(model_config, audio, pitch=None, phase_lock=True, encoder_audio
     return {"audio": x, "encoder_audio": encoder_x, "pitch": pitch, "excitation": exc}, targets
 
 
-def shift_for_encoder(audio, max_semitones, rng, sample_rate=16000):
+def shift_for_encoder(audio, max_semitones, rng, sample_rate=SAMPLE_RATE):
     """Each crop pitch-shifted by a random interval, for the encoder's ears only.
 
     The learned channels of the encoding then cannot tell the decoder the pitch (it is off by an
@@ -288,7 +285,7 @@ def train(model_config, train_data, run_dir, config=TrainConfig(), valid_data=No
     ----------
     model_config : ModelConfig
     train_data, valid_data : object with ``random_crops(batch, length, rng) -> np.ndarray [(batch, length)]``
-        E.g. :class:`nsynth_widgets.training.data.NoteDataset`. For a pitch-conditioned model ``random_crops(batch, length, rng, with_pitch_channels=True)``
+        E.g. :class:`nsynth_widgets.training.dataset.NoteDataset`. For a pitch-conditioned model ``random_crops(batch, length, rng, with_pitch_channels=True)``
         must also give the crops' pitch channels ``(batch, length // hop_length, 2)``.
     run_dir : str or os.PathLike
         Where weights, optimizer state and the log go.

@@ -12,8 +12,8 @@ import os
 
 import ipywidgets
 
-from ..errors import ParameterError, describe
-from ..runtime import DEFAULT_MODEL, Synthesizer
+from ..errors import ParameterError, check_bool, describe
+from ..runtime import DEFAULT_MODEL, Synthesizer, default_weights
 from ._common import error_html, error_text, message_html, run_task
 from .session import Session
 
@@ -39,13 +39,12 @@ _TABS = (
 
 def _default_model_missing():
     """Text explaining that the embedded weights are absent, or "" when they are there."""
-    from ..model.nsynth import DEFAULT_WEIGHTS  # no TensorFlow: the module imports Keras lazily
-
-    if DEFAULT_WEIGHTS.is_file():
+    weights = default_weights()
+    if weights.is_file():
         return ""
     return (
         "The embedded default model is not installed (no file at "
-        f"'{DEFAULT_WEIGHTS}'): choose a checkpoint or weights file above and press Load model."
+        f"'{weights}'): choose a checkpoint or weights file above and press Load model."
     )
 
 
@@ -87,12 +86,10 @@ class Dashboard(ipywidgets.VBox):
             session = Session(model)
         elif not isinstance(session, Session):
             raise ParameterError(f"`session` must be a nsynth_widgets Session or None. Received: session={describe(session)}.")
-        if not isinstance(run_in_thread, bool):
-            raise ParameterError(f"`run_in_thread` must be True or False. Received: run_in_thread={describe(run_in_thread)}.")
+        run_in_thread = check_bool("run_in_thread", run_in_thread)
+        model_paths = check_bool("model_paths", model_paths, optional=True)
         if model_paths is None:
             model_paths = os.environ.get(MODEL_PATHS_ENV, "1") != "0"
-        elif not isinstance(model_paths, bool):
-            raise ParameterError(f"`model_paths` must be True, False or None. Received: model_paths={describe(model_paths)}.")
         self.session = session
         self.run_in_thread = run_in_thread
         self.model_paths = model_paths

@@ -17,7 +17,7 @@ import numpy as np
 from ..encodings import load_encoding
 from ..errors import EncodingError
 from ._common import Panel
-from .session import _MAX_NAME
+from .session import MAX_NAME_LENGTH
 from .upload import Upload
 
 __all__ = ["EncodePanel", "npy_bytes", "read_npy", "MAX_ENCODING_BYTES"]
@@ -129,7 +129,7 @@ class EncodePanel(Panel):
                 f"`file` must be at most {MAX_ENCODING_BYTES // 2**20} MB. Received: file={file.name!r} of "
                 f"{file.size / 2**20:.1f} MB."
             )
-        name = Path(file.name).stem.strip()[:_MAX_NAME] or "encoding"
+        name = Path(file.name).stem.strip()[:MAX_NAME_LENGTH] or "encoding"
         config = self.session.synthesizer.config  # loads the model: its width and hop set the rules
         encoding = read_npy(file.content, file.name, channels=config.bottleneck_width, max_frames=self.session.max_frames)
         self.session.set_encoding(name, encoding)

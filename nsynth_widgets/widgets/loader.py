@@ -16,11 +16,12 @@ from pathlib import Path
 import ipywidgets
 
 from ..audio import audio_info, load_audio
-from ..errors import AudioError, ParameterError
+from ..errors import AudioError, ParameterError, check_choice, check_integer, check_number
 from ..example_sounds import examples, load_example
 from ._common import Panel, audio_player, error_text, run_task, wav
 from .recorder import Recorder
-from .session import _MAX_NAME, MAX_SAMPLES, SAMPLE_RATE, _check_choice, _check_number
+from ..dsp.framing import SAMPLE_RATE
+from .session import MAX_NAME_LENGTH, MAX_SAMPLES
 from .upload import Upload
 
 __all__ = ["LoadPanel", "trim", "load_region", "ACCEPTED", "MAX_UPLOAD_BYTES", "MAX_FILES", "MAX_CHANNELS", "MAX_FILE_RATE", "DEFAULT_LENGTH"]
@@ -59,8 +60,8 @@ def trim(audio, start=0.0, length=DEFAULT_LENGTH, sample_rate=SAMPLE_RATE):
     region : np.ndarray [shape=(min(length, n - start * sample_rate),)]
         A copy.
     """
-    start = _check_number("start", start, 0.0, _MAX_START)
-    length = _check_number("length", length, 0, MAX_SAMPLES, integer=True)
+    start = check_number("start", start, 0.0, _MAX_START)
+    length = check_integer("length", length, 0, MAX_SAMPLES)
     first = int(round(start * sample_rate))
     if first >= len(audio):
         raise ParameterError(
@@ -72,7 +73,7 @@ def trim(audio, start=0.0, length=DEFAULT_LENGTH, sample_rate=SAMPLE_RATE):
 def _sound_name(filename):
     """A session name from an uploaded file's name: its stem, at most the allowed length."""
     stem = Path(filename).stem.strip()
-    return stem[:_MAX_NAME] or "upload"
+    return stem[:MAX_NAME_LENGTH] or "upload"
 
 
 def _upload_content(file):
@@ -107,8 +108,8 @@ def load_region(source, start=0.0, length=DEFAULT_LENGTH):
     -------
     audio : np.ndarray [shape=(n,)], float32, ``n <= length`` (``<= MAX_SAMPLES`` when ``length`` is 0)
     """
-    start = _check_number("start", start, 0.0, _MAX_START)
-    length = _check_number("length", length, 0, MAX_SAMPLES, integer=True)
+    start = check_number("start", start, 0.0, _MAX_START)
+    length = check_integer("length", length, 0, MAX_SAMPLES)
     info = audio_info(source)
     if info.duration is not None:  # a length the header gives: word the refusals in the panel's terms
         if start >= info.duration:
@@ -211,7 +212,7 @@ class LoadPanel(Panel):
         self._enqueue(add)
 
     def _add_example(self):
-        name = _check_choice("example", self.example.value, examples())
+        name = check_choice("example", self.example.value, examples())
         self._ok(self._add(name, trim(load_example(name), self.start.value, self.length.value)))
 
     def _on_recording(self, data, _mime):

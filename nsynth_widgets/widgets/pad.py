@@ -12,10 +12,9 @@ import html
 import ipywidgets
 
 from ..dsp.mix import bilinear_grid
-from ..errors import ParameterError
+from ..errors import ParameterError, check_choice, check_integer
 from ..grid import grid_mixes, synthesize_batch
 from ._common import BUSY, CHUNK_SIZE, Panel, SynthesisJob, audio_player, wav
-from .session import _check_choice, _check_number
 
 __all__ = ["PadPanel", "pad_weights", "CORNERS", "GRID_RANGE"]
 
@@ -39,7 +38,7 @@ def pad_weights(size):
         ``weights[row, column]`` for x = column / (size - 1) (left → right) and
         y = row / (size - 1) (top → bottom), in :data:`CORNERS` order.
     """
-    return bilinear_grid(_check_number("size", size, *GRID_RANGE, integer=True))
+    return bilinear_grid(check_integer("size", size, *GRID_RANGE))
 
 
 class PadPanel(Panel):
@@ -109,9 +108,9 @@ class PadPanel(Panel):
     def _start(self):
         names = self.session.names()
         sources = tuple(
-            _check_choice(corner.replace("-", "_"), widget.value, names) for corner, widget in zip(CORNERS, self.corners)
+            check_choice(corner.replace("-", "_"), widget.value, names) for corner, widget in zip(CORNERS, self.corners)
         )
-        size = _check_number("grid_size", self.grid_size.value, *GRID_RANGE, integer=True)
+        size = check_integer("grid_size", self.grid_size.value, *GRID_RANGE)
         weights = pad_weights(size).reshape(-1, 4)
         corners = []
 
@@ -166,8 +165,8 @@ class PadPanel(Panel):
         if self.grid_audio is None:
             raise ParameterError("`grid` must be precomputed before a point is played: press Precompute. Received: grid=None.")
         size = self.grid_audio.shape[0]
-        column = _check_number("x", self.x.value, 0, size - 1, integer=True)
-        row = _check_number("y", self.y.value, 0, size - 1, integer=True)
+        column = check_integer("x", self.x.value, 0, size - 1)
+        row = check_integer("y", self.y.value, 0, size - 1)
         self.player.value = wav(self.grid_audio[row, column])
         self.pad_view.value = self._pad_html(row, column)
 

@@ -14,8 +14,8 @@ import numpy as np
 
 from ..dsp.pitch import median_pitch
 from ..errors import ParameterError, check_choice
+from ..dsp.framing import SAMPLE_RATE
 from ._common import BUSY, CHUNK_SIZE, Panel, SynthesisJob, wav
-from .session import SAMPLE_RATE
 
 __all__ = ["PlayPanel", "KEYS", "NOTE_SECONDS", "keyboard_range", "note_name"]
 

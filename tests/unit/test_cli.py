@@ -188,7 +188,8 @@ def test_grid_renders_resumes_and_refuses_other_settings(tmp_path, capsys, weigh
 def test_every_flag_is_explained():
     parser = build_parser()
     subparsers = next(a for a in parser._actions if a.dest == "command").choices
-    assert set(subparsers) == {"encode", "synthesize", "mix", "grid", "download-checkpoint", "train", "dashboard"}
+    assert set(subparsers) == {"encode", "synthesize", "mix", "grid", "download-checkpoint", "train", "dashboard",
+                                "render-notes", "evaluate", "make-examples"}
     for name, sub in subparsers.items():
         for action in sub._actions:
             assert action.help, f"{name}: {action.dest} has no help text"
@@ -233,7 +234,7 @@ def test_train_a_wider_candidate_from_rendered_notes(tmp_path, capsys, monkeypat
     import json
 
     from nsynth_widgets.model.nsynth import NSynth
-    from nsynth_widgets.training.data import NoteDataset
+    from nsynth_widgets.training.dataset import NoteDataset
 
     crop_modes = set()
     original_random_crops = NoteDataset.random_crops

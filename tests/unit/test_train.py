@@ -95,7 +95,7 @@ def test_resuming_with_another_configuration_is_refused(tmp_path):
 
 
 @pytest.mark.parametrize("changes, match", [
-    ({"steps": 0}, r"`steps` must be a positive integer. Received: steps=0."),
+    ({"steps": 0}, r"`steps` must be an integer >= 1. Received: steps=0."),
     ({"learning_rate": 5.0}, r"`learning_rate` must be a number in \(0, 1\). Received: learning_rate=5.0."),
     ({"phase_lock": 1}, r"`phase_lock` must be True or False. Received: phase_lock=1."),
     ({"input_noise": -1}, r"`input_noise` must be a finite number >= 0. Received: input_noise=-1."),

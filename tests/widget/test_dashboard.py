@@ -11,9 +11,9 @@ from .conftest import tone
 
 @pytest.fixture
 def missing_default(monkeypatch, tmp_path):
-    import nsynth_widgets.model.nsynth as nsynth
+    import nsynth_widgets.model.config as model_config
 
-    monkeypatch.setattr(nsynth, "DEFAULT_WEIGHTS", tmp_path / "absent.npz")
+    monkeypatch.setattr(model_config, "DEFAULT_WEIGHTS", tmp_path / "absent.npz")
 
 
 def test_top_level_name():

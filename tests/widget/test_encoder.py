@@ -89,9 +89,9 @@ def test_read_npy_refuses_pickles():
 
 
 def test_missing_default_model_is_a_visible_message(monkeypatch, tmp_path):
-    import nsynth_widgets.model.nsynth as nsynth
+    import nsynth_widgets.model.config as model_config
 
-    monkeypatch.setattr(nsynth, "DEFAULT_WEIGHTS", tmp_path / "absent.npz")
+    monkeypatch.setattr(model_config, "DEFAULT_WEIGHTS", tmp_path / "absent.npz")
     session = Session()
     panel = EncodePanel(session, run_in_thread=False)
     session.add_sound("a", tone(2048))

@@ -28,6 +28,7 @@ _LAZY = {
     "download_checkpoint": "nsynth_widgets.download",
     "examples": "nsynth_widgets.example_sounds",
     "Dashboard": "nsynth_widgets.widgets.dashboard",
+    "render_grid": "nsynth_widgets.grid",
 }
 
 __all__ = sorted(_LAZY)

@@ -1,14 +1,20 @@
 """Load, check, save and serialise audio: everything the model sees is 16 kHz mono float32 in [-1, 1].
 
 Files are decoded with ``soundfile`` (libsndfile: wav, flac, ogg/vorbis, mp3 and more) and resampled with
-``soxr``. Only when libsndfile cannot decode a file does :func:`load_audio` fall back to ``librosa.load``
-(audioread/ffmpeg), which also reads what a browser's microphone recorder gives (webm/opus, m4a). librosa is
-imported only then, because it is slow to import.
+``soxr``. Only when libsndfile cannot decode a file does :func:`load_audio` fall back to ``audioread``
+(ffmpeg), which also reads what a browser's microphone recorder gives (webm/opus, m4a).
+
+Decoding is bounded before it starts: :func:`audio_info` reads a file's header only, and
+:func:`load_audio` decodes only the requested region, block by block (mixing each block to mono
+as it goes), after checking it against optional limits on duration, channels and sample rate. So
+a small file that expands to hours of audio costs no more than the region asked for.
 """
 
+import contextlib
+import dataclasses
 import io
-import numbers
 import os
+import pathlib
 import tempfile
 import warnings
 
@@ -17,25 +23,100 @@ import soundfile as sf
 import soxr
 
 from ._files import atomic_path
-from .errors import AudioError, ParameterError, describe
+from .dsp.framing import SAMPLE_RATE
+from .errors import AudioError, ParameterError, check_bool, check_integer, check_number, describe
 
-__all__ = ["load_audio", "validate_audio", "normalize", "pitch_shift", "save_audio", "to_wav_bytes", "duration_seconds"]
+__all__ = [
+    "AudioInfo", "audio_info", "load_audio", "validate_audio", "normalize", "pitch_shift", "save_audio", "to_wav_bytes",
+    "duration_seconds",
+]
 
 _SILENCE_PEAK = 1e-6  # below this peak amplitude a signal counts as silent
 _RANGE_TOLERANCE = 1e-4  # how far beyond [-1, 1] float rounding may reach before a signal is rejected
 _WRITE_FORMATS = {".wav": "WAV", ".flac": "FLAC"}
 _UNREADABLE = "`source` must be a readable audio file (wav, flac, ogg or mp3). Received: source={} (decoder said: {})."
+_BLOCK_FRAMES = 1 << 16  # frames decoded per block: memory while decoding is one block plus the region kept
 
 
-def load_audio(source, sample_rate=16000, mono=True, offset=0.0, duration=None):
-    """Decode an audio file into float32 samples at ``sample_rate``.
+@dataclasses.dataclass(frozen=True)
+class AudioInfo:
+    """What an audio file holds, from its header (nothing decoded).
+
+    Attributes
+    ----------
+    frames : int or None
+        Samples per channel at ``sample_rate``: for mp3 and the ffmpeg fallback, the decoder's
+        estimate; None when the header does not say (e.g. a browser's webm recording).
+    sample_rate : int
+        The file's rate in Hz.
+    channels : int
+    format : str
+        libsndfile's name of the format (``"WAV"``, ``"FLAC"``, ``"OGG"``, ``"MP3"``, ...), or
+        ``"FFMPEG"`` for a file only the fallback decoder reads.
+    """
+
+    frames: int
+    sample_rate: int
+    channels: int
+    format: str
+
+    @property
+    def duration(self):
+        """Length in seconds, or None when unknown."""
+        return None if self.frames is None else self.frames / self.sample_rate
+
+    @property
+    def decoded_from_start(self):
+        """True when reading a region also decodes everything before it into memory (mp3 in libsndfile)."""
+        return self.format == "MP3"
+
+
+def audio_info(source):
+    """Read an audio file's header: its length, rate and channels, without decoding its audio.
+
+    Parameters
+    ----------
+    source : str, os.PathLike, bytes, bytearray, memoryview or binary file object
+        As for :func:`load_audio`.
+
+    Returns
+    -------
+    info : AudioInfo
+
+    Raises
+    ------
+    AudioError
+        The file is missing, empty or not an audio file any decoder reads.
+    """
+    path, content = _resolve_source(source)
+    try:
+        with sf.SoundFile(path if content is None else io.BytesIO(content)) as sound:
+            return AudioInfo(int(sound.frames), int(sound.samplerate), int(sound.channels), sound.format)
+    except sf.SoundFileError as error:
+        soundfile_error = error
+    try:
+        with _named_file(path, content) as name, _audioread_open(name) as reader:
+            rate = int(reader.samplerate)
+            frames = int(round(reader.duration * rate)) if reader.duration else None
+            return AudioInfo(frames, rate, int(reader.channels), "FFMPEG")
+    except Exception:  # audioread/ffmpeg fail in many ways; the first decoder's reason is the useful one
+        raise _unreadable(source, soundfile_error) from soundfile_error
+
+
+def load_audio(source, sample_rate=SAMPLE_RATE, mono=True, offset=0.0, duration=None, max_duration=None, max_channels=None,
+               max_sample_rate=None):
+    """Decode a region of an audio file into float32 samples at ``sample_rate``.
+
+    Only the region ``[offset, offset + duration)`` is decoded, block by block; the limits are
+    checked against the file's header before any audio is decoded (and again while decoding,
+    so a header that understates the length cannot get past them).
 
     Parameters
     ----------
     source : str, os.PathLike, bytes, bytearray, memoryview or binary file object
         A path, the file's raw bytes (what an upload widget gives) or an object with ``read()``.
         wav (8/16/24/32-bit integer, 32/64-bit float), flac, ogg/vorbis and mp3 are read by libsndfile;
-        other formats are tried with librosa/audioread.
+        other formats are tried with audioread (ffmpeg).
     sample_rate : int
         Rate of the returned samples in Hz; any file rate is resampled with soxr (high quality).
     mono : bool
@@ -44,6 +125,14 @@ def load_audio(source, sample_rate=16000, mono=True, offset=0.0, duration=None):
         Start reading this many seconds into the file.
     duration : float or None
         Read at most this many seconds (None: to the end).
+    max_duration : float or None
+        Refuse a region longer than this many seconds (None: no limit). libsndfile decodes an mp3
+        from its beginning (it cannot seek in one exactly), so for mp3 the limit applies to
+        ``offset + duration``: what is decoded, not only what is kept.
+    max_channels : int or None
+        Refuse files with more channels than this (None: no limit).
+    max_sample_rate : int or None
+        Refuse files whose rate is above this many Hz (None: no limit).
 
     Returns
     -------
@@ -53,25 +142,25 @@ def load_audio(source, sample_rate=16000, mono=True, offset=0.0, duration=None):
     Raises
     ------
     AudioError
-        The file is missing, empty or unreadable, or its audio is silent, contains NaN/Inf or lies outside [-1, 1].
+        The file is missing, empty or unreadable, breaks a limit, or its audio is silent, contains
+        NaN/Inf or lies outside [-1, 1].
     ParameterError
-        ``sample_rate``, ``mono``, ``offset`` or ``duration`` break their rules.
+        An argument breaks its rule.
     """
-    _check_sample_rate(sample_rate)
-    if not isinstance(mono, (bool, np.bool_)):
-        raise ParameterError(f"`mono` must be True or False. Received: mono={describe(mono)}.")
-    if not _is_real(offset) or not np.isfinite(offset) or offset < 0:
-        raise ParameterError(f"`offset` must be a non-negative number of seconds. Received: offset={describe(offset)}.")
-    if duration is not None and (not _is_real(duration) or not np.isfinite(duration) or duration <= 0):
-        raise ParameterError(
-            f"`duration` must be None or a positive number of seconds. Received: duration={describe(duration)}."
-        )
+    sample_rate = check_integer("sample_rate", sample_rate, 1)
+    mono = check_bool("mono", mono)
+    offset = check_number("offset", offset, 0)
+    duration = check_number("duration", duration, 0, low_open=True, optional=True)
+    limits = _Limits(
+        check_number("max_duration", max_duration, 0, low_open=True, optional=True),
+        check_integer("max_channels", max_channels, 1, optional=True),
+        check_integer("max_sample_rate", max_sample_rate, 1, optional=True),
+    )
 
-    frames, file_rate = _decode(source, float(offset), duration)  # (n, channels) float32
+    request = _Request(source, offset, duration, mono, limits)
+    frames, file_rate = _decode(request)  # (n, channels, or 1 when mono) float32
     _check_audio(frames.T, "source", min_samples=1, allow_silence=False)
     n_file = frames.shape[0]
-    if mono:
-        frames = frames.mean(axis=1, keepdims=True)
     if file_rate != sample_rate:
         frames = soxr.resample(frames, file_rate, sample_rate, quality="HQ")
     if frames.shape[0] == 0:
@@ -84,8 +173,11 @@ def load_audio(source, sample_rate=16000, mono=True, offset=0.0, duration=None):
     return audio[0] if mono else audio
 
 
-def validate_audio(audio, name="audio", min_samples=1, allow_silence=False):
+def validate_audio(audio, name="audio", min_samples=1, allow_silence=False, ndim=None):
     """Check that ``audio`` is usable by the model and return it as a float32 copy.
+
+    The one validator of audio arrays: the model, the plots, the metrics and the widgets all
+    call it, so a sound is accepted or refused for the same reasons everywhere.
 
     Parameters
     ----------
@@ -97,6 +189,8 @@ def validate_audio(audio, name="audio", min_samples=1, allow_silence=False):
         Fewest samples each signal must have.
     allow_silence : bool
         Accept signals whose peak amplitude is below 1e-6.
+    ndim : {None, 1, 2}
+        Require one sound ``(n,)`` (1) or a batch ``(batch, n)`` (2); None accepts both.
 
     Returns
     -------
@@ -108,11 +202,9 @@ def validate_audio(audio, name="audio", min_samples=1, allow_silence=False):
     AudioError
         Wrong dtype or shape, empty, too short, NaN/Inf, silent, or values outside [-1, 1].
     """
-    if not isinstance(min_samples, numbers.Integral) or isinstance(min_samples, bool) or min_samples < 1:
-        raise ParameterError(
-            f"`min_samples` must be a positive integer. Received: min_samples={describe(min_samples)}."
-        )
-    array = _check_audio(audio, name, min_samples, allow_silence)
+    min_samples = check_integer("min_samples", min_samples, 1)
+    ndim = check_integer("ndim", ndim, 1, 2, optional=True)
+    array = _check_audio(audio, name, min_samples, allow_silence, ndim)
     result = array.astype(np.float32)
     np.clip(result, -1.0, 1.0, out=result)
     return result
@@ -134,8 +226,7 @@ def normalize(audio, peak=0.99):
     normalized : np.ndarray [shape=(n,) or (batch, n)], float32
         A new array; the input is never modified.
     """
-    if not _is_real(peak) or not 0 < peak <= 1:
-        raise ParameterError(f"`peak` must be a number in (0, 1]. Received: peak={describe(peak)}.")
+    peak = check_number("peak", peak, 0, 1, low_open=True)
     array = _check_array(audio, "audio", min_samples=1)
     current = _peak(array)
     if current < _SILENCE_PEAK:
@@ -148,7 +239,7 @@ def normalize(audio, peak=0.99):
     return result
 
 
-def pitch_shift(audio, semitones, sample_rate=16000):
+def pitch_shift(audio, semitones, sample_rate=SAMPLE_RATE):
     """The same sound a number of semitones higher or lower, same length (``librosa.effects.pitch_shift``).
 
     The route to another pitch for a model without pitch channels (the published one): shift the
@@ -168,16 +259,15 @@ def pitch_shift(audio, semitones, sample_rate=16000):
     """
     import librosa
 
-    from .errors import check_number
-
     semitones = check_number("semitones", semitones, -48, 48)
-    _check_sample_rate(sample_rate)
+    sample_rate = check_integer("sample_rate", sample_rate, 1)
     array = validate_audio(audio, allow_silence=True)
-    shifted = librosa.effects.pitch_shift(array, sr=sample_rate, n_steps=semitones)
+    n_fft = int(min(2048, 2 ** np.floor(np.log2(max(array.shape[-1], 16)))))  # short sounds: a shorter window
+    shifted = librosa.effects.pitch_shift(array, sr=sample_rate, n_steps=semitones, n_fft=n_fft)
     return np.clip(shifted, -1.0, 1.0).astype(np.float32)
 
 
-def save_audio(path, audio, sample_rate=16000, subtype="PCM_16"):
+def save_audio(path, audio, sample_rate=SAMPLE_RATE, subtype="PCM_16"):
     """Write one sound to a wav or flac file, atomically.
 
     The data go to a temporary file in the same folder, which then replaces ``path``: an interrupted or failed
@@ -193,6 +283,11 @@ def save_audio(path, audio, sample_rate=16000, subtype="PCM_16"):
         Sample rate written in the header, in Hz.
     subtype : str
         A libsndfile subtype the format supports, e.g. ``"PCM_16"`` (default), ``"PCM_24"``, ``"FLOAT"`` (wav only).
+
+    Returns
+    -------
+    path : pathlib.Path
+        The file written.
     """
     path = os.fspath(path)
     file_format = _WRITE_FORMATS.get(os.path.splitext(path)[1].lower())
@@ -210,9 +305,10 @@ def save_audio(path, audio, sample_rate=16000, subtype="PCM_16"):
 
     with atomic_path(path) as temporary:
         sf.write(temporary, samples, sample_rate, format=file_format, subtype=subtype.upper())
+    return pathlib.Path(path)
 
 
-def to_wav_bytes(audio, sample_rate=16000):
+def to_wav_bytes(audio, sample_rate=SAMPLE_RATE):
     """Encode one sound as a 16-bit PCM wav file in memory, e.g. for ``ipywidgets.Audio(value=...)``.
 
     Parameters
@@ -231,37 +327,54 @@ def to_wav_bytes(audio, sample_rate=16000):
     return buffer.getvalue()
 
 
-def duration_seconds(n_samples, sample_rate=16000):
+def duration_seconds(n_samples, sample_rate=SAMPLE_RATE):
     """Length in seconds of ``n_samples`` samples at ``sample_rate`` Hz."""
-    _check_sample_rate(sample_rate)
-    if not isinstance(n_samples, numbers.Integral) or isinstance(n_samples, bool) or n_samples < 0:
-        raise ParameterError(f"`n_samples` must be a non-negative integer. Received: n_samples={describe(n_samples)}.")
-    return int(n_samples) / int(sample_rate)
+    return check_integer("n_samples", n_samples, 0) / check_integer("sample_rate", sample_rate, 1)
 
 
 # ----------------------------------------------------------------------------------------------- decoding
 
 
-def _decode(source, offset, duration):
-    """Read the selected region of ``source`` as ``(frames (n, channels) float32, file_rate)``."""
-    path, content = _resolve_source(source)
+@dataclasses.dataclass(frozen=True)
+class _Limits:
+    duration: float = None
+    channels: int = None
+    sample_rate: int = None
+
+
+@dataclasses.dataclass(frozen=True)
+class _Request:
+    source: object
+    offset: float
+    duration: float
+    mono: bool
+    limits: _Limits
+
+
+def _decode(request):
+    """Read the requested region of the source as ``(frames (n, channels) float32, file_rate)``."""
+    path, content = _resolve_source(request.source)
     try:
-        return _read_soundfile(path if content is None else io.BytesIO(content), offset, duration)
+        sound = sf.SoundFile(path if content is None else io.BytesIO(content))
     except sf.SoundFileError as error:
         soundfile_error = error
+    else:
+        with sound:
+            try:
+                return _read_soundfile(sound, request)
+            except sf.SoundFileError as error:  # libsndfile knows the format: the file itself is broken
+                reason = getattr(error, "error_string", str(error)).rstrip(".")
+                raise AudioError(
+                    f"`source` must be a complete, uncorrupted {sound.format.lower()} file; nothing was loaded. "
+                    f"Received: source={_describe_source(request.source)} (decoder said: {reason})."
+                ) from error
     try:
-        if content is None:
-            return _read_librosa(path, offset, duration)
-        with tempfile.TemporaryDirectory() as folder:  # audioread/ffmpeg only read named files
-            spooled = os.path.join(folder, "upload")
-            with open(spooled, "wb") as file:
-                file.write(content)
-            return _read_librosa(spooled, offset, duration)
+        with _named_file(path, content) as name, _audioread_open(name) as reader:
+            return _read_audioread(reader, request)
     except ParameterError:
         raise
     except Exception:  # audioread/ffmpeg fail in many ways; the first decoder's reason is the useful one
-        reason = getattr(soundfile_error, "error_string", str(soundfile_error)).rstrip(".")
-        raise AudioError(_UNREADABLE.format(_describe_source(source), reason)) from soundfile_error
+        raise _unreadable(request.source, soundfile_error) from soundfile_error
 
 
 def _resolve_source(source):
@@ -295,30 +408,136 @@ def _resolve_source(source):
     return None, content
 
 
-def _read_soundfile(file, offset, duration):
-    with sf.SoundFile(file) as sound:
-        rate = sound.samplerate
-        if sound.format == "MP3":
-            # libsndfile's mp3 decoder can return wrong samples after a seek or a partial read: decode in one go.
-            frames = sound.read(dtype="float32", always_2d=True)
-            start, stop = _region(offset, duration, rate, len(frames))
-            return frames[start:stop], rate
-        start, stop = _region(offset, duration, rate, sound.frames)
-        sound.seek(start)
-        return sound.read(stop - start, dtype="float32", always_2d=True), rate
+def _unreadable(source, soundfile_error):
+    reason = getattr(soundfile_error, "error_string", str(soundfile_error)).rstrip(".")
+    return AudioError(_UNREADABLE.format(_describe_source(source), reason))
 
 
-def _read_librosa(path, offset, duration):
-    import librosa  # slow to import: only when libsndfile could not decode the file
+@contextlib.contextmanager
+def _named_file(path, content):
+    """``path``, or ``content`` spooled to a temporary file (audioread/ffmpeg only read named files)."""
+    if content is None:
+        yield path
+        return
+    with tempfile.TemporaryDirectory() as folder:
+        spooled = os.path.join(folder, "upload")
+        with open(spooled, "wb") as file:
+            file.write(content)
+        yield spooled
+
+
+def _audioread_open(path):
+    import audioread  # only when libsndfile could not decode the file
 
     with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", category=UserWarning)  # "PySoundFile failed. Trying audioread instead."
-        warnings.filterwarnings("ignore", category=FutureWarning)  # audioread fallback is deprecated in librosa
         warnings.filterwarnings("ignore", category=DeprecationWarning)  # audioread imports aifc, audioop, sunau
-        samples, rate = librosa.load(path, sr=None, mono=False, dtype=np.float32)
-    frames = samples.reshape(1, -1).T if samples.ndim == 1 else samples.T
-    start, stop = _region(offset, duration, rate, len(frames))
-    return frames[start:stop], int(rate)
+        return audioread.audio_open(path)
+
+
+def _check_format(request, info):
+    """Refuse, from the header alone, a file with too many channels or too high a rate."""
+    limits, source = request.limits, _describe_source(request.source)
+    if limits.channels is not None and info.channels > limits.channels:
+        raise AudioError(
+            f"`source` must have at most {limits.channels} channels (`max_channels`). "
+            f"Received: source={source} with {info.channels} channels."
+        )
+    if limits.sample_rate is not None and info.sample_rate > limits.sample_rate:
+        raise AudioError(
+            f"`source` must have a sample rate of at most {limits.sample_rate} Hz (`max_sample_rate`). "
+            f"Received: source={source} at {info.sample_rate} Hz."
+        )
+
+
+def _check_region(request, info):
+    """The region ``(start, stop)`` in frames, from a header that gives the length; refuse one over the limit."""
+    start, stop = _region(request.offset, request.duration, info.sample_rate, info.frames)
+    limit = request.limits.duration
+    if limit is not None:
+        if info.decoded_from_start and stop > _limit_frames(limit, info.sample_rate):
+            raise AudioError(
+                f"`offset` + `duration` must be at most {limit:g} s for an mp3 (`max_duration`: libsndfile "
+                "decodes an mp3 from its beginning); convert it to wav, flac or ogg to read a later part. "
+                f"Received: source={_describe_source(request.source)} of {info.duration:.2f} s, region ending at "
+                f"{stop / info.sample_rate:.2f} s."
+            )
+        if stop - start > _limit_frames(limit, info.sample_rate):
+            raise _too_long(request, f"{(stop - start) / info.sample_rate:.2f} s")
+    return start, stop
+
+
+def _limit_frames(seconds, rate):
+    return int(round(seconds * rate))
+
+
+def _too_long(request, length):
+    """The refusal of a region over ``max_duration``; ``length`` says how long it is (e.g. ``"61.00 s"``)."""
+    return AudioError(
+        f"`source` must hold at most {request.limits.duration:g} s from `offset` (`max_duration`); pass a shorter "
+        f"`duration`. Received: source={_describe_source(request.source)} with {length} from offset "
+        f"{request.offset:g} s."
+    )
+
+
+def _read_soundfile(sound, request):
+    info = AudioInfo(int(sound.frames), int(sound.samplerate), int(sound.channels), sound.format)
+    _check_format(request, info)
+    start, stop = _check_region(request, info)
+    if info.decoded_from_start:
+        # libsndfile's mp3 decoder returns wrong samples after a seek or after a partial read:
+        # decode everything up to the region's end in one read (bounded by the check above).
+        frames = sound.read(stop, dtype="float32", always_2d=True)[start:]
+        return (frames.mean(axis=1, keepdims=True) if request.mono else frames), info.sample_rate
+    sound.seek(start)
+    blocks = []
+    left = stop - start
+    while left > 0:  # the header's length bounds the reads, so a file cannot expand past it
+        block = sound.read(min(left, _BLOCK_FRAMES), dtype="float32", always_2d=True)
+        if not len(block):
+            break
+        blocks.append(block.mean(axis=1, keepdims=True) if request.mono else block)
+        left -= len(block)
+    return _joined(blocks, 1 if request.mono else info.channels), info.sample_rate
+
+
+def _read_audioread(reader, request):
+    """Stream ffmpeg's 16-bit blocks, keeping only the region and counting it against the limit.
+
+    ffmpeg decodes from the start; its header length is an estimate (absent for a browser's
+    webm recording), so the limit is enforced on the samples as they arrive.
+    """
+    rate, channels = int(reader.samplerate), int(reader.channels)
+    _check_format(request, AudioInfo(None, rate, channels, "FFMPEG"))
+    start = int(request.offset * rate)
+    stop = None if request.duration is None else start + _limit_frames(request.duration, rate)
+    cap = None if request.limits.duration is None else _limit_frames(request.limits.duration, rate)
+    blocks, position, kept = [], 0, 0
+    for buffer in reader:
+        block = np.frombuffer(buffer, dtype="<i2").reshape(-1, channels)
+        first, position = position, position + len(block)
+        block = block[max(0, start - first) : None if stop is None else max(0, stop - first)]
+        if len(block):
+            blocks.append(_to_float(block, request.mono))
+            kept += len(block)
+            if cap is not None and kept > cap:
+                raise _too_long(request, f"more than {request.limits.duration:g} s")  # decoding stops here
+        if stop is not None and position >= stop:
+            break
+    if request.offset > 0 and position <= start:
+        raise ParameterError(
+            f"`offset` must be less than the audio's duration ({position / rate:.3f} s). "
+            f"Received: offset={request.offset!r}."
+        )
+    return _joined(blocks, 1 if request.mono else channels), rate
+
+
+def _to_float(block, mono):
+    block = block.astype(np.float32) / np.float32(32768)
+    return block.mean(axis=1, keepdims=True) if mono else block
+
+
+def _joined(blocks, channels):
+    return np.concatenate(blocks) if blocks else np.zeros((0, channels), np.float32)
 
 
 def _region(offset, duration, rate, total):
@@ -345,7 +564,10 @@ def _describe_source(source):
 # ----------------------------------------------------------------------------------------------- checks
 
 
-def _check_array(audio, name, min_samples):
+_SHAPES = {None: "(n,) or (batch, n)", 1: "(n,) (one mono sound)", 2: "(batch, n)"}
+
+
+def _check_array(audio, name, min_samples, ndim=None):
     """Shape, dtype, length and finiteness checks; returns ``audio`` as an array without copying it."""
     try:
         array = np.asarray(audio)
@@ -357,8 +579,8 @@ def _check_array(audio, name, min_samples):
         raise AudioError(
             f"`{name}` must be an array of real numbers (float or integer). Received: {name}={describe(array)}."
         )
-    if array.ndim not in (1, 2):
-        raise AudioError(f"`{name}` must have shape (n,) or (batch, n). Received: {name}={describe(array)}.")
+    if array.ndim not in ((1, 2) if ndim is None else (ndim,)):
+        raise AudioError(f"`{name}` must have shape {_SHAPES[ndim]}. Received: {name}={describe(array)}.")
     if array.size == 0:
         raise AudioError(f"`{name}` must not be empty. Received: {name}={describe(array)}.")
     if array.shape[-1] < min_samples:
@@ -375,9 +597,9 @@ def _check_array(audio, name, min_samples):
     return array
 
 
-def _check_audio(audio, name, min_samples, allow_silence):
+def _check_audio(audio, name, min_samples, allow_silence, ndim=None):
     """All checks of :func:`validate_audio`; returns ``audio`` as an array without copying it."""
-    array = _check_array(audio, name, min_samples)
+    array = _check_array(audio, name, min_samples, ndim)
     peak = _peak(array)
     if peak < _SILENCE_PEAK and not allow_silence:
         raise AudioError(
@@ -395,7 +617,7 @@ def _check_audio(audio, name, min_samples, allow_silence):
 
 def _one_sound(audio, sample_rate):
     """Validate a single sound for writing: shape (n,) or (1, n) → float32 (n,)."""
-    _check_sample_rate(sample_rate)
+    check_integer("sample_rate", sample_rate, 1)
     samples = validate_audio(audio, allow_silence=True)
     if samples.ndim == 2:
         if samples.shape[0] != 1:
@@ -405,17 +627,6 @@ def _one_sound(audio, sample_rate):
             )
         samples = samples[0]
     return samples
-
-
-def _check_sample_rate(sample_rate):
-    if not isinstance(sample_rate, numbers.Integral) or isinstance(sample_rate, bool) or sample_rate <= 0:
-        raise ParameterError(
-            f"`sample_rate` must be a positive integer (Hz). Received: sample_rate={describe(sample_rate)}."
-        )
-
-
-def _is_real(value):
-    return isinstance(value, numbers.Real) and not isinstance(value, bool)
 
 
 def _peak(array):

@@ -1,16 +1,22 @@
-"""The ``nsynth-widgets`` command: encode, synthesize, mix, train, download, dashboard.
+"""The ``nsynth-widgets`` command: encode, synthesize, mix, grid, dashboard, download, and the training pipeline.
 
-Run ``nsynth-widgets COMMAND --help`` for every flag. Errors are printed as one line
-(no traceback) and the command exits with status 2.
+The training pipeline's commands (``render-notes``, ``train``, ``evaluate``, ``make-examples``)
+call :mod:`nsynth_widgets.training`.
+
+Run ``nsynth-widgets COMMAND --help`` for every flag. Every mistake is printed as one line
+naming the argument, its rule and the value (no traceback), and the command exits with status 2;
+inputs and outputs (writable folder, no result overwritten without ``--overwrite``) are checked
+before the long work starts. Each file written is printed as ``-> path`` (``download-checkpoint``
+prints the checkpoint prefix alone).
 """
 
 import argparse
 import os
 import sys
+import tempfile
 from pathlib import Path
 
-from .errors import NSynthWidgetsError
-from .model.config import PRECISIONS
+from .errors import NSynthWidgetsError, ParameterError, check_integer
 
 __all__ = ["main", "build_parser"]
 
@@ -20,10 +26,71 @@ _MODEL_HELP = (
 )
 
 
-def _progress_bar(total, desc, unit):
+def _progress_bar(total, desc, unit, initial=0):
     from tqdm import tqdm
 
-    return tqdm(total=total, desc=desc, unit=unit, unit_scale=True, disable=None)
+    return tqdm(total=total, desc=desc, unit=unit, unit_scale=True, disable=None, initial=initial)
+
+
+def _output_folder(folder, names, overwrite):
+    """Create ``folder``, prove it writable and free of the results; return the result paths.
+
+    Checked before any long work, so that a mistake costs nothing and nothing computed is lost.
+    """
+    if folder.exists() and not folder.is_dir():
+        raise ParameterError(
+            f"`--output` must be a folder (it receives one file per input). Received: --output='{folder}', a file."
+        )
+    repeated = sorted({name for name in names if names.count(name) > 1})
+    if repeated:
+        raise ParameterError(
+            f"`files` must have distinct names, since each result is named after its input. "
+            f"Received: {', '.join(repr(name) for name in repeated)} more than once."
+        )
+    _check_writable(folder, "--output")
+    paths = [folder / name for name in names]
+    _check_free(paths, overwrite)
+    return paths
+
+
+def _output_file(path, suffixes, overwrite):
+    """Check a single output file's suffix, folder and presence before the work starts."""
+    if path.suffix.lower() not in suffixes:
+        raise ParameterError(f"`--output` must end in {', '.join(suffixes)}. Received: --output='{path}'.")
+    _check_writable(path.parent, "--output")
+    _check_free([path], overwrite)
+    return path
+
+
+def _check_writable(folder, flag):
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as error:
+        raise ParameterError(
+            f"`{flag}` must be a folder that can be created and written. Received: {flag}='{folder}' "
+            f"({error.strerror or type(error).__name__})."
+        ) from error
+
+
+def _check_free(paths, overwrite):
+    folders = [str(p) for p in paths if p.is_dir()]
+    if folders:
+        raise ParameterError(f"`--output` must not hold folders where results go. Received: {', '.join(folders)}.")
+    existing = [str(p) for p in paths if p.exists()]
+    if existing and not overwrite:
+        shown = ", ".join(existing[:3]) + (f" and {len(existing) - 3} more" if len(existing) > 3 else "")
+        raise ParameterError(
+            f"`--output` must not already hold the results; pass --overwrite to replace them. Received: {shown}."
+        )
+
+
+def _check_inputs(files):
+    for path in files:
+        if not path.is_file():
+            why = "a folder" if path.is_dir() else "no such file"
+            raise ParameterError(f"`files` must be existing files. Received: '{path}' ({why}).")
 
 
 def _cmd_encode(args):
@@ -31,15 +98,17 @@ def _cmd_encode(args):
     from .encodings import save_encoding
     from .runtime import load_model
 
+    _check_inputs(args.files)
+    outputs = _output_folder(args.output, [Path(p).stem + ".npy" for p in args.files], args.overwrite)
     model = load_model(args.model)
-    args.output.mkdir(parents=True, exist_ok=True)
+    rate = model.config.sample_rate
     with _progress_bar(len(args.files), "encode", "file") as bar:
-        for path in args.files:
-            audio = load_audio(path, sample_rate=model.config.sample_rate)
+        for path, output in zip(args.files, outputs):
+            # only the kept region is decoded
+            audio = load_audio(path, sample_rate=rate, duration=args.length / rate if args.length else None)
             if args.length:
                 audio = audio[: args.length]
-            out = save_encoding(args.output / (Path(path).stem + ".npy"), model.encode(audio))
-            bar.write(f"{path} -> {out}")
+            bar.write(f"{path} -> {save_encoding(output, model.encode(audio))}")
             bar.update(1)
 
 
@@ -48,26 +117,26 @@ def _cmd_synthesize(args):
     from .encodings import load_encoding
     from .runtime import load_model
 
+    _check_inputs(args.files)
+    encodings = [load_encoding(p) for p in args.files]  # every file checked before the model loads
+    # a file may hold a batch of encodings: one wav per row
+    rows = [(f"{Path(p).stem}_{i}" if len(e) > 1 else Path(p).stem, row)
+            for p, e in zip(args.files, encodings) for i, row in enumerate(e)]
+    outputs = _output_folder(args.output, [name + ".wav" for name, _ in rows], args.overwrite)
     model = load_model(args.model)
-    encodings = [load_encoding(p) for p in args.files]
     if args.transpose:
-        encodings = [model.transpose(encoding, args.transpose) for encoding in encodings]
-    names = [Path(p).stem for p in args.files]
-    args.output.mkdir(parents=True, exist_ok=True)
-    for start in range(0, len(encodings), args.batch_size):
-        group = encodings[start : start + args.batch_size]
-        total = max(e.shape[1] for e in group) * model.config.hop_length
-        with _progress_bar(total, f"synthesize {start + 1}-{start + len(group)}/{len(encodings)}", "sample") as bar:
+        rows = [(name, model.transpose(row, args.transpose)[0]) for name, row in rows]
+    for start in range(0, len(rows), args.batch_size):
+        group = [row for _, row in rows[start : start + args.batch_size]]
+        total = max(len(row) for row in group) * model.config.hop_length
+        with _progress_bar(total, f"synthesize {start + 1}-{start + len(group)}/{len(rows)}", "sample") as bar:
             def progress(done, _total, _partial):
                 bar.update(done - bar.n)
 
-            rows = model.synthesize(list(group), seed=args.seed, temperature=args.temperature, greedy=args.greedy,
-                                    progress=progress, precision=args.precision)
-        # a file may hold a batch of encodings: one wav per row
-        row_names = [f"{n}_{i}" if len(e) > 1 else n for n, e in zip(names[start:], group) for i in range(len(e))]
-        for name, audio in zip(row_names, rows):
-            out = save_audio(args.output / f"{name}.wav", audio, sample_rate=model.config.sample_rate)
-            print(f"-> {out}")
+            audio = model.synthesize(group, seed=args.seed, temperature=args.temperature, greedy=args.greedy,
+                                     progress=progress, precision=args.precision)
+        for output, samples in zip(outputs[start:], audio):
+            print(f"-> {save_audio(output, samples, sample_rate=model.config.sample_rate)}")
 
 
 def _cmd_mix(args):
@@ -76,16 +145,55 @@ def _cmd_mix(args):
     from .encodings import load_encoding, save_encoding
     from .runtime import load_model
 
+    _check_inputs([args.first, args.second])
+    output = _output_file(args.output, (".npy", ".wav", ".flac"), args.overwrite)
     mixed = interpolate(load_encoding(args.first), load_encoding(args.second), args.weight)
     if args.stretch != 1.0:
         mixed = time_stretch(mixed, args.stretch)
-    if args.output.suffix == ".npy":
-        print(f"-> {save_encoding(args.output, mixed)}")
+    if output.suffix.lower() == ".npy":
+        print(f"-> {save_encoding(output, mixed)}")
         return
     model = load_model(args.model)
     with _progress_bar(mixed.shape[1] * model.config.hop_length, "synthesize mix", "sample") as bar:
         audio = model.synthesize(mixed, seed=args.seed, progress=lambda d, t, a: bar.update(d - bar.n))
-    print(f"-> {save_audio(args.output, audio[0], sample_rate=model.config.sample_rate)}")
+    print(f"-> {save_audio(output, audio[0], sample_rate=model.config.sample_rate)}")
+
+
+def _pitch_list(text):
+    """``"48,55,60"`` → ``[48, 55, 60]`` (argparse type of ``--pitches``)."""
+    try:
+        return [int(part) for part in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"`--pitches` must be MIDI pitches separated by commas, e.g. 48,55,60. Received: {text!r}."
+        ) from None
+
+
+def _cmd_grid(args):
+    from .grid import render_grid
+
+    bar = None
+
+    def progress(done, total):
+        nonlocal bar
+        if bar is None:  # sounds kept from an earlier run count as done, not in the rate and ETA
+            bar = _progress_bar(total, "grid", "sound", initial=done)
+        bar.update(done - bar.n)
+
+    try:
+        result = render_grid(
+            args.corners, args.output, resolution=args.resolution, seconds=args.seconds, pitches=args.pitches,
+            model=args.model, precision=args.precision, batch_size=args.batch_size, scheduler=args.scheduler,
+            workers=args.workers, seed=args.seed, temperature=args.temperature,
+            corners_per_pitch=args.corners_per_pitch, force=args.force, progress=progress,
+        )
+    except KeyboardInterrupt:
+        print(f"nsynth-widgets: stopped; run the same command again to resume {args.output}", file=sys.stderr)
+        raise
+    finally:
+        if bar is not None:
+            bar.close()
+    print(f"{len(result.written)} sounds written, {result.kept} kept -> {args.output / 'manifest.json'}")
 
 
 def _cmd_download(args):
@@ -99,18 +207,19 @@ def _cmd_download(args):
             bar = _progress_bar(total, "wavenet-ckpt.tar", "B")
         bar.update(done - bar.n)
 
+    # only the flags given are passed: the defaults (URL, cache folder, hash) live in download.py alone
+    given = {name: getattr(args, name) for name in ("url", "cache_dir", "sha256") if getattr(args, name) is not None}
     try:
-        prefix = download_checkpoint(url=args.url, cache_dir=args.cache_dir, sha256=args.sha256, force=args.force,
-                                     progress=progress)
+        prefix = download_checkpoint(force=args.force, progress=progress, **given)
     finally:
         if bar is not None:
             bar.close()
-    print(prefix)
+    print(prefix)  # the bare prefix, so that a script can capture it: PREFIX=$(nsynth-widgets download-checkpoint)
 
 
 def _cmd_train(args):
     from .model.config import EMBEDDED, H512_BO16
-    from .training.data import NoteDataset
+    from .training.dataset import NoteDataset
     from .training.train import TrainConfig, train
 
     configs = {"embedded": EMBEDDED, "h512_bo16": H512_BO16}
@@ -118,7 +227,7 @@ def _cmd_train(args):
                          learning_rate=args.learning_rate, warmup_steps=args.warmup_steps,
                          checkpoint_every=args.checkpoint_every, eval_every=args.eval_every, seed=args.seed,
                          input_noise=args.input_noise,
-                         phase_lock=not args.no_phase_lock)
+                         phase_lock=not args.no_phase_lock, encoder_pitch_shift=args.encoder_pitch_shift)
     train_data = NoteDataset(args.data_dir, "train", crops=args.crops)
     valid_data = NoteDataset(args.data_dir, "valid")
     bar = _progress_bar(config.steps, "train", "step")
@@ -139,6 +248,51 @@ def _cmd_train(args):
     print(f"weights: {args.run_dir / 'weights.npz'}")
 
 
+def _cmd_render_notes(args):
+    from .training.dataset import measure_pitch
+    from .training.fluidsynth import NoteRenderer
+    from .training.notes import plan_notes, render_dataset, spread
+
+    notes = plan_notes(args.programs, args.pitch_step, args.velocities, args.seed)
+    if args.limit is not None:
+        notes = spread(notes, args.limit)
+    with NoteRenderer(args.soundfont, args.gain) as renderer, _progress_bar(len(notes), "render", "note") as bar:
+        examples = render_dataset(
+            args.out_dir, notes, progress=lambda n_done, _: bar.update(n_done - bar.n), renderer=renderer
+        )
+    with _progress_bar(len(examples), "pitch", "note") as bar:
+        measure_pitch(args.out_dir, progress=lambda n_done, _: bar.update(n_done - bar.n))
+    n_valid = sum(note["split"] == "valid" for note in examples.values())
+    print(
+        f"{len(examples)} notes in {args.out_dir} ({len(examples) - n_valid} train, {n_valid} valid); "
+        f"{len(notes) - len(examples)} silent notes dropped."
+    )
+
+
+def _cmd_evaluate(args):
+    from .training.evaluate import evaluate_weights
+    from .training.report import results_markdown
+
+    with _progress_bar(None, "resynthesis", "note") as bar:
+
+        def progress(n_done, n_total):
+            bar.total = n_total
+            bar.update(n_done - bar.n)
+
+        results = evaluate_weights(
+            args.weights, args.data_dir, args.out, notes=args.notes, seed=args.seed, batch_size=args.batch_size,
+            figures=args.figures, validation_crops=args.validation_crops, temperature=args.temperature,
+            unpitched=args.unpitched, transpositions=args.transpositions, progress=progress,
+        )
+    print(results_markdown(results))
+
+
+def _cmd_make_examples(args):
+    from .training.make_examples import make_examples
+
+    print(f"-> {make_examples(args.out_dir)}")
+
+
 def _cmd_dashboard(args):
     from .dashboard_server import voila_command
 
@@ -146,11 +300,19 @@ def _cmd_dashboard(args):
         from .widgets.dashboard import MODEL_PATHS_ENV
 
         os.environ[MODEL_PATHS_ENV] = "0"  # inherited by the kernels Voila starts
-    command = voila_command(port=args.port, host=args.host, open_browser=not args.no_browser)
+    command = voila_command(port=args.port, host=args.host, open_browser=not args.no_browser,
+                            max_visitors=args.max_visitors)
     os.execvp(command[0], command)
 
 
 def build_parser():
+    from .model.config import DEFAULT_MODEL_TEMPERATURE, PRECISIONS
+    from .training.train import TrainConfig
+
+    temperature_help = (
+        f"softmax temperature > 0 (default: the model's: {DEFAULT_MODEL_TEMPERATURE:g} for the embedded model, else 1.0)"
+    )
+
     parser = argparse.ArgumentParser(prog="nsynth-widgets", description="NSynth WaveNet autoencoder tools.")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
@@ -159,6 +321,7 @@ def build_parser():
     p.add_argument("-o", "--output", type=Path, required=True, help="folder for the <name>.npy encodings")
     p.add_argument("--model", default="default", help=_MODEL_HELP)
     p.add_argument("--length", type=int, default=None, help="keep only the first N samples at 16 kHz (e.g. 40000)")
+    p.add_argument("--overwrite", action="store_true", help="replace encodings already in the output folder")
     p.set_defaults(run=_cmd_encode)
 
     p = sub.add_parser("synthesize", help="resynthesize audio from .npy encodings")
@@ -167,8 +330,7 @@ def build_parser():
     p.add_argument("--model", default="default", help=_MODEL_HELP)
     p.add_argument("--batch-size", type=int, default=8, help="encodings generated together (default: %(default)s)")
     p.add_argument("--seed", type=int, default=0, help="sampling seed; equal seeds give equal audio (default: %(default)s)")
-    p.add_argument("--temperature", type=float, default=None,
-                   help="softmax temperature > 0 (default: the model's: 0.5 for the embedded model, else 1.0)")
+    p.add_argument("--temperature", type=float, default=None, help=temperature_help)
     p.add_argument("--greedy", action="store_true", help="take the most likely sample instead of sampling")
     p.add_argument("--precision", choices=PRECISIONS, default="float32",
                    help="decoder weights: int8 is ~4x faster for the published model; w8a8 (int8 weights and "
@@ -176,17 +338,46 @@ def build_parser():
     p.add_argument("--transpose", type=float, default=0.0,
                    help="play the encodings this many semitones higher (negative: lower); needs a model with pitch "
                         "channels, such as the embedded one (default: %(default)s)")
+    p.add_argument("--overwrite", action="store_true", help="replace results already in the output folder")
     p.set_defaults(run=_cmd_synthesize)
 
     p = sub.add_parser("mix", help="mix two encodings in latent space; write .npy or synthesize to .wav")
     p.add_argument("first", type=Path, help="first encoding (.npy)")
     p.add_argument("second", type=Path, help="second encoding (.npy)")
-    p.add_argument("-o", "--output", type=Path, required=True, help="result: .npy (the mixed encoding) or .wav (audio)")
+    p.add_argument("-o", "--output", type=Path, required=True,
+                   help="result: .npy (the mixed encoding), or .wav or .flac (synthesized audio)")
     p.add_argument("--weight", type=float, default=0.5, help="0 = first, 1 = second (default: %(default)s)")
     p.add_argument("--stretch", type=float, default=1.0, help="time-stretch factor in [0.25, 4] (default: %(default)s)")
     p.add_argument("--model", default="default", help=_MODEL_HELP)
     p.add_argument("--seed", type=int, default=0, help="sampling seed (default: %(default)s)")
+    p.add_argument("--overwrite", action="store_true", help="replace the output file if it exists")
     p.set_defaults(run=_cmd_mix)
+
+    p = sub.add_parser("grid", help="render an NSynth-Super-style grid of latent mixes between four corner sounds")
+    p.add_argument("corners", nargs=4, type=Path, metavar="CORNER",
+                   help="four sounds: top-left, top-right, bottom-left, bottom-right (with --corners-per-pitch, "
+                        "only their names count)")
+    p.add_argument("-o", "--output", type=Path, required=True,
+                   help="folder for manifest.json and r<row>_c<column>[_p<pitch>].wav (a second run resumes it)")
+    p.add_argument("--resolution", type=int, default=5, help="points per side, corners included (default: %(default)s)")
+    p.add_argument("--seconds", type=float, default=2.0, help="length of every sound (default: %(default)s)")
+    p.add_argument("--pitches", type=_pitch_list, default=None,
+                   help="MIDI pitches to render each point at, e.g. 48,55,60,67 (default: the mix's own pitch)")
+    p.add_argument("--corners-per-pitch", type=Path, default=None, metavar="DIR",
+                   help="folder with <corner>_<pitch>.wav for every corner and pitch (the Open NSynth Super layout; "
+                        "needed for --pitches with a model without pitch channels)")
+    p.add_argument("--model", default="default", help=_MODEL_HELP)
+    p.add_argument("--precision", choices=PRECISIONS, default="float32", help="decoder weights (default: %(default)s)")
+    p.add_argument("--batch-size", type=int, default=16,
+                   help="sounds generated together, one Dask task (default: %(default)s)")
+    p.add_argument("--scheduler", default="local",
+                   help="'local' (this process), 'processes' (a local Dask cluster of --workers processes) or a "
+                        "Dask scheduler address such as tcp://HOST:8786 (default: %(default)s)")
+    p.add_argument("--workers", type=int, default=2, help="processes for --scheduler processes (default: %(default)s)")
+    p.add_argument("--seed", type=int, default=0, help="batch b is sampled with seed + b (default: %(default)s)")
+    p.add_argument("--temperature", type=float, default=None, help=temperature_help)
+    p.add_argument("--force", action="store_true", help="render everything again, even over a grid with other settings")
+    p.set_defaults(run=_cmd_grid)
 
     p = sub.add_parser("download-checkpoint", help="download and unpack the published NSynth checkpoint (about 1 GB)")
     p.add_argument("--url", default=None, help="where to fetch wavenet-ckpt.tar (default: magenta's published URL)")
@@ -196,39 +387,86 @@ def build_parser():
     p.add_argument("--force", action="store_true", help="download again even when a complete copy is cached")
     p.set_defaults(run=_cmd_download)
 
-    p = sub.add_parser("train", help="train a model on notes rendered by `python -m nsynth_widgets.training.data`")
+    from .example_sounds import EXAMPLES_DIR
+    from .training.fluidsynth import DEFAULT_GAIN, DEFAULT_SOUNDFONT
+    from .training.notes import VELOCITIES
+
+    p = sub.add_parser("render-notes", help="render NSynth-like notes from a General MIDI SoundFont (resumable)")
+    p.add_argument("out_dir", type=Path, help="folder for audio/*.wav, examples.json, silent.json and pitch.npz")
+    p.add_argument("--pitch-step", type=int, default=1, help="keep every N-th pitch (default: %(default)s)")
+    p.add_argument("--programs", type=int, nargs="+", help="General MIDI programs (default: all of NSynth's families)")
+    p.add_argument("--velocities", type=int, nargs="+", default=list(VELOCITIES), help="MIDI velocities (default: %(default)s)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the train/valid split by instrument (default: %(default)s)")
+    p.add_argument("--limit", type=int, default=None, help="render at most N notes, spread evenly over the plan")
+    p.add_argument("--soundfont", default=DEFAULT_SOUNDFONT, help="SoundFont 2 file (default: %(default)s)")
+    p.add_argument("--gain", type=float, default=DEFAULT_GAIN, help="FluidSynth's master gain (default: %(default)s)")
+    p.set_defaults(run=_cmd_render_notes)
+
+    p = sub.add_parser("train", help="train a model on notes rendered by `nsynth-widgets render-notes`")
     p.add_argument("data_dir", type=Path, help="folder with examples.json and audio/ (rendered notes)")
     p.add_argument("run_dir", type=Path, help="folder for weights.npz, optimizer.npz and log.jsonl (resumed if present)")
     p.add_argument("--config", choices=["embedded", "h512_bo16"], default="embedded", help="architecture (default: %(default)s)")
     p.add_argument("--width", type=int, default=None,
                    help="decoder residual and skip channels instead of the config's (e.g. 96 to train a larger "
                         "candidate of the embedded model; the encoder is unchanged)")
-    p.add_argument("--steps", type=int, default=6000, help="total optimisation steps (default: %(default)s)")
-    p.add_argument("--batch-size", type=int, default=8, help="crops per step (default: %(default)s)")
-    p.add_argument("--crop-length", type=int, default=4096, help="samples per crop (default: %(default)s)")
-    p.add_argument("--learning-rate", type=float, default=2e-3, help="peak Adam learning rate (default: %(default)s)")
-    p.add_argument("--warmup-steps", type=int, default=200, help="linear warm-up steps (default: %(default)s)")
-    p.add_argument("--checkpoint-every", type=int, default=100, help="steps between checkpoints (default: %(default)s)")
-    p.add_argument("--eval-every", type=int, default=100, help="steps between validation losses (default: %(default)s)")
-    p.add_argument("--seed", type=int, default=0, help="data and initialisation seed (default: %(default)s)")
+    defaults = TrainConfig()  # the flags' defaults are the configuration's
+    p.add_argument("--steps", type=int, default=defaults.steps, help="total optimisation steps (default: %(default)s)")
+    p.add_argument("--batch-size", type=int, default=defaults.batch_size, help="crops per step (default: %(default)s)")
+    p.add_argument("--crop-length", type=int, default=defaults.crop_length, help="samples per crop (default: %(default)s)")
+    p.add_argument("--learning-rate", type=float, default=defaults.learning_rate,
+                   help="peak Adam learning rate (default: %(default)s)")
+    p.add_argument("--warmup-steps", type=int, default=defaults.warmup_steps,
+                   help="linear warm-up steps (default: %(default)s)")
+    p.add_argument("--checkpoint-every", type=int, default=defaults.checkpoint_every,
+                   help="steps between checkpoints (default: %(default)s)")
+    p.add_argument("--eval-every", type=int, default=defaults.eval_every,
+                   help="steps between validation losses (default: %(default)s)")
+    p.add_argument("--seed", type=int, default=defaults.seed, help="data and initialisation seed (default: %(default)s)")
     p.add_argument("--crops", choices=("uniform", "sounding"), default="uniform",
                    help="where training crops start: anywhere in a note, or where at least half of the crop "
                         "sounds (skips crops of silence; validation crops stay uniform) (default: %(default)s)")
-    p.add_argument("--input-noise", type=float, default=0.0,
-                   help="standard deviation, in mu-law code steps, of Gaussian noise added to the past samples the "
-                        "decoder reads on training steps, so that it learns to recover from its own sampling errors; "
-                        "0 turns it off (default: %(default)s)")
+    p.add_argument("--input-noise", type=float, default=defaults.input_noise,
+                   help="largest standard deviation, in mu-law code steps, of Gaussian noise added to the past "
+                        "samples the decoder reads on training steps (each crop's level drawn below it), so that it "
+                        "learns to recover from its own sampling errors; 0 turns it off (default: %(default)s)")
     p.add_argument("--excitation-harmonics", type=int, default=None,
                    help="harmonics of the oscillator a pitch-conditioned decoder hears, instead of the config's "
                         "(the embedded config: 8); 0 trains a model without pitch channels")
     p.add_argument("--no-phase-lock", action="store_true",
                    help="pitch-conditioned models: start the oscillator at phase 0 in every crop instead of aligning "
                         "it with the crop's fundamental")
+    p.add_argument("--encoder-pitch-shift", type=float, default=defaults.encoder_pitch_shift,
+                   help="pitch-conditioned models: on training steps the encoder hears each crop shifted by a random "
+                        "interval of up to this many semitones, so that the pitch comes from the f0 channel, not from "
+                        "the learned ones; 0 turns it off (default: %(default)s)")
     p.add_argument("--restart", action="store_true", help="start from scratch even if run_dir holds a checkpoint")
     p.add_argument("--init-weights", type=Path, default=None,
                    help="start a new run from these weights, e.g. nsynth_widgets/assets/default_model.npz "
                         "(fresh optimizer; ignored when resuming)")
     p.set_defaults(run=_cmd_train)
+
+    p = sub.add_parser("evaluate", help="measure resynthesis quality of a weights file on held-out notes (valid split)")
+    p.add_argument("weights", type=Path, help="weights file (.npz) written by NSynth.save_weights or `train`")
+    p.add_argument("data_dir", type=Path, help="dataset folder written by `render-notes`")
+    p.add_argument("--out", type=Path, default=Path("evaluation"),
+                   help="folder for results.json and figures/ (default: %(default)s)")
+    p.add_argument("--notes", type=int, default=24, help="notes to evaluate (default: %(default)s)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the choice of notes and of sampling (default: %(default)s)")
+    p.add_argument("--batch-size", type=int, default=8, help="most notes per decoder call (default: %(default)s)")
+    p.add_argument("--figures", type=int, default=4, help="notes to draw (default: %(default)s)")
+    p.add_argument("--validation-crops", type=int, default=64,
+                   help="crops of 4096 samples for the validation loss (default: %(default)s)")
+    p.add_argument("--temperature", type=float, default=1.0,
+                   help="sampling temperature > 0 (default: %(default)s, the model's own distribution)")
+    p.add_argument("--unpitched", action="store_true",
+                   help="also resynthesize sounds without a pitch (noise, clicks, FluidR3 sound effects)")
+    p.add_argument("--transpositions", type=float, nargs="*", default=[-12, -7, 7, 12],
+                   help="semitones of the transposition check of a pitch-conditioned model (default: %(default)s)")
+    p.set_defaults(run=_cmd_evaluate)
+
+    p = sub.add_parser("make-examples", help="render the example sounds bundled with the package")
+    p.add_argument("out_dir", nargs="?", type=Path, default=EXAMPLES_DIR, help="where to write (default: %(default)s)")
+    p.set_defaults(run=_cmd_make_examples)
 
     p = sub.add_parser("dashboard", help="serve the dashboard with Voila")
     p.add_argument("--port", type=int, default=8866, help="port to listen on (default: %(default)s)")
@@ -236,20 +474,30 @@ def build_parser():
     p.add_argument("--no-browser", action="store_true", help="do not open a browser")
     p.add_argument("--public", action="store_true",
                    help="for a shared server: visitors can use the embedded model only, not load files by path")
+    p.add_argument("--max-visitors", type=int, default=None,
+                   help="visitors served at once; more get a 'server busy' page (default: about one per 0.9 GB "
+                        "of this machine's memory)")
     p.set_defaults(run=_cmd_dashboard)
     return parser
+
+
+#: Integer flags and their smallest (and largest) allowed values, checked before any work.
+_INTEGER_FLAGS = {
+    "batch_size": (1, None), "steps": (1, None), "width": (1, None), "length": (1, None), "seed": (0, 2**63 - 1),
+    "port": (1, 65535), "max_visitors": (1, None), "crop_length": (1, None), "warmup_steps": (0, None),
+    "checkpoint_every": (1, None), "eval_every": (1, None), "excitation_harmonics": (0, None), "workers": (1, None),
+    "pitch_step": (1, 127), "limit": (1, None), "notes": (1, None), "figures": (0, None), "validation_crops": (1, None),
+}
 
 
 def main(argv=None):
     """Entry point of ``nsynth-widgets``; returns the exit status."""
     args = build_parser().parse_args(argv)
-    for name in ("batch_size", "steps", "width"):
-        value = getattr(args, name, None)
-        if value is not None and value < 1:
-            print(f"nsynth-widgets: error: `--{name.replace('_', '-')}` must be a positive integer. Received: {value}.",
-                  file=sys.stderr)
-            return 2
     try:
+        for name, (low, high) in _INTEGER_FLAGS.items():
+            value = getattr(args, name, None)
+            if value is not None:
+                check_integer(f"--{name.replace('_', '-')}", value, low, high)
         args.run(args)
     except NSynthWidgetsError as error:
         print(f"nsynth-widgets: error: {error}", file=sys.stderr)

@@ -85,14 +85,18 @@ def describe(value, max_len=60):
     return text if len(text) <= max_len else text[: max_len - 3] + "..."
 
 
-def check_integer(name, value, low, high=None):
+def check_integer(name, value, low, high=None, optional=False):
     """Return ``value`` as an ``int`` if it is an integer in ``[low, high]`` (``high=None``: no upper bound).
+
+    ``optional=True`` also accepts ``None`` (returned as is).
 
     Raises
     ------
     ParameterError
         "`name` must be an integer in [low, high]. Received: name=value." (bools are refused).
     """
+    if optional and value is None:
+        return None
     if (
         not isinstance(value, numbers.Integral)
         or isinstance(value, bool)
@@ -100,12 +104,15 @@ def check_integer(name, value, low, high=None):
         or (high is not None and value > high)
     ):
         rule = f"an integer in [{low}, {high}]" if high is not None else f"an integer >= {low}"
-        raise ParameterError(f"`{name}` must be {rule}. Received: {name}={describe(value)}.")
+        raise ParameterError(f"`{name}` must be {_or_none(rule, optional)}. Received: {name}={describe(value)}.")
     return int(value)
 
 
-def check_number(name, value, low=-math.inf, high=math.inf):
+def check_number(name, value, low=-math.inf, high=math.inf, low_open=False, high_open=False, optional=False):
     """Return ``value`` as a ``float`` if it is a finite real number in ``[low, high]``.
+
+    ``low_open=True`` excludes ``low`` itself (``(low, high]``, e.g. ``low=0`` for "> 0"), and
+    ``high_open=True`` excludes ``high``. ``optional=True`` also accepts ``None`` (returned as is).
 
     Raises
     ------
@@ -113,28 +120,39 @@ def check_number(name, value, low=-math.inf, high=math.inf):
         "`name` must be a finite number in [low, high]. Received: name=value." (bools, NaN and
         infinities are refused; an unbounded side is left out of the rule).
     """
+    if optional and value is None:
+        return None
     if (
         not isinstance(value, numbers.Real)
         or isinstance(value, bool)
         or not math.isfinite(value)
         or not low <= value <= high
+        or (low_open and value == low)
+        or (high_open and value == high)
     ):
+        above, below = (">" if low_open else ">="), ("<" if high_open else "<=")
         if math.isinf(low) and math.isinf(high):
             rule = "a finite number"
         elif math.isinf(high):
-            rule = f"a finite number >= {low:g}"
+            rule = f"a finite number {above} {low:g}"
         elif math.isinf(low):
-            rule = f"a finite number <= {high:g}"
+            rule = f"a finite number {below} {high:g}"
         else:
-            rule = f"a number in [{low:g}, {high:g}]"
-        raise ParameterError(f"`{name}` must be {rule}. Received: {name}={describe(value)}.")
+            rule = f"a number in {'(' if low_open else '['}{low:g}, {high:g}{')' if high_open else ']'}"
+        raise ParameterError(f"`{name}` must be {_or_none(rule, optional)}. Received: {name}={describe(value)}.")
     return float(value)
 
 
-def check_bool(name, value):
-    """Return ``value`` if it is ``True`` or ``False`` (NumPy bools included), else raise."""
+def check_bool(name, value, optional=False):
+    """Return ``value`` if it is ``True`` or ``False`` (NumPy bools included), else raise.
+
+    ``optional=True`` also accepts ``None`` (returned as is).
+    """
+    if optional and value is None:
+        return None
     if not isinstance(value, (bool, np.bool_)):
-        raise ParameterError(f"`{name}` must be True or False. Received: {name}={describe(value)}.")
+        rule = "True, False or None" if optional else "True or False"
+        raise ParameterError(f"`{name}` must be {rule}. Received: {name}={describe(value)}.")
     return bool(value)
 
 
@@ -145,3 +163,7 @@ def check_choice(name, value, choices):
         listing = shown if len(shown) <= 10 else shown[:10] + ["..."]
         raise ParameterError(f"`{name}` must be one of {listing}. Received: {name}={describe(value)}.")
     return value
+
+
+def _or_none(rule, optional):
+    return f"None or {rule}" if optional else rule

@@ -2,23 +2,24 @@
 
 from pathlib import Path
 
-from .errors import ParameterError
+from .errors import check_choice
+from .dsp.framing import SAMPLE_RATE
 
-__all__ = ["examples", "load_example"]
+__all__ = ["EXAMPLES_DIR", "examples", "load_example"]
 
-_DIR = Path(__file__).resolve().parent / "assets" / "examples"
+#: The folder of the bundled example sounds (written by ``nsynth-widgets make-examples``).
+EXAMPLES_DIR = Path(__file__).resolve().parent / "assets" / "examples"
 
 
 def examples():
     """Bundled example sounds: ``dict[name, pathlib.Path]`` sorted by name (4 s, 16 kHz wav)."""
-    return {path.stem: path for path in sorted(_DIR.glob("*.wav"))}
+    return {path.stem: path for path in sorted(EXAMPLES_DIR.glob("*.wav"))}
 
 
-def load_example(name, sample_rate=16000):
+def load_example(name, sample_rate=SAMPLE_RATE):
     """Load one bundled example as mono float32 ``(n,)`` audio."""
     from .audio import load_audio
 
     available = examples()
-    if name not in available:
-        raise ParameterError(f"`name` must be one of {sorted(available)}. Received: name={name!r}.")
+    check_choice("name", name, available)
     return load_audio(available[name], sample_rate=sample_rate)

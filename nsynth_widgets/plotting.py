@@ -6,13 +6,12 @@ is registered with pyplot and no global state leaks into a notebook or a server.
 in seconds at ``sample_rate``; encoding frames are drawn at their centres, so a waveform and its
 encoding line up on a shared time axis.
 
-librosa is imported inside the one function that needs it (the rainbowgram), so importing this
-module stays cheap. Nothing here imports TensorFlow.
+librosa is imported inside the functions that need it (the spectrogram's STFT, the rainbowgram),
+so importing this module stays cheap. Nothing here imports TensorFlow.
 """
 
 import functools
 import io
-import numbers
 import warnings
 
 import numpy as np
@@ -21,7 +20,10 @@ from matplotlib.axes import Axes
 from matplotlib.colors import Colormap
 from matplotlib.figure import Figure
 
-from .errors import AudioError, EncodingError, ParameterError, describe
+from .audio import validate_audio
+from .metrics import spectral_distance, stft_magnitude
+from .errors import EncodingError, ParameterError, check_integer, check_number, describe
+from .dsp.framing import HOP_LENGTH, SAMPLE_RATE
 
 __all__ = [
     "plot_waveform",
@@ -30,38 +32,18 @@ __all__ = [
     "plot_f0",
     "plot_spectrogram",
     "plot_rainbowgram",
-    "spectral_distance",
     "compare_figure",
     "encoding_figure",
     "figure_to_png",
 ]
-
-_RELATIVE_FLOOR_DB = -80.0  # spectral_distance ignores detail this far below the louder signal
-
 
 # --------------------------------------------------------------------------------------------
 # validation
 
 
 def _check_audio(audio, name="audio"):
-    """Return ``audio`` as a 1-D float array with at least one sample, all finite (no copy)."""
-    try:
-        array = np.asarray(audio)
-    except ValueError:
-        array = None
-    if array is None or array.dtype.kind != "f":
-        raise AudioError(f"`{name}` must be a 1-D array of floats. Received: {name}={describe(audio)}.")
-    if array.ndim != 1 or array.size == 0:
-        raise AudioError(
-            f"`{name}` must be a 1-D array with at least one sample. Received: {name}={describe(audio)}."
-        )
-    bad = int(np.count_nonzero(~np.isfinite(array)))
-    if bad:
-        raise AudioError(
-            f"`{name}` must contain only finite values (no NaN or Inf). "
-            f"Received: {name}={describe(audio)} with {bad} non-finite values."
-        )
-    return array
+    """``audio`` as one sound that may be silent: float32 ``(n,)`` (see :func:`~nsynth_widgets.audio.validate_audio`)."""
+    return validate_audio(audio, name, allow_silence=True, ndim=1)
 
 
 def _check_encoding(encoding):
@@ -90,19 +72,6 @@ def _check_encoding(encoding):
     return array
 
 
-def _check_positive(value, name, integer=False):
-    kinds = (numbers.Integral,) if integer else (numbers.Real,)
-    if (
-        not isinstance(value, kinds)
-        or isinstance(value, bool)
-        or not np.isfinite(value)
-        or value <= 0
-    ):
-        rule = "a positive integer" if integer else "a positive finite number"
-        raise ParameterError(f"`{name}` must be {rule}. Received: {name}={describe(value)}.")
-    return int(value) if integer else float(value)
-
-
 def _check_ax(ax):
     if ax is None:
         return Figure().add_subplot()
@@ -123,25 +92,6 @@ def _check_cmap(cmap):
 
 # --------------------------------------------------------------------------------------------
 # spectra
-
-
-def _stft_magnitude(audio, n_fft, hop_length):
-    """Magnitude of a Hann-windowed STFT with centred (zero-padded) frames.
-
-    Parameters
-    ----------
-    audio : np.ndarray [shape=(n,)], float
-    n_fft, hop_length : int
-
-    Returns
-    -------
-    magnitude : np.ndarray [shape=(n_fft // 2 + 1, 1 + n // hop_length)], float64
-        Column ``t`` is centred on sample ``t * hop_length``.
-    """
-    padded = np.pad(np.asarray(audio, dtype=np.float64), n_fft // 2)
-    frames = np.lib.stride_tricks.sliding_window_view(padded, n_fft)[::hop_length]
-    window = np.hanning(n_fft + 1)[:-1]  # periodic Hann
-    return np.abs(np.fft.rfft(frames * window, axis=-1)).T
 
 
 def _to_db(magnitude, floor_db):
@@ -179,7 +129,7 @@ def _max_cqt_bins(sample_rate, bins_per_octave):
 # axes-level plots
 
 
-def plot_waveform(audio, sample_rate=16000, ax=None, **line_kwargs):
+def plot_waveform(audio, sample_rate=SAMPLE_RATE, ax=None, **line_kwargs):
     """Draw a waveform against time in seconds.
 
     Parameters
@@ -199,7 +149,7 @@ def plot_waveform(audio, sample_rate=16000, ax=None, **line_kwargs):
         Sample ``i`` at x = ``i / sample_rate``; the x limits are ``[0, n / sample_rate]``.
     """
     audio = _check_audio(audio)
-    sample_rate = _check_positive(sample_rate, "sample_rate")
+    sample_rate = check_number("sample_rate", sample_rate, 0, low_open=True)
     ax = _check_ax(ax)
     times = np.arange(audio.size) / sample_rate
     (line,) = ax.plot(times, audio, **{"linewidth": 0.6, **line_kwargs})
@@ -210,7 +160,7 @@ def plot_waveform(audio, sample_rate=16000, ax=None, **line_kwargs):
     return line
 
 
-def plot_encoding(encoding, hop_length=512, sample_rate=16000, ax=None, cmap=None):
+def plot_encoding(encoding, hop_length=HOP_LENGTH, sample_rate=SAMPLE_RATE, ax=None, cmap=None):
     """Draw each encoding channel as a line over time.
 
     Parameters
@@ -233,8 +183,8 @@ def plot_encoding(encoding, hop_length=512, sample_rate=16000, ax=None, cmap=Non
         limits are ``[0, frames * hop_length / sample_rate]``.
     """
     encoding = _check_encoding(encoding)
-    hop_length = _check_positive(hop_length, "hop_length", integer=True)
-    sample_rate = _check_positive(sample_rate, "sample_rate")
+    hop_length = check_integer("hop_length", hop_length, 1)
+    sample_rate = check_number("sample_rate", sample_rate, 0, low_open=True)
     ax = _check_ax(ax)
     cmap = _check_cmap(cmap)
     frames, channels = encoding.shape
@@ -250,7 +200,7 @@ def plot_encoding(encoding, hop_length=512, sample_rate=16000, ax=None, cmap=Non
     return lines
 
 
-def plot_encoding_image(encoding, hop_length=512, sample_rate=16000, ax=None, cmap=None):
+def plot_encoding_image(encoding, hop_length=HOP_LENGTH, sample_rate=SAMPLE_RATE, ax=None, cmap=None):
     """Draw an encoding as a channels × frames heat map on a time axis in seconds.
 
     Parameters
@@ -272,8 +222,8 @@ def plot_encoding_image(encoding, hop_length=512, sample_rate=16000, ax=None, cm
         ``[f, f + 1] * hop_length / sample_rate`` seconds, row ``c`` is channel ``c``.
     """
     encoding = _check_encoding(encoding)
-    hop_length = _check_positive(hop_length, "hop_length", integer=True)
-    sample_rate = _check_positive(sample_rate, "sample_rate")
+    hop_length = check_integer("hop_length", hop_length, 1)
+    sample_rate = check_number("sample_rate", sample_rate, 0, low_open=True)
     ax = _check_ax(ax)
     cmap = _check_cmap(cmap)
     frames, channels = encoding.shape
@@ -290,7 +240,7 @@ def plot_encoding_image(encoding, hop_length=512, sample_rate=16000, ax=None, cm
     return image
 
 
-def plot_f0(pitch, hop_length=512, sample_rate=16000, ax=None, **line_kwargs):
+def plot_f0(pitch, hop_length=HOP_LENGTH, sample_rate=SAMPLE_RATE, ax=None, **line_kwargs):
     """Draw the f0 channel of a pitch-conditioned encoding in Hz, solid where voiced.
 
     Parameters
@@ -318,8 +268,8 @@ def plot_f0(pitch, hop_length=512, sample_rate=16000, ax=None, **line_kwargs):
         raise ParameterError(
             f"`pitch` must have the 2 pitch channels (f0, voicing) in its last axis. Received: pitch with shape {pitch.shape}."
         )
-    hop_length = _check_positive(hop_length, "hop_length", integer=True)
-    sample_rate = _check_positive(sample_rate, "sample_rate")
+    hop_length = check_integer("hop_length", hop_length, 1)
+    sample_rate = check_number("sample_rate", sample_rate, 0, low_open=True)
     ax = _check_ax(ax)
     centres = (np.arange(pitch.shape[0]) + 0.5) * hop_length / sample_rate
     f0 = channel_to_f0(pitch[:, 0])
@@ -332,7 +282,7 @@ def plot_f0(pitch, hop_length=512, sample_rate=16000, ax=None, **line_kwargs):
     return line
 
 
-def plot_spectrogram(audio, sample_rate=16000, n_fft=1024, hop_length=256, ax=None, top_db=80):
+def plot_spectrogram(audio, sample_rate=SAMPLE_RATE, n_fft=1024, hop_length=256, ax=None, top_db=80):
     """Draw the log-magnitude STFT (dB relative to the loudest bin) with frequency in Hz.
 
     Parameters
@@ -357,14 +307,14 @@ def plot_spectrogram(audio, sample_rate=16000, n_fft=1024, hop_length=256, ax=No
         limits are ``[0, n / sample_rate]``.
     """
     audio = _check_audio(audio)
-    sample_rate = _check_positive(sample_rate, "sample_rate")
-    n_fft = _check_positive(n_fft, "n_fft", integer=True)
-    hop_length = _check_positive(hop_length, "hop_length", integer=True)
+    sample_rate = check_number("sample_rate", sample_rate, 0, low_open=True)
+    n_fft = check_integer("n_fft", n_fft, 1)
+    hop_length = check_integer("hop_length", hop_length, 1)
     if top_db is not None:
-        top_db = _check_positive(top_db, "top_db")
+        top_db = check_number("top_db", top_db, 0, low_open=True)
     ax = _check_ax(ax)
     floor_db = -np.inf if top_db is None else -top_db
-    db = _to_db(_stft_magnitude(audio, n_fft, hop_length), floor_db)
+    db = _to_db(stft_magnitude(audio, n_fft, hop_length), floor_db)
     bin_hz = sample_rate / n_fft
     frame_s = hop_length / sample_rate
     image = ax.imshow(
@@ -390,7 +340,7 @@ def plot_spectrogram(audio, sample_rate=16000, n_fft=1024, hop_length=256, ax=No
 
 
 def plot_rainbowgram(
-    audio, sample_rate=16000, hop_length=256, bins_per_octave=48, n_bins=None, ax=None, peak=70.0
+    audio, sample_rate=SAMPLE_RATE, hop_length=256, bins_per_octave=48, n_bins=None, ax=None, peak=70.0
 ):
     """Draw the NSynth paper's rainbowgram: CQT magnitude as opacity, instantaneous frequency as hue.
 
@@ -427,14 +377,14 @@ def plot_rainbowgram(
         ``[0, n / sample_rate]``.
     """
     audio = _check_audio(audio)
-    sample_rate = _check_positive(sample_rate, "sample_rate")
-    hop_length = _check_positive(hop_length, "hop_length", integer=True)
-    bins_per_octave = _check_positive(bins_per_octave, "bins_per_octave", integer=True)
-    peak = _check_positive(peak, "peak")
+    sample_rate = check_number("sample_rate", sample_rate, 0, low_open=True)
+    hop_length = check_integer("hop_length", hop_length, 1)
+    bins_per_octave = check_integer("bins_per_octave", bins_per_octave, 1)
+    peak = check_number("peak", peak, 0, low_open=True)
     max_bins = _max_cqt_bins(sample_rate, bins_per_octave)
     if n_bins is None:
         n_bins = max_bins
-    elif _check_positive(n_bins, "n_bins", integer=True) > max_bins:
+    elif check_integer("n_bins", n_bins, 1) > max_bins:
         raise ParameterError(
             f"`n_bins` must be at most {max_bins} so that the highest CQT filter from C1 stays under "
             f"Nyquist ({sample_rate / 2:g} Hz) at {bins_per_octave} bins per octave. Received: n_bins={n_bins}."
@@ -485,59 +435,7 @@ def plot_rainbowgram(
 # measures and figures
 
 
-def spectral_distance(reference, estimate, sample_rate=16000, fft_sizes=(2048, 1024, 512, 256, 128, 64)):
-    """Multi-resolution log-spectral distance between two sounds, in dB.
-
-    Both signals are trimmed to the shorter length. For each FFT size ``N`` (Hann window, hop
-    ``N // 4``, centred frames) with magnitudes ``X`` and ``Y``::
-
-        floor = 10 ** (-80 / 20) * max(X.max(), Y.max())
-        d_N = mean(|20 * log10(X + floor) - 20 * log10(Y + floor)|)
-
-    and the result is the mean of ``d_N`` over ``fft_sizes``. The floor sits 80 dB below the
-    louder signal, so detail inaudible next to it (numerical leakage, a hiss far below the
-    note) does not dominate; it is the same for both arguments, so the distance is symmetric.
-    Identical signals give exactly 0; a copy scaled by ``g`` gives at most ``|20 log10 g|``.
-
-    Parameters
-    ----------
-    reference, estimate : np.ndarray [shape=(n,)], float
-    sample_rate : float
-        Samples per second (validated; the measure itself depends only on samples).
-    fft_sizes : sequence of int
-        FFT sizes, each at least 2.
-
-    Returns
-    -------
-    distance : float
-        Mean absolute log-magnitude difference in dB (>= 0).
-    """
-    reference = _check_audio(reference, "reference")
-    estimate = _check_audio(estimate, "estimate")
-    _check_positive(sample_rate, "sample_rate")
-    sizes = list(fft_sizes) if isinstance(fft_sizes, (list, tuple, np.ndarray)) else []
-    if not sizes or any(
-        not isinstance(n, numbers.Integral) or isinstance(n, bool) or n < 2 for n in sizes
-    ):
-        raise ParameterError(
-            "`fft_sizes` must be a non-empty sequence of integers >= 2. "
-            f"Received: fft_sizes={describe(fft_sizes)}."
-        )
-    n = min(reference.size, estimate.size)
-    distances = []
-    for n_fft in sizes:
-        hop = max(1, int(n_fft) // 4)
-        x = _stft_magnitude(reference[:n], int(n_fft), hop)
-        y = _stft_magnitude(estimate[:n], int(n_fft), hop)
-        floor = 10.0 ** (_RELATIVE_FLOOR_DB / 20.0) * max(x.max(), y.max())
-        if floor == 0.0:  # both silent
-            distances.append(0.0)
-            continue
-        distances.append(float(np.mean(np.abs(20.0 * np.log10((x + floor) / (y + floor))))))
-    return float(np.mean(distances))
-
-
-def compare_figure(original, resynthesis, sample_rate=16000):
+def compare_figure(original, resynthesis, sample_rate=SAMPLE_RATE):
     """Side-by-side figure of a sound and its resynthesis.
 
     Parameters
@@ -552,11 +450,11 @@ def compare_figure(original, resynthesis, sample_rate=16000):
     figure : matplotlib.figure.Figure
         2 × 2 axes sharing the time axis (``[0, longest duration]``): waveforms on top,
         spectrograms below, original on the left. The resynthesis titles carry
-        :func:`spectral_distance` in dB.
+        :func:`~nsynth_widgets.metrics.spectral_distance` in dB.
     """
     original = _check_audio(original, "original")
     resynthesis = _check_audio(resynthesis, "resynthesis")
-    sample_rate = _check_positive(sample_rate, "sample_rate")
+    sample_rate = check_number("sample_rate", sample_rate, 0, low_open=True)
     distance = spectral_distance(original, resynthesis, sample_rate)
     figure = Figure(figsize=(11, 6), layout="constrained")
     axes = figure.subplots(2, 2, sharex=True, sharey="row")
@@ -573,7 +471,7 @@ def compare_figure(original, resynthesis, sample_rate=16000):
     return figure
 
 
-def encoding_figure(audio, encoding, hop_length=512, sample_rate=16000, f0_channel=None):
+def encoding_figure(audio, encoding, hop_length=HOP_LENGTH, sample_rate=SAMPLE_RATE, f0_channel=None):
     """A waveform above its encoding's channels, on one shared time axis.
 
     Parameters
@@ -596,8 +494,8 @@ def encoding_figure(audio, encoding, hop_length=512, sample_rate=16000, f0_chann
     """
     audio = _check_audio(audio)
     encoding = _check_encoding(encoding)
-    hop_length = _check_positive(hop_length, "hop_length", integer=True)
-    sample_rate = _check_positive(sample_rate, "sample_rate")
+    hop_length = check_integer("hop_length", hop_length, 1)
+    sample_rate = check_number("sample_rate", sample_rate, 0, low_open=True)
     rows = 2 if f0_channel is None else 3
     figure = Figure(figsize=(10, 2.5 * rows), layout="constrained")
     axes = figure.subplots(rows, 1, sharex=True)
@@ -633,7 +531,7 @@ def figure_to_png(fig, dpi=100):
     """
     if not isinstance(fig, Figure):
         raise ParameterError(f"`fig` must be a matplotlib Figure. Received: fig={describe(fig)}.")
-    dpi = _check_positive(dpi, "dpi")
+    dpi = check_number("dpi", dpi, 0, low_open=True)
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=dpi)
     return buffer.getvalue()

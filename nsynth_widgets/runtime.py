@@ -12,12 +12,25 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import ParameterError, describe
+from .errors import ParameterError, check_integer, describe
+from .model import config as model_config
+from .model.config import PRECISIONS
 
-__all__ = ["Synthesizer", "load_model", "DEFAULT_MODEL"]
+__all__ = ["Synthesizer", "load_model", "DEFAULT_MODEL", "PRECISIONS", "default_weights"]
 
 #: The name that selects the embedded default model.
 DEFAULT_MODEL = "default"
+
+
+def default_weights():
+    """Path of the embedded default model's weights file (absent in a checkout that has not trained one).
+
+    Returns
+    -------
+    path : pathlib.Path
+        :data:`nsynth_widgets.model.config.DEFAULT_WEIGHTS`.
+    """
+    return model_config.DEFAULT_WEIGHTS
 
 
 def load_model(spec=DEFAULT_MODEL):
@@ -72,8 +85,7 @@ class Synthesizer:
     """
 
     def __init__(self, model=DEFAULT_MODEL, cache_size=64):
-        if not isinstance(cache_size, int) or cache_size < 0:
-            raise ParameterError(f"`cache_size` must be a non-negative integer. Received: cache_size={describe(cache_size)}.")
+        cache_size = check_integer("cache_size", cache_size, 0)
         self._spec = model
         self._model = None
         self._lock = threading.RLock()
@@ -95,15 +107,17 @@ class Synthesizer:
     @property
     def default_temperature(self):
         """The model's default sampling temperature, known without loading the model."""
-        from .model.nsynth import DEFAULT_MODEL_TEMPERATURE, NSynth
+        from .model.nsynth import NSynth
 
         with self._lock:
             if self._model is not None:
                 return self._model.default_temperature
         if isinstance(self._spec, NSynth):
             return self._spec.default_temperature
-        # not loaded yet: the embedded model has its own; files load at NSynth's 1.0
-        return DEFAULT_MODEL_TEMPERATURE if str(self._spec) == DEFAULT_MODEL else 1.0
+        # not loaded yet: the embedded model has its own; files load at NSynth's
+        if str(self._spec) == DEFAULT_MODEL:
+            return model_config.DEFAULT_MODEL_TEMPERATURE
+        return NSynth.default_temperature
 
     @property
     def pitch_conditioned(self):
@@ -113,7 +127,7 @@ class Synthesizer:
         is the published model, which has none.
         """
         from .model.checkpoint import read_config
-        from .model.nsynth import DEFAULT_WEIGHTS, NSynth
+        from .model.nsynth import NSynth
 
         with self._lock:
             if self._model is not None:
@@ -122,7 +136,8 @@ class Synthesizer:
             return self._spec.config.pitch_conditioned
         spec = str(self._spec)
         if spec == DEFAULT_MODEL:
-            return DEFAULT_WEIGHTS.is_file() and read_config(DEFAULT_WEIGHTS).pitch_conditioned
+            weights = default_weights()
+            return weights.is_file() and read_config(weights).pitch_conditioned
         return spec.endswith(".npz") and Path(spec).is_file() and read_config(spec).pitch_conditioned
 
     @property
@@ -152,6 +167,27 @@ class Synthesizer:
                 return self.model.encode(audio)
 
         return self._remember(("encode", _digest(audio)), compute).copy()
+
+    def incremental_decoder(self, encoding, precision="float32"):
+        """Generation state for ``encoding`` that advances by as many samples as asked (the teaching Stepper's).
+
+        Parameters
+        ----------
+        encoding : np.ndarray [shape=(batch, frames, bottleneck_width)]
+        precision : {"float32", "int8"}
+            Decoder weights (see :meth:`NSynth.synthesize`).
+
+        Returns
+        -------
+        decoder : nsynth_widgets.model.fastgen.IncrementalDecoder
+            Its ``step(n, rng=...)`` makes the samples :meth:`synthesize` makes with the same
+            generator; it holds its own state, so stepping needs no lock.
+        """
+        from .model.fastgen import IncrementalDecoder
+
+        with self._lock:
+            weights = self.model.generation_weights(precision)
+        return IncrementalDecoder(weights, encoding)
 
     def transpose(self, encoding, semitones):
         """``encoding`` moved by ``semitones`` (see :meth:`NSynth.transpose`; needs pitch channels)."""

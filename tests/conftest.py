@@ -26,6 +26,18 @@ def random_arrays(config, seed=0, scale=0.3):
     return {name: rng.normal(0.0, scale, shape).astype(np.float32) for name, shape in expected_variables(config).items()}
 
 
+def midi_hz(midi):
+    """Frequency (Hz) of a MIDI pitch (69 is A4, 440 Hz)."""
+    return 440.0 * 2.0 ** ((midi - 69) / 12.0)
+
+
+def harmonic_tone(freq, n, partials=(1.0, 0.5, 0.25), decay=1.5, amplitude=0.4, sample_rate=16000):
+    """A decaying harmonic tone (float32) with the given partial amplitudes."""
+    t = np.arange(n) / sample_rate
+    wave = sum(a * np.sin(2 * np.pi * freq * (k + 1) * t) for k, a in enumerate(partials))
+    return (amplitude * np.exp(-t / decay) * wave / sum(partials)).astype(np.float32)
+
+
 @pytest.fixture(scope="session")
 def tiny_config():
     return TINY

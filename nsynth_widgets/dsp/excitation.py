@@ -22,6 +22,7 @@ decoder follows the oscillator.
 import numpy as np
 
 from ..errors import ParameterError, describe
+from .framing import HOP_LENGTH, SAMPLE_RATE
 from .pitch import channel_to_f0
 
 __all__ = ["Oscillator", "excitation", "locked_phase_offset"]
@@ -65,7 +66,7 @@ def _harmonics(phase, f0, voicing, harmonics, sample_rate):
     return out
 
 
-def excitation(pitch, harmonics, hop_length=512, sample_rate=16000, phase_offset=None):
+def excitation(pitch, harmonics, hop_length=HOP_LENGTH, sample_rate=SAMPLE_RATE, phase_offset=None):
     """The excitation of a whole sound (what the teacher-forced decoder hears).
 
     Parameters
@@ -107,7 +108,7 @@ class Oscillator:
         Cycles accumulated so far.
     """
 
-    def __init__(self, pitch, harmonics, hop_length=512, sample_rate=16000):
+    def __init__(self, pitch, harmonics, hop_length=HOP_LENGTH, sample_rate=SAMPLE_RATE):
         self.pitch = _check_pitch(pitch)
         self.harmonics, self.hop_length, self.sample_rate = harmonics, hop_length, sample_rate
         self.position = 0
@@ -123,7 +124,7 @@ class Oscillator:
         return _harmonics(phase, f0, voicing, self.harmonics, self.sample_rate)
 
 
-def locked_phase_offset(audio, pitch, hop_length=512, sample_rate=16000):
+def locked_phase_offset(audio, pitch, hop_length=HOP_LENGTH, sample_rate=SAMPLE_RATE):
     """Phase of ``audio``'s fundamental relative to the oscillator's, per sample (training only).
 
     The audio is demodulated by the oscillator (multiplied by ``exp(-2 pi i phi[t])``) and

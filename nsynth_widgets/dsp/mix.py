@@ -2,17 +2,16 @@
 
 import numpy as np
 
-from ..errors import EncodingError, ParameterError, describe
+from ..errors import EncodingError, ParameterError, check_integer, check_number, describe
 
 __all__ = [
-    "interpolate", "crossfade", "bilinear_weights", "weighted_mix", "time_stretch", "match_lengths", "with_pitch_of",
+    "interpolate", "crossfade", "bilinear_weights", "bilinear_grid", "weighted_mix", "time_stretch", "match_lengths",
+    "with_pitch_of",
 ]
 
 
 def _check_fraction(name, value):
-    if not isinstance(value, (int, float, np.floating)) or isinstance(value, bool) or not 0.0 <= float(value) <= 1.0:
-        raise ParameterError(f"`{name}` must be a number in [0, 1]. Received: {name}={describe(value)}.")
-    return float(value)
+    return check_number(name, value, 0.0, 1.0)
 
 
 def match_lengths(arrays, axis=-2):
@@ -68,6 +67,25 @@ def bilinear_weights(x, y):
     return np.array([(1 - x) * (1 - y), x * (1 - y), (1 - x) * y, x * y])
 
 
+def bilinear_grid(resolution):
+    """Corner weights of every point of a ``resolution × resolution`` pad.
+
+    Parameters
+    ----------
+    resolution : int >= 2
+        Points per side (the corners included).
+
+    Returns
+    -------
+    weights : np.ndarray [shape=(resolution, resolution, 4)]
+        ``weights[row, column]`` is :func:`bilinear_weights` at x = column / (resolution - 1)
+        (left → right) and y = row / (resolution - 1) (top → bottom).
+    """
+    resolution = check_integer("resolution", resolution, 2)
+    steps = np.linspace(0.0, 1.0, resolution)
+    return np.array([[bilinear_weights(float(x), float(y)) for x in steps] for y in steps])
+
+
 def weighted_mix(encodings, weights):
     """Weighted sum of encodings (trimmed to the shortest).
 
@@ -109,8 +127,7 @@ def time_stretch(encoding, factor):
     -------
     stretched : np.ndarray [shape=(..., round(frames * factor), channels)], float32
     """
-    if not isinstance(factor, (int, float, np.floating)) or isinstance(factor, bool) or not 0.25 <= factor <= 4.0:
-        raise ParameterError(f"`factor` must be a number in [0.25, 4]. Received: factor={describe(factor)}.")
+    factor = check_number("factor", factor, 0.25, 4.0)
     encoding = np.asarray(encoding, np.float32)
     frames = encoding.shape[-2]
     new_frames = max(1, int(round(frames * factor)))

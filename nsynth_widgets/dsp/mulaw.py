@@ -14,19 +14,9 @@ the code or the decoded audio.
 
 import numpy as np
 
-from ..errors import ParameterError, describe
+from ..errors import ParameterError, check_integer
 
 __all__ = ["mu_law_encode", "mu_law_decode", "codes_to_classes", "classes_to_codes", "quantize"]
-
-
-def _check_mu(mu):
-    if not isinstance(mu, (int, np.integer)) or isinstance(mu, bool) or mu < 1:
-        raise ParameterError(f"`mu` must be a positive integer. Received: mu={describe(mu)}.")
-
-
-def _check_bits(bits):
-    if not isinstance(bits, (int, np.integer)) or isinstance(bits, bool) or not 1 <= bits <= 16:
-        raise ParameterError(f"`bits` must be an integer in [1, 16]. Received: bits={describe(bits)}.")
 
 
 def mu_law_encode(x, mu=255, bits=8):
@@ -45,8 +35,8 @@ def mu_law_encode(x, mu=255, bits=8):
     -------
     codes : np.ndarray [shape=(...,)], int32
     """
-    _check_mu(mu)
-    _check_bits(bits)
+    mu = check_integer("mu", mu, 1)
+    bits = check_integer("bits", bits, 1, 16)
     half = 2 ** (bits - 1)
     x = np.clip(np.asarray(x, dtype=np.float64), -1.0, 1.0)
     companded = np.sign(x) * np.log1p(mu * np.abs(x)) / np.log1p(mu)
@@ -67,8 +57,8 @@ def mu_law_decode(codes, mu=255, bits=8):
     -------
     x : np.ndarray [shape=(...,)], float32, in [-1, 1]
     """
-    _check_mu(mu)
-    _check_bits(bits)
+    mu = check_integer("mu", mu, 1)
+    bits = check_integer("bits", bits, 1, 16)
     half = 2 ** (bits - 1)
     codes = np.asarray(codes)
     if codes.size and (codes.min() < -half or codes.max() > half - 1):

@@ -16,21 +16,31 @@ parabola through YIN's difference function around the period (a pure 440 Hz tone
 440 Hz within 1 cent). Unvoiced frames take the pitch interpolated in log-frequency from the
 voiced frames around them (so an oscillator built from it never jumps), or 440 Hz when no frame
 is voiced.
+
+pYIN's Viterbi decoding runs over the whole signal it is given, so its cost and memory grow with
+the length and its answer for one frame could depend on audio minutes away. The estimate is
+therefore defined blockwise, for every length: frames are taken in fixed blocks of
+:data:`BLOCK_SAMPLES` (counted from the start), each analysed with :data:`CONTEXT_SAMPLES` of
+audio on either side (less at the ends of the sound) and only its own frames kept. A sound of
+at most one block is analysed whole. The gap filling then runs over all frames at once.
 """
 
 import numpy as np
 
-from ..errors import ParameterError, describe
+from ..errors import ParameterError, check_number, describe
+from .framing import HOP_LENGTH, SAMPLE_RATE
 
 __all__ = [
     "F0_REFERENCE_HZ",
     "PITCH_FMIN",
     "PITCH_FMAX",
+    "BLOCK_SAMPLES",
+    "CONTEXT_SAMPLES",
     "estimate_pitch",
     "f0_to_channel",
     "channel_to_f0",
     "transpose_pitch",
-    "median_midi_pitch",
+    "median_pitch",
 ]
 
 #: The f0 channel is ``log2(f0 / F0_REFERENCE_HZ)``.
@@ -40,6 +50,11 @@ PITCH_FMIN = 32.70319566257483
 PITCH_FMAX = 4186.009044809578
 #: Pitches a transposed encoding may reach (Hz).
 TRANSPOSE_RANGE = (20.0, 4000.0)
+
+#: The pitch of a long sound is estimated in blocks of this many samples (16.4 s at 16 kHz) ...
+BLOCK_SAMPLES = 2**18
+#: ... each analysed with this much audio of context on either side (3.1 s at 16 kHz).
+CONTEXT_SAMPLES = 3 * 2**14
 
 _FRAME = 2048  # pYIN analysis window (samples): two periods of the lowest pitch at 16 kHz
 _RESOLUTION = 0.25  # pYIN bin width in semitones; the refinement makes f0 finer than this
@@ -58,7 +73,29 @@ def channel_to_f0(channel):
     return F0_REFERENCE_HZ * np.exp2(np.asarray(channel, dtype=np.float64))
 
 
-def estimate_pitch(audio, sample_rate=16000, hop_length=512):
+def median_pitch(pitch):
+    """The MIDI pitch a note is heard at: the median f0 of its voiced frames.
+
+    Parameters
+    ----------
+    pitch : np.ndarray [shape=(..., frames, 2)]
+        The pitch channels, ``[..., 0]`` ``log2(f0 / 440)`` and ``[..., 1]`` voicing (an
+        encoding's last two channels, or a mix of them).
+
+    Returns
+    -------
+    midi : np.ndarray [shape=(...)] or float
+        ``69 + 12 * log2(f0 / 440)`` at the median over the frames whose voicing is at least
+        0.5 (over every frame when none is).
+    """
+    pitch = np.asarray(pitch, dtype=np.float64)
+    channel, voiced = pitch[..., 0], pitch[..., 1] >= _VOICED
+    none_voiced = ~voiced.any(axis=-1, keepdims=True)
+    median = np.nanmedian(np.where(voiced | none_voiced, channel, np.nan), axis=-1)
+    return 69.0 + 12.0 * median
+
+
+def estimate_pitch(audio, sample_rate=SAMPLE_RATE, hop_length=HOP_LENGTH):
     """f0 and voicing of every encoding frame.
 
     Parameters
@@ -73,16 +110,37 @@ def estimate_pitch(audio, sample_rate=16000, hop_length=512):
     Returns
     -------
     pitch : np.ndarray [shape=(..., n // hop_length, 2)], float32
-        ``[..., 0]`` is ``log2(f0 / 440)``, ``[..., 1]`` the voicing in [0, 1].
+        ``[..., 0]`` is ``log2(f0 / 440)``, ``[..., 1]`` the voicing in [0, 1]. Frames are
+        estimated in blocks of :data:`BLOCK_SAMPLES` with :data:`CONTEXT_SAMPLES` of context on
+        either side (module docstring), so memory does not grow with the length beyond the result.
     """
-    import librosa
-
     audio = np.asarray(audio, dtype=np.float32)
     frames = audio.shape[-1] // hop_length
     if frames < 1:
         raise ParameterError(
             f"`audio` must have at least {hop_length} samples (one frame). Received: audio={describe(audio)}."
         )
+    block = max(1, BLOCK_SAMPLES // hop_length)
+    context = -(-CONTEXT_SAMPLES // hop_length)
+    f0 = np.empty(audio.shape[:-1] + (frames,))
+    probability = np.empty_like(f0)
+    for first in range(0, frames, block):
+        last = min(first + block, frames)
+        low, high = (0, frames) if frames <= block else (max(0, first - context), min(frames, last + context))
+        f0_part, probability_part = _pyin(audio[..., low * hop_length : high * hop_length], sample_rate, hop_length)
+        f0[..., first:last] = f0_part[..., first - low : last - low]
+        probability[..., first:last] = probability_part[..., first - low : last - low]
+    voiced = np.isfinite(f0) & (probability >= _VOICED)
+    channel = np.where(voiced, f0_to_channel(np.where(voiced, f0, F0_REFERENCE_HZ)), np.nan)
+    channel = np.apply_along_axis(_fill_gaps, -1, channel.reshape(-1, frames)).reshape(channel.shape)
+    return np.stack([channel, probability], axis=-1).astype(np.float32)
+
+
+def _pyin(audio, sample_rate, hop_length):
+    """pYIN over one stretch of whole frames: ``(refined f0 in Hz or NaN, voicing probability)``, each ``(..., frames)``."""
+    import librosa
+
+    frames = audio.shape[-1] // hop_length
     # centre=True puts analysis frame j at y[j * hop]: start y half a hop in to centre it on the span
     y = audio[..., hop_length // 2 : frames * hop_length]
     f0, _, probability = librosa.pyin(
@@ -90,11 +148,7 @@ def estimate_pitch(audio, sample_rate=16000, hop_length=512):
         resolution=_RESOLUTION, fill_na=np.nan,
     )
     f0, probability = f0[..., :frames], probability[..., :frames]
-    f0 = _refine(y, f0, sample_rate, hop_length)
-    voiced = np.isfinite(f0) & (probability >= _VOICED)
-    channel = np.where(voiced, f0_to_channel(np.where(voiced, f0, F0_REFERENCE_HZ)), np.nan)
-    channel = np.apply_along_axis(_fill_gaps, -1, channel.reshape(-1, frames)).reshape(channel.shape)
-    return np.stack([channel, probability], axis=-1).astype(np.float32)
+    return _refine(y, f0, sample_rate, hop_length), probability
 
 
 def _fill_gaps(channel):
@@ -157,11 +211,8 @@ def transpose_pitch(pitch_channel, semitones):
     -------
     moved : np.ndarray [shape=(..., frames)], float32
     """
-    if isinstance(semitones, bool) or not isinstance(semitones, (int, float, np.integer, np.floating)) or not (
-        np.isfinite(semitones)
-    ):
-        raise ParameterError(f"`semitones` must be a finite number. Received: semitones={describe(semitones)}.")
-    moved = np.asarray(pitch_channel, dtype=np.float64) + float(semitones) / 12.0
+    semitones = check_number("semitones", semitones)
+    moved = np.asarray(pitch_channel, dtype=np.float64) + semitones / 12.0
     low, high = TRANSPOSE_RANGE
     f0 = channel_to_f0(moved)
     if f0.size and (f0.min() < low or f0.max() > high):
@@ -171,23 +222,3 @@ def transpose_pitch(pitch_channel, semitones):
         )
     return moved.astype(np.float32)
 
-
-def median_midi_pitch(pitch):
-    """The pitch of a sound as a (fractional) MIDI note: the median f0 of its voiced frames.
-
-    Parameters
-    ----------
-    pitch : np.ndarray [shape=(frames, 2)]
-        The f0 and voicing channels of one encoding.
-
-    Returns
-    -------
-    midi : float or None
-        69 + 12 log2(f0 / 440) of the median over frames with voicing >= 0.5; None when no
-        frame is voiced (a sound without a pitch to play at another).
-    """
-    pitch = np.asarray(pitch, dtype=np.float64)
-    voiced = pitch[:, 1] >= _VOICED
-    if not voiced.any():
-        return None
-    return 69.0 + 12.0 * float(np.median(pitch[voiced, 0]))

@@ -144,17 +144,18 @@ class WaveNetAutoencoder(keras.Model):
         """Training forward pass: encode then decode teacher-forced → logits ``[batch, time, 256]``.
 
         ``inputs`` is ``x_scaled [batch, time]``, or for a pitch-conditioned model a dict with
-        ``"audio"`` (``x_scaled``), ``"pitch"`` ``[batch, frames, 2]`` and ``"excitation"``
-        ``[batch, time, excitation_channels]``.
+        ``"audio"`` (``x_scaled``: the decoder's past and targets), ``"encoder_audio"`` (what the
+        encoder hears, the same crops or a perturbed copy), ``"pitch"`` ``[batch, frames, 2]`` and
+        ``"excitation"`` ``[batch, time, excitation_channels]``.
         """
-        x_scaled, pitch, excitation = self.unpack(inputs)
-        return self.decode_logits(x_scaled, self.full_encoding(x_scaled, pitch), excitation)
+        x_scaled, encoder_input, pitch, excitation = self.unpack(inputs)
+        return self.decode_logits(x_scaled, self.full_encoding(encoder_input, pitch), excitation)
 
     def unpack(self, inputs):
-        """``inputs`` of :meth:`call` → ``(x_scaled, pitch or None, excitation or None)``."""
+        """``inputs`` of :meth:`call` → ``(x_scaled, encoder_input, pitch or None, excitation or None)``."""
         if self.config.pitch_conditioned:
-            return inputs["audio"], inputs["pitch"], inputs["excitation"]
-        return inputs, None, None
+            return inputs["audio"], inputs["encoder_audio"], inputs["pitch"], inputs["excitation"]
+        return inputs, inputs, None, None
 
     def conv_layers(self):
         """Every convolution, by its checkpoint scope name: ``dict[str, NSynthConv1D]``."""

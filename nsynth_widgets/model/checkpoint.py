@@ -1,5 +1,8 @@
 """Weights in and out: magenta's TF1 checkpoint and our own ``.npz`` weights format.
 
+:func:`checkpoint_prefix` turns what a user passes for a TF1 checkpoint (its prefix, or the
+folder holding it, e.g. the one ``nsynth-widgets download-checkpoint`` fills) into its prefix.
+
 Both formats speak the original layout, so one table maps them onto the Keras model:
 ``NAME/W`` ``[1, k, in, out]`` ↔ ``NAME.kernel`` ``[k, in, out]`` and ``NAME/biases`` ↔ ``NAME.bias``.
 
@@ -7,31 +10,36 @@ Our native format (``*.npz``) holds those arrays under their checkpoint names pl
 configuration as JSON under ``__config__``; it loads without TensorFlow and round-trips bit-exactly.
 """
 
+import hashlib
 import json
+import os
 import re
 from pathlib import Path
 
 import numpy as np
 
 from .._files import atomic_path
-from ..download import checkpoint_prefix
-from ..errors import CheckpointError
+from ..errors import CheckpointError, ParameterError, describe
 from .config import ModelConfig
 
 __all__ = [
     "expected_variables",
+    "checkpoint_prefix",
     "read_tf_checkpoint",
     "assign_variables",
     "collect_variables",
     "save_weights",
     "load_weights",
     "read_config",
+    "weights_digest",
 ]
 
 _EMA_SUFFIX = "/ExponentialMovingAverage"
 # Training bookkeeping that a checkpoint may hold next to the model: ignored by name.
 _IGNORED = re.compile(r"(^global_step$|^beta[12]_power(_\d+)?$|/Adam(_\d+)?$)")
 _CONFIG_KEY = "__config__"
+_SHARD_SUFFIX = re.compile(r"(\.index|\.meta|\.data-\d+-of-\d+)$")
+_STATE_LINE = re.compile(r'^model_checkpoint_path:\s*"(.*)"\s*$', re.MULTILINE)
 
 
 def expected_variables(config):
@@ -76,6 +84,25 @@ def _unused_names(config):
     return {f"res_{config.num_layers}/W", f"res_{config.num_layers}/biases"}
 
 
+def weights_digest(config, arrays):
+    """sha256 (hex) of a model: its configuration and every variable the forward pass reads.
+
+    Equal for the same model however it was loaded (a checkpoint may omit ``res_{last}``, which
+    a Keras model then holds at its random initial value).
+
+    Parameters
+    ----------
+    config : ModelConfig
+    arrays : dict[str, np.ndarray]
+        Checkpoint-layout weights.
+    """
+    h = hashlib.sha256(config.to_json().encode())
+    for name in sorted(set(arrays) - _unused_names(config)):
+        h.update(name.encode())
+        h.update(np.ascontiguousarray(arrays[name], dtype=np.float32).tobytes())
+    return h.hexdigest()
+
+
 def _select(available, config, source):
     """Pick model variables out of ``available`` (name → shape), preferring EMA shadows.
 
@@ -110,6 +137,71 @@ def _select(available, config, source):
             f"Received: {source} with " + "; ".join(problems) + "."
         )
     return chosen
+
+
+def checkpoint_prefix(path):
+    """Normalise what a user passed as a checkpoint into its prefix.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        A prefix (``.../model.ckpt-200000``) or a folder holding one checkpoint (found through
+        its ``checkpoint`` state file or its single ``*.index`` file).
+
+    Returns
+    -------
+    prefix : str
+        A path such that ``prefix + ".index"`` exists.
+
+    Raises
+    ------
+    CheckpointError
+        ``path`` names one of the checkpoint's files instead of its prefix, a folder with no
+        or several checkpoints, or a prefix without an ``.index`` file.
+    """
+    if not isinstance(path, (str, os.PathLike)):
+        raise ParameterError(f"`path` must be a str or os.PathLike. Received: path={describe(path)}.")
+    text = os.path.expanduser(os.fspath(path))
+    suffix = _SHARD_SUFFIX.search(text)
+    if suffix is not None:
+        raise CheckpointError(
+            f"`path` must be the checkpoint prefix {text[: suffix.start()]!r}, not one of its "
+            f"files. Received: path={text!r}."
+        )
+    if os.path.isdir(text):
+        return _prefix_in_folder(text)
+    if not os.path.isfile(text + ".index"):
+        raise CheckpointError(
+            f"`path` must be a checkpoint prefix with a {text + '.index'!r} file next to it, or a "
+            f"folder holding one checkpoint. Received: path={text!r}."
+        )
+    return text
+
+
+def _prefix_in_folder(folder):
+    state = os.path.join(folder, "checkpoint")
+    if os.path.isfile(state):
+        with open(state, encoding="utf-8", errors="replace") as handle:
+            recorded = _STATE_LINE.search(handle.read())
+        if recorded is not None:
+            # The state file may hold an absolute path from the machine that wrote it.
+            for candidate in (recorded.group(1), os.path.basename(recorded.group(1))):
+                prefix = os.path.join(folder, candidate)
+                if os.path.isfile(prefix + ".index"):
+                    return prefix
+    indexes = sorted(name for name in os.listdir(folder) if name.endswith(".index"))
+    if len(indexes) == 1:
+        return os.path.join(folder, indexes[0][: -len(".index")])
+    if not indexes:
+        raise CheckpointError(
+            f"`path` must be a checkpoint prefix or a folder holding one checkpoint (a "
+            f"'<prefix>.index' file), but this folder has none. Received: path={folder!r}."
+        )
+    choices = ", ".join(repr(os.path.join(folder, name[: -len(".index")])) for name in indexes)
+    raise CheckpointError(
+        f"`path` must be a checkpoint prefix or a folder holding exactly one checkpoint, but this "
+        f"folder holds {len(indexes)}: pass one of {choices}. Received: path={folder!r}."
+    )
 
 
 def read_tf_checkpoint(path, config):

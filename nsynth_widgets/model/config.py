@@ -6,10 +6,12 @@ without loading one.
 
 import dataclasses
 import json
+from pathlib import Path
 
+from ..dsp.framing import HOP_LENGTH, SAMPLE_RATE
 from ..errors import ParameterError, check_integer, describe
 
-__all__ = ["ModelConfig", "H512_BO16", "EMBEDDED", "PRECISIONS"]
+__all__ = ["ModelConfig", "H512_BO16", "EMBEDDED", "DEFAULT_WEIGHTS", "DEFAULT_MODEL_TEMPERATURE", "PRECISIONS"]
 
 #: What the decoder can generate with (:mod:`nsynth_widgets.model.fastgen`): the float32 weights,
 #: int8 weights (exactly the model with the dequantized weights), or int8 weights and activations
@@ -61,8 +63,8 @@ class ModelConfig:
     ae_filter_length: int = 3
     ae_width: int = 128
     bottleneck_width: int = 16
-    hop_length: int = 512
-    sample_rate: int = 16000
+    hop_length: int = HOP_LENGTH
+    sample_rate: int = SAMPLE_RATE
     quantization_channels: int = 256
     excitation_harmonics: int = 0
 
@@ -72,13 +74,9 @@ class ModelConfig:
                 if not isinstance(self.name, str):
                     raise ParameterError(f"`name` must be a string. Received: name={describe(self.name)}.")
                 continue
-            value = getattr(self, field.name)
-            if field.name == "excitation_harmonics":
-                check_integer(field.name, value, 0)
-            elif not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                raise ParameterError(
-                    f"`{field.name}` must be a strictly positive integer. Received: {field.name}={describe(value)}."
-                )
+            smallest = 0 if field.name == "excitation_harmonics" else 1
+            # NumPy integers are stored as ints, so that the configuration stays JSON-serialisable
+            object.__setattr__(self, field.name, check_integer(field.name, getattr(self, field.name), smallest))
         if self.excitation_harmonics and self.bottleneck_width < 3:
             raise ParameterError(
                 "`bottleneck_width` must be at least 3 for a pitch-conditioned model (learned channels + f0 + "
@@ -179,3 +177,10 @@ EMBEDDED = ModelConfig(
     ae_width=64,
     excitation_harmonics=8,
 )
+
+#: The embedded default model's weights, shipped with the package (see ``assets/MODEL_CARD.md``).
+DEFAULT_WEIGHTS = Path(__file__).resolve().parent.parent / "assets" / "default_model.npz"
+#: The sampling temperature the embedded default model is heard at unless told otherwise (chosen
+#: on held-out instruments: ``assets/MODEL_CARD.md``); other models sample at 1.0, their raw
+#: distribution.
+DEFAULT_MODEL_TEMPERATURE = 0.5

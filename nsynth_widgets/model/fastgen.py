@@ -47,6 +47,7 @@ This module needs NumPy and numba only: it reads checkpoint-layout arrays
 
 import dataclasses
 import math
+import numbers
 import os
 import threading
 import typing
@@ -57,7 +58,7 @@ from numba.core import types
 from numba.extending import overload
 
 from ..dsp.excitation import Oscillator
-from ..errors import EncodingError, ParameterError, SynthesisCancelled, check_integer, describe
+from ..errors import EncodingError, ParameterError, SynthesisCancelled, check_bool, check_integer, describe
 from . import _simd
 from ._sync import STOP, claim, load_acquire, store_release, wait_at_least
 from .config import PRECISIONS
@@ -914,13 +915,19 @@ class IncrementalDecoder:
         return logits_out if record_logits else None
 
 
-def _check_sampling(temperature, chunk_size):
-    if not isinstance(temperature, (int, float)) or isinstance(temperature, bool) or not (
+def _check_sampling(seed, temperature, greedy, chunk_size):
+    """The sampling arguments, checked and normalised (NumPy scalars accepted)."""
+    if not (seed is None or isinstance(seed, np.random.Generator)):
+        if not isinstance(seed, numbers.Integral) or isinstance(seed, (bool, np.bool_)) or seed < 0:
+            raise ParameterError(
+                f"`seed` must be None, a np.random.Generator or an integer >= 0. Received: seed={describe(seed)}."
+            )
+        seed = int(seed)
+    if not isinstance(temperature, numbers.Real) or isinstance(temperature, (bool, np.bool_)) or not (
         math.isfinite(temperature) and temperature > 0
     ):
         raise ParameterError(f"`temperature` must be a finite number > 0. Received: temperature={describe(temperature)}.")
-    if not isinstance(chunk_size, (int, np.integer)) or isinstance(chunk_size, bool) or chunk_size < 1:
-        raise ParameterError(f"`chunk_size` must be a positive integer. Received: chunk_size={describe(chunk_size)}.")
+    return seed, float(temperature), check_bool("greedy", greedy), check_integer("chunk_size", chunk_size, 1)
 
 
 def generate(
@@ -952,7 +959,7 @@ def generate(
     -------
     classes : np.ndarray [shape=(batch, frames * hop_length)], int32
     """
-    _check_sampling(temperature, chunk_size)
+    seed, temperature, greedy, chunk_size = _check_sampling(seed, temperature, greedy, chunk_size)
     rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
     decoder = IncrementalDecoder(weights, encoding, threads=threads)
     while decoder.position < decoder.total:

@@ -8,16 +8,9 @@ lookup: ``NAME/W [1, k, in, out]`` → ``kernel [k, in, out]``, ``NAME/biases`` 
 import keras
 from keras import ops
 
-from ..errors import ParameterError, describe
+from ..errors import ParameterError, check_bool, check_integer
 
 __all__ = ["NSynthConv1D", "shift_right", "repeat_frames", "gated_activation"]
-
-
-def _check_positive_int(name, value):
-    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-        raise ParameterError(
-            f"Invalid value for argument `{name}`. Expected a strictly positive integer. Received: {name}={describe(value)}."
-        )
 
 
 class NSynthConv1D(keras.layers.Layer):
@@ -41,12 +34,13 @@ class NSynthConv1D(keras.layers.Layer):
 
     def __init__(self, filters, kernel_size=1, dilation=1, causal=True, **kwargs):
         super().__init__(**kwargs)
-        _check_positive_int("filters", filters)
-        _check_positive_int("kernel_size", kernel_size)
-        _check_positive_int("dilation", dilation)
+        filters = check_integer("filters", filters, 1)
+        kernel_size = check_integer("kernel_size", kernel_size, 1)
+        dilation = check_integer("dilation", dilation, 1)
+        causal = check_bool("causal", causal)
         if not causal and kernel_size % 2 == 0:
             raise ParameterError(
-                "Invalid value for argument `kernel_size`. Expected an odd value for a non-causal convolution. "
+                "`kernel_size` must be odd for a non-causal convolution. "
                 f"Received: kernel_size={kernel_size}."
             )
         self.filters = filters

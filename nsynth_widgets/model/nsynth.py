@@ -1,7 +1,6 @@
 """`NSynth`: the model users hold: load once, encode, decode teacher-forced, synthesize."""
 
 import os
-from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TensorFlow's start-up chatter out of notebooks
 
@@ -13,18 +12,16 @@ from ..dsp.framing import trim_to_hop
 from ..dsp.mulaw import mu_law_decode, mu_law_encode
 from ..dsp.pitch import estimate_pitch, transpose_pitch
 from ..encodings import validate_encoding
-from ..errors import CheckpointError, EncodingError, ParameterError, SynthesisCancelled, describe
-from . import checkpoint, fastgen
-from .config import H512_BO16, ModelConfig
+from ..errors import CheckpointError, EncodingError, ParameterError, SynthesisCancelled, check_choice, check_integer, describe
+from . import checkpoint
+from . import config as model_config
+from .config import H512_BO16, PRECISIONS, ModelConfig
 
-__all__ = ["NSynth", "DEFAULT_WEIGHTS"]
+__all__ = ["NSynth", "ENCODE_BLOCK_FRAMES"]
 
-#: The embedded default model shipped with the package (see ``assets/MODEL_CARD.md``).
-DEFAULT_WEIGHTS = Path(__file__).resolve().parent.parent / "assets" / "default_model.npz"
-#: The sampling temperature the embedded model is heard at by default: measured on held-out
-#: instruments (model card), 0.5 brings its resyntheses from 10.4 to 7.9 dB spectral distance
-#: and puts a latent mix between the two notes (at 1.0 it is not); 1.0 is its raw distribution.
-DEFAULT_MODEL_TEMPERATURE = 0.5
+#: Frames of the learned channels computed per encoder call: long audio is encoded in blocks of
+#: this many frames (plus the receptive field's context), so memory stays flat.
+ENCODE_BLOCK_FRAMES = 256
 
 # softmax class → audio sample, for all 256 classes at once
 _CLASS_TO_AUDIO = mu_law_decode(np.arange(-128, 128))
@@ -51,7 +48,8 @@ class NSynth:
     ----------
     default_temperature : float
         Sampling temperature used when :meth:`synthesize` is given none: 1.0 (the model's own
-        distribution), :data:`DEFAULT_MODEL_TEMPERATURE` for :meth:`default`.
+        distribution), :data:`~nsynth_widgets.model.config.DEFAULT_MODEL_TEMPERATURE` for
+        :meth:`default`.
 
     Examples
     --------
@@ -59,6 +57,9 @@ class NSynth:
     >>> enc = model.encode(audio[:40000])        # (1, 78, 16)
     >>> out = model.synthesize(enc, seed=0)      # (1, 39936)
     """
+
+    #: Sampling temperature when :meth:`synthesize` is given none (set per model, see Attributes).
+    default_temperature = 1.0
 
     def __init__(self, config=H512_BO16, arrays=None, source="random initialisation"):
         if not isinstance(config, ModelConfig):
@@ -72,7 +73,6 @@ class NSynth:
             checkpoint.assign_variables(self.keras_model, arrays)
         self._decoder_weights = None
         self._encode_fn = None
-        self.default_temperature = 1.0
 
     # -- construction ----------------------------------------------------------------------
     @classmethod
@@ -93,15 +93,16 @@ class NSynth:
     @classmethod
     def default(cls):
         """The small embedded model shipped with the package (works offline, fast on a CPU)."""
-        if not DEFAULT_WEIGHTS.is_file():
+        weights = model_config.DEFAULT_WEIGHTS
+        if not weights.is_file():
             raise CheckpointError(
                 "`NSynth.default()` must find the embedded weights shipped with the package. "
-                f"Received: no file at '{DEFAULT_WEIGHTS}' (reinstall nsynth_widgets, or train one with "
+                f"Received: no file at '{weights}' (reinstall nsynth_widgets, or train one with "
                 "`nsynth-widgets train`)."
             )
-        model = cls.from_weights(DEFAULT_WEIGHTS)
+        model = cls.from_weights(weights)
         model.source = "embedded default model"
-        model.default_temperature = DEFAULT_MODEL_TEMPERATURE
+        model.default_temperature = model_config.DEFAULT_MODEL_TEMPERATURE
         return model
 
     def variables(self):
@@ -117,14 +118,21 @@ class NSynth:
         self._decoder_weights = None
 
     # -- encoder ---------------------------------------------------------------------------
-    def _scaled_codes(self, audio, name="audio"):
+    def _checked_audio(self, audio, name="audio"):
+        """``audio`` validated, as float32 ``(batch, n // hop * hop)``."""
         audio = validate_audio(audio, name=name, min_samples=self.config.hop_length)
-        if audio.ndim == 1:
-            audio = audio[None]
-        return (mu_law_encode(trim_to_hop(audio, self.config.hop_length)) / 128.0).astype(np.float32)
+        return trim_to_hop(audio[None] if audio.ndim == 1 else audio, self.config.hop_length)
 
-    def encode(self, audio, batch_size=8):
+    def _scaled_codes(self, audio, name="audio"):
+        return (mu_law_encode(self._checked_audio(audio, name)) / 128.0).astype(np.float32)
+
+    def encode(self, audio, batch_size=8, block_frames=ENCODE_BLOCK_FRAMES):
         """Encode audio to NSynth's latent sequence.
+
+        Long audio is encoded in blocks of ``block_frames`` frames, each computed with the
+        encoder's receptive field of real audio on either side (``config.ae_receptive_field``):
+        the encoder is non-causal but finite, so the result equals encoding the sound whole (to
+        float32 rounding) while memory stays that of one block.
 
         Parameters
         ----------
@@ -132,25 +140,31 @@ class NSynth:
             16 kHz audio; trimmed to a whole number of hops (``n // 512 * 512``).
         batch_size : int
             Sounds encoded per forward pass.
+        block_frames : int
+            Frames per encoder call (memory grows with ``batch_size * block_frames``).
 
         Returns
         -------
         encoding : np.ndarray [shape=(batch, n // hop_length, bottleneck_width)], float32
             For a pitch-conditioned model (``config.pitch_conditioned``) the last two channels
-            are the measured ``log2(f0 / 440)`` and voicing (:mod:`nsynth_widgets.dsp.pitch`).
+            are the measured ``log2(f0 / 440)`` and voicing (:func:`nsynth_widgets.dsp.pitch.estimate_pitch`,
+            itself estimated in blocks).
         """
-        if not isinstance(batch_size, int) or isinstance(batch_size, bool) or batch_size < 1:
-            raise ParameterError(f"`batch_size` must be a positive integer. Received: batch_size={describe(batch_size)}.")
-        x = self._scaled_codes(audio)
-        learned = self._encode_learned(x, batch_size)
+        batch_size = check_integer("batch_size", batch_size, 1)
+        block_frames = check_integer("block_frames", block_frames, 1)
+        audio = self._checked_audio(audio)
+        learned = self._encode_learned(audio, batch_size, block_frames)
         if not self.config.pitch_conditioned:
             return learned
-        audio = trim_to_hop(np.atleast_2d(np.asarray(audio, np.float32)), self.config.hop_length)
         pitch = estimate_pitch(audio, self.config.sample_rate, self.config.hop_length)
         return np.concatenate([learned, pitch], axis=-1)
 
-    def _encode_learned(self, x, batch_size):
-        """Scaled codes ``(batch, n)`` → the learned channels ``(batch, frames, learned_channels)``."""
+    def _encode_learned(self, audio, batch_size, block_frames):
+        """Audio ``(batch, frames * hop)`` → the learned channels ``(batch, frames, learned_channels)``.
+
+        The scaled mu-law codes the encoder reads are made block by block too (mu-law is per sample).
+        """
+        c = self.config
         if self._encode_fn is None:
             import keras
 
@@ -159,8 +173,19 @@ class NSynth:
                 import tensorflow as tf
 
                 self._encode_fn = tf.function(self.keras_model.encode, reduce_retracing=True)
-        parts = [np.asarray(self._encode_fn(x[i : i + batch_size])) for i in range(0, len(x), batch_size)]
-        return np.concatenate(parts).astype(np.float32)
+        hop = c.hop_length
+        frames = audio.shape[1] // hop
+        # an output sample depends on (receptive field - 1) / 2 samples on either side: that many whole hops of context
+        context = -(-((c.ae_receptive_field - 1) // 2) // hop)
+        learned = np.empty((len(audio), frames, c.learned_channels), np.float32)
+        for first in range(0, frames, block_frames):
+            last = min(first + block_frames, frames)
+            low, high = max(0, first - context), min(frames, last + context)
+            for i in range(0, len(audio), batch_size):
+                codes = mu_law_encode(audio[i : i + batch_size, low * hop : high * hop]) / 128.0
+                part = np.asarray(self._encode_fn(codes.astype(np.float32)))
+                learned[i : i + batch_size, first:last] = part[:, first - low : last - low]
+        return learned
 
     # -- decoder ---------------------------------------------------------------------------
     def decode_logits(self, audio, encoding, excitation=None):
@@ -252,8 +277,9 @@ class NSynth:
             :meth:`fastgen.DecoderWeights.quantize_int8`); ``"w8a8"`` also rounds the activations
             those matrices multiply to int8 (:meth:`fastgen.DecoderWeights.quantize_w8a8`).
         """
-        if precision not in fastgen.PRECISIONS:
-            raise ParameterError(f"`precision` must be one of {fastgen.PRECISIONS}. Received: precision={describe(precision)}.")
+        from . import fastgen  # numba: imported when generation is near
+
+        check_choice("precision", precision, PRECISIONS)
         if self._decoder_weights is None:
             self._decoder_weights = {"float32": fastgen.DecoderWeights.from_arrays(self.variables(), self.config)}
         if precision not in self._decoder_weights:
@@ -278,7 +304,7 @@ class NSynth:
             Sampling noise; equal seeds give equal audio.
         temperature : float, optional
             Softmax temperature (> 0); lower is more conservative. Default:
-            :attr:`default_temperature` (1.0, or 0.5 for the embedded model).
+            :attr:`default_temperature`.
         greedy : bool
             Always take the most likely sample (deterministic, often duller).
         chunk_size : int
@@ -308,6 +334,8 @@ class NSynth:
 
         def on_chunk(done, total, classes):
             progress(done, total, classes_to_audio(classes))
+        from . import fastgen
+
         try:
             classes = fastgen.generate(
                 weights, encodings, seed=seed, temperature=temperature, greedy=greedy,

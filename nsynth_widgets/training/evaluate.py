@@ -1,16 +1,17 @@
 """Measure how well a trained model resynthesizes held-out notes (the numbers of the model card).
 
-For notes picked from a :class:`~nsynth_widgets.training.data.NoteDataset` (use the ``"valid"``
+For notes picked from a :class:`~nsynth_widgets.training.dataset.NoteDataset` (use the ``"valid"``
 split: its instruments were never seen in training), each note is encoded and resynthesized
 (seeded sampling, several notes per decoder call) and compared with the original:
 
-* spectral distance (:func:`nsynth_widgets.plotting.spectral_distance`, multi-resolution
+* spectral distance (:func:`nsynth_widgets.metrics.spectral_distance`, multi-resolution
   log-STFT, dB, lower is better) of the resynthesis, next to two baselines that bracket it:
   the mu-law round trip alone (:func:`nsynth_widgets.dsp.quantize`, the 8-bit floor every
   NSynth model starts from) and :func:`envelope_noise` (white noise with the note's loudness
   contour: right dynamics, no pitch or timbre);
-* pitch error (:func:`f0_error_cents`, pYIN on both signals) and its sign (:func:`f0_offset_cents`);
-* voiced recall (:func:`voiced_recall`): of the frames pYIN finds voiced in the original, the
+* pitch error (:func:`~nsynth_widgets.metrics.f0_error_cents`, pYIN on both signals) and its sign
+  (:func:`~nsynth_widgets.metrics.f0_offset_cents`);
+* voiced recall (:func:`~nsynth_widgets.metrics.voiced_recall`): of the frames pYIN finds voiced in the original, the
   share it finds voiced in the resynthesis (noise with the right envelope scores near 0);
 * for a pitch-conditioned model, a transposition check: the encodings transposed by a few
   intervals (``model.transpose``) are resynthesized and their pitch compared with the original's
@@ -23,51 +24,42 @@ split: its instruments were never seen in training), each note is encoded and re
   noise, clicks and FluidR3's sound effects (sea shore, helicopter, applause, gunshot...) — which
   a pitch-conditioned model must not make worse.
 
-From a shell::
+:func:`evaluate_weights` runs all of it for a weights file and writes the results
+(:mod:`nsynth_widgets.training.report` renders them); from a shell::
 
-    python -m nsynth_widgets.training.evaluate WEIGHTS DATA_DIR --out DIR --notes 24
+    nsynth-widgets evaluate WEIGHTS DATA_DIR --out DIR --notes 24
 
-writes ``DIR/results.json`` and ``DIR/figures/*.png`` and prints :func:`results_markdown`.
+writes ``DIR/results.json`` and ``DIR/figures/*.png`` and prints the report's Markdown.
 Nothing here imports TensorFlow; the model passed in does the encoding.
 """
 
-import argparse
-import io
-import json
 import math
-import numbers
 import os
-import sys
 import time
 
 import librosa
-import matplotlib
 import numpy as np
-from matplotlib.figure import Figure
-from PIL import Image
-from tqdm import tqdm
 
-from .._files import atomic_path
 from ..audio import validate_audio
 from ..dsp import codes_to_classes, interpolate, mu_law_encode, quantize
-from ..errors import NSynthWidgetsError, ParameterError, check_integer, describe
-from ..plotting import plot_spectrogram, spectral_distance
-from .data import FAMILIES
+from ..dsp.framing import SAMPLE_RATE
+from ..errors import ParameterError, check_integer, describe
+from ..metrics import pitch_track, spectral_distance, track_error_cents, track_offset_cents, track_voiced_recall
+from .dataset import NoteDataset
+from .fluidsynth import NoteRenderer
+from .notes import FAMILIES
+from .report import save_figures, save_results
 from .train import model_inputs
 
 __all__ = [
     "HARMONIC_FAMILIES",
-    "f0_error_cents",
-    "f0_offset_cents",
-    "voiced_recall",
+    "UNPITCHED_PROGRAMS",
     "envelope_noise",
     "evaluate_model",
     "validation_loss",
     "unpitched_sounds",
     "unpitched_check",
-    "save_figures",
-    "results_markdown",
-    "main",
+    "evaluate_weights",
 ]
 
 #: Families whose notes have one clear pitch; their f0 errors make the overall f0 median.
@@ -76,144 +68,7 @@ HARMONIC_FAMILIES = (
     "bass", "brass", "flute", "guitar", "keyboard", "organ", "reed", "string", "synth_lead", "vocal",
 )
 
-_HELD_SECONDS = 3.0  # a rendered note's key is held for its first 3 s
-_PYIN_FRAME = 2048
-_FMIN, _FMAX = librosa.note_to_hz("C2"), librosa.note_to_hz("C7")
 _MIX_WEIGHT = 0.5
-_FIGURE_SIZE = (6.0, 2.5)  # inches
-_FIGURE_DPI = 80
-_PNG_COLORS = 128  # palette PNGs: a third of the size of full-colour ones, no visible banding
-
-
-
-def _check_signal(audio, name):
-    audio = validate_audio(audio, name=name, allow_silence=True)
-    if audio.ndim != 1:
-        raise ParameterError(f"`{name}` must be a 1-D array of samples. Received: {name}={describe(audio)}.")
-    return audio
-
-
-def _median(values):
-    """Median of the finite values (NaN when there are none, without a warning)."""
-    values = np.asarray(values, dtype=np.float64)
-    values = values[np.isfinite(values)]
-    return float(np.median(values)) if values.size else math.nan
-
-
-def f0_error_cents(reference, estimate, sample_rate=16000, fmin=_FMIN, fmax=_FMAX):
-    """Median pitch error of ``estimate`` against ``reference``, in cents.
-
-    Both signals are cut to their common length and to the note's held part (the first 3 s),
-    tracked with :func:`librosa.pyin` (frames of 2048 samples, hop 512), and compared on the
-    frames that pYIN finds voiced in both: the result is the median over those frames of
-    ``|1200 * log2(f_estimate / f_reference)|``. An octave error reads 1200.
-
-    Parameters
-    ----------
-    reference, estimate : np.ndarray [shape=(n,)], float in [-1, 1]
-        Mono audio; lengths may differ.
-    sample_rate : float
-        Samples per second.
-    fmin, fmax : float
-        Pitch search range in Hz (default C2-C7, 65.4-2093 Hz), ``0 < fmin < fmax < sample_rate / 2``.
-
-    Returns
-    -------
-    cents : float
-        >= 0, or NaN when no frame is voiced in both signals (silence, noise, a pitch outside
-        ``[fmin, fmax]``, or a common part shorter than one 2048-sample frame).
-    """
-    return _cents(*_paired_tracks(reference, estimate, sample_rate, fmin, fmax))
-
-
-def f0_offset_cents(reference, estimate, sample_rate=16000, fmin=_FMIN, fmax=_FMAX):
-    """Median signed pitch offset of ``estimate`` from ``reference``, in cents.
-
-    Measured like :func:`f0_error_cents` (same tracks, same frames) but without the absolute
-    value: the median over frames of ``1200 * log2(f_estimate / f_reference)``. Positive means
-    the estimate is sharp. It tells a steady transposition (an offset as large as the error)
-    from a pitch that wanders around the right one (an offset near 0 with a large error).
-
-    Parameters and the NaN case are those of :func:`f0_error_cents`.
-
-    Returns
-    -------
-    cents : float
-    """
-    return _signed_cents(*_paired_tracks(reference, estimate, sample_rate, fmin, fmax))
-
-
-def voiced_recall(reference, estimate, sample_rate=16000, fmin=_FMIN, fmax=_FMAX):
-    """Of the frames pYIN finds voiced in ``reference``, the share it finds voiced in ``estimate``.
-
-    Tracked as in :func:`f0_error_cents` (first 3 s, common length). Parameters are its.
-
-    Returns
-    -------
-    recall : float
-        In [0, 1], or NaN when no frame of ``reference`` is voiced.
-    """
-    return _recall(*_paired_tracks(reference, estimate, sample_rate, fmin, fmax))
-
-
-def _recall(track, reference_track):
-    """Share of the finite frames of ``reference_track`` where ``track`` is finite too (NaN if none)."""
-    voiced = np.isfinite(reference_track)
-    return float(np.mean(np.isfinite(track[voiced]))) if voiced.any() else math.nan
-
-
-def _paired_tracks(reference, estimate, sample_rate, fmin, fmax):
-    """Validate the arguments of the f0 measures; pYIN tracks of ``estimate`` and ``reference``.
-
-    Returns ``(estimate_track, reference_track)``, both ``(frames,)`` float64 over the common length.
-    """
-    reference = _check_signal(reference, "reference")
-    estimate = _check_signal(estimate, "estimate")
-    if not isinstance(sample_rate, numbers.Real) or isinstance(sample_rate, bool) or not sample_rate > 0:
-        raise ParameterError(f"`sample_rate` must be a positive number. Received: sample_rate={describe(sample_rate)}.")
-    if not (
-        isinstance(fmin, numbers.Real) and isinstance(fmax, numbers.Real) and 0 < fmin < fmax < sample_rate / 2
-    ):
-        raise ParameterError(
-            f"`fmax` must exceed `fmin` (> 0) and stay below sample_rate / 2 = {sample_rate / 2:g}. "
-            f"Received: fmin={describe(fmin)}, fmax={describe(fmax)}."
-        )
-    n = min(reference.size, estimate.size)
-    return (
-        _pitch_track(estimate[:n], sample_rate, fmin, fmax),
-        _pitch_track(reference[:n], sample_rate, fmin, fmax),
-    )
-
-
-def _pitch_track(audio, sample_rate, fmin, fmax):
-    """pYIN f0 in Hz per frame (2048 samples, hop 512) of the first 3 s; NaN where unvoiced.
-
-    Returns ``(frames,)`` float64, empty when the audio is shorter than one frame.
-    """
-    audio = audio[: int(_HELD_SECONDS * sample_rate)]
-    if audio.size < _PYIN_FRAME:
-        return np.empty(0)
-    f0, voiced, _ = librosa.pyin(audio, fmin=float(fmin), fmax=float(fmax), sr=sample_rate, frame_length=_PYIN_FRAME)
-    return np.where(voiced, f0, np.nan)
-
-
-def _cent_differences(track, reference_track):
-    """``1200 * log2(track / reference_track)`` on the frames where both (Hz, array or scalar) are finite."""
-    track, reference_track = np.broadcast_arrays(track, reference_track)
-    both = np.isfinite(track) & np.isfinite(reference_track)
-    return 1200.0 * np.log2(track[both] / reference_track[both])
-
-
-def _cents(track, reference_track):
-    """Median ``|cents|`` of ``track`` against ``reference_track`` where both are finite (NaN if nowhere)."""
-    differences = _cent_differences(track, reference_track)
-    return float(np.median(np.abs(differences))) if differences.size else math.nan
-
-
-def _signed_cents(track, reference_track):
-    """Median signed cents of ``track`` against ``reference_track`` where both are finite (NaN if nowhere)."""
-    differences = _cent_differences(track, reference_track)
-    return float(np.median(differences)) if differences.size else math.nan
 
 
 def envelope_noise(audio, rng, frame=512):
@@ -238,7 +93,7 @@ def envelope_noise(audio, rng, frame=512):
     noise : np.ndarray [shape=(n,)], float32 in [-1, 1]
         Local RMS follows the reference's; silence gives silence.
     """
-    audio = _check_signal(audio, "audio")
+    audio = validate_audio(audio, allow_silence=True, ndim=1)
     frame = check_integer("frame", frame, 1)
     rng = np.random.default_rng(rng)
     starts = np.arange(0, audio.size, frame)
@@ -248,6 +103,13 @@ def envelope_noise(audio, rng, frame=512):
     envelope = np.interp(np.arange(audio.size), centres, np.sqrt(power / lengths))
     noise = rng.uniform(-np.sqrt(3.0), np.sqrt(3.0), audio.size)
     return np.clip(envelope * noise, -1.0, 1.0).astype(np.float32)
+
+
+def _median(values):
+    """Median of the finite values (NaN when there are none, without a warning)."""
+    values = np.asarray(values, dtype=np.float64)
+    values = values[np.isfinite(values)]
+    return float(np.median(values)) if values.size else math.nan
 
 
 def _candidates(dataset, pitch_range, min_velocity):
@@ -356,11 +218,8 @@ def _evaluate(model, dataset, n_notes, seed, harmonic_families, batch_size, prog
             f"Received: harmonic_families={describe(harmonic_families)}."
         )
     harmonic_families = tuple(harmonic_families)
-    if not (
-        isinstance(pitch_range, (tuple, list))
-        and len(pitch_range) == 2
-        and all(isinstance(p, numbers.Integral) and not isinstance(p, bool) for p in pitch_range)
-        and pitch_range[0] <= pitch_range[1]
+    if not (isinstance(pitch_range, (tuple, list)) and len(pitch_range) == 2) or (
+        check_integer("pitch_range", pitch_range[0], 0, 127) > check_integer("pitch_range", pitch_range[1], 0, 127)
     ):
         raise ParameterError(
             f"`pitch_range` must be two MIDI pitches (low, high) with low <= high. "
@@ -375,7 +234,7 @@ def _evaluate(model, dataset, n_notes, seed, harmonic_families, batch_size, prog
     rng = np.random.default_rng(seed)
     note_ids = _select_notes(dataset, candidates, n_notes, rng)
     pair = _select_pair(dataset, candidates, harmonic_families, rng)
-    sample_rate = float(dataset.examples[note_ids[0]].get("sample_rate", 16000))
+    sample_rate = float(dataset.examples[note_ids[0]].get("sample_rate", SAMPLE_RATE))
 
     audio = {note_id: dataset.load(note_id) for note_id in note_ids + list(pair or ())}
     encodings = {note_id: model.encode(audio[note_id])[0] for note_id in audio}
@@ -393,8 +252,8 @@ def _evaluate(model, dataset, n_notes, seed, harmonic_families, batch_size, prog
         resynthesis = resyntheses[note_id]
         reference = audio[note_id][: resynthesis.size]
         note = dataset.examples[note_id]
-        track = _pitch_track(reference, sample_rate, _FMIN, _FMAX)
-        resynthesis_track = _pitch_track(resynthesis, sample_rate, _FMIN, _FMAX)
+        track = pitch_track(reference, sample_rate)
+        resynthesis_track = pitch_track(resynthesis, sample_rate)
         rows.append(
             {
                 "note_id": note_id,
@@ -408,10 +267,10 @@ def _evaluate(model, dataset, n_notes, seed, harmonic_families, batch_size, prog
                 "noise_distance": spectral_distance(
                     reference, envelope_noise(reference, np.random.default_rng([seed, index])), sample_rate
                 ),
-                "f0_cents": _cents(resynthesis_track, track),
-                "f0_offset_cents": _signed_cents(resynthesis_track, track),
-                "reference_f0_cents": _cents(track, librosa.midi_to_hz(note["pitch"])),
-                "voiced_recall": _recall(resynthesis_track, track),
+                "f0_cents": track_error_cents(resynthesis_track, track),
+                "f0_offset_cents": track_offset_cents(resynthesis_track, track),
+                "reference_f0_cents": track_error_cents(track, librosa.midi_to_hz(note["pitch"])),
+                "voiced_recall": track_voiced_recall(resynthesis_track, track),
                 "voiced_frames": int(np.isfinite(track).sum()),
                 "recalled_frames": int((np.isfinite(track) & np.isfinite(resynthesis_track)).sum()),
             }
@@ -478,27 +337,25 @@ def _transposition_check(model, note_ids, encodings, tracks, transpositions, bat
     (pooled over frames), "notes": [{note_id, f0_cents, voiced_recall}]}}``; intervals that would
     take a note outside the model's range skip that note.
     """
-    from ..errors import ParameterError as _ParameterError
-
     out = {}
     for index, semitones in enumerate(transpositions):
         chosen, moved = [], []
         for note_id in note_ids:
             try:
                 moved.append(model.transpose(encodings[note_id], semitones)[0])
-            except _ParameterError:
+            except ParameterError:
                 continue
             chosen.append(note_id)
         generated = _synthesize(model, moved, batch_size, seed + 1000 * (index + 1)) if moved else []
         notes, voiced, recalled = [], 0, 0
         for note_id, audio in zip(chosen, generated):
             target = tracks[note_id] * 2.0 ** (semitones / 12.0)
-            track = _pitch_track(audio, sample_rate, _FMIN, _FMAX)
+            track = pitch_track(audio, sample_rate)
             n = min(track.size, target.size)
             track, target = track[:n], target[:n]
             voiced += int(np.isfinite(target).sum())
             recalled += int((np.isfinite(target) & np.isfinite(track)).sum())
-            notes.append({"note_id": note_id, "f0_cents": _cents(track, target), "voiced_recall": _recall(track, target)})
+            notes.append({"note_id": note_id, "f0_cents": track_error_cents(track, target), "voiced_recall": track_voiced_recall(track, target)})
         cents = np.array([note["f0_cents"] for note in notes], dtype=np.float64)
         measured = cents[np.isfinite(cents)]
         out[f"{semitones:+g}"] = {
@@ -675,13 +532,11 @@ def unpitched_sounds(seed=0, seconds=2.0, renderer=None):
 
     Returns
     -------
-    sounds : dict[str, np.ndarray [shape=(seconds * 16000,)]], float32
+    sounds : dict[str, np.ndarray [shape=(seconds * SAMPLE_RATE,)]], float32
     """
-    from .data import NoteRenderer
-
     rng = np.random.default_rng(seed)
-    n = int(seconds * 16000)
-    t = np.arange(n) / 16000.0
+    n = int(seconds * SAMPLE_RATE)
+    t = np.arange(n) / SAMPLE_RATE
     clicks = np.zeros(n)
     clicks[np.cumsum(rng.integers(800, 4000, size=n // 800))[: n // 800] % n] = rng.uniform(0.3, 0.8, n // 800)
     sounds = {
@@ -731,278 +586,47 @@ def unpitched_check(model, sounds, seed=0, batch_size=8):
     }
 
 
-def save_figures(model, dataset, out_dir, note_ids, resyntheses=None, seed=0):
-    """Write one small PNG per note: spectrogram of the original beside its resynthesis.
+def evaluate_weights(weights, data_dir, out_dir, notes=24, seed=0, batch_size=8, figures=4, validation_crops=64,
+                     temperature=1.0, unpitched=False, transpositions=(-12, -7, 7, 12), progress=None):
+    """Evaluate a weights file on a dataset's valid split and write what the model card reports.
 
-    Each figure is 6 x 2.5 in at 80 dpi (480 x 200 pixels), drawn on a
-    :class:`matplotlib.figure.Figure` (nothing is registered with pyplot) and stored as a
-    128-colour palette PNG (under 50 KB even for noise).
+    :func:`evaluate_model` on ``notes`` held-out notes (pitches 48-84, velocity >= 75), then
+    :func:`validation_loss` on ``validation_crops`` crops of 4096 samples and, with ``unpitched``,
+    :func:`unpitched_check`.
 
     Parameters
     ----------
-    model : NSynth
-        Encodes and resynthesizes the notes missing from ``resyntheses`` (one decoder call,
-        sampled with ``seed``).
-    dataset : NoteDataset
+    weights : str or os.PathLike
+        A ``.npz`` written by ``NSynth.save_weights`` or the trainer.
+    data_dir : str or os.PathLike
+        A folder written by ``nsynth-widgets render-notes``.
     out_dir : str or os.PathLike
-        Created if needed; files are named ``{note_id}.png``.
-    note_ids : sequence of str
-        Notes of ``dataset``.
-    resyntheses : dict[str, np.ndarray [shape=(n,)]], optional
-        Resyntheses already made (e.g. by the evaluation), reused as they are.
-    seed : int
+        Receives ``results.json`` (strict JSON: NaN as null, :func:`~.report.save_results`) and
+        ``figures/{note_id}.png`` for the first ``figures`` notes (:func:`~.report.save_figures`).
+    temperature : float
+        The sampling temperature (1.0: the model's own distribution).
+    progress : callable(n_done, n_total), optional
+        As in :func:`evaluate_model`.
 
     Returns
     -------
-    paths : list of str
-        The PNG files, in the order of ``note_ids``.
-    """
-    note_ids = list(note_ids)
-    resyntheses = dict(resyntheses or {})
-    missing = [note_id for note_id in note_ids if note_id not in resyntheses]
-    if missing:
-        encodings = [model.encode(dataset.load(note_id))[0] for note_id in missing]
-        resyntheses.update(zip(missing, model.synthesize(encodings, seed=seed)))
-    out_dir = os.fspath(out_dir)
-    os.makedirs(out_dir, exist_ok=True)
-    paths = []
-    for note_id in note_ids:
-        resynthesis = resyntheses[note_id]
-        original = dataset.load(note_id)[: resynthesis.size]
-        sample_rate = float(dataset.examples[note_id].get("sample_rate", 16000))
-        with matplotlib.rc_context({"font.size": 7}):
-            figure = Figure(figsize=_FIGURE_SIZE, dpi=_FIGURE_DPI, layout="constrained")
-            axes = figure.subplots(1, 2, sharex=True, sharey=True)
-            for ax, audio, title in ((axes[0], original, "original"), (axes[1], resynthesis, "resynthesis")):
-                plot_spectrogram(audio, sample_rate, ax=ax)
-                ax.set_title(f"{note_id}: {title}")
-            axes[1].set_ylabel("")
-            buffer = io.BytesIO()
-            figure.savefig(buffer, format="png", dpi=_FIGURE_DPI)
-        path = os.path.join(out_dir, f"{note_id}.png")
-        with Image.open(buffer) as image, atomic_path(path) as temporary:
-            image.convert("RGB").quantize(colors=_PNG_COLORS).save(temporary, format="png", optimize=True)
-        paths.append(path)
-    return paths
-
-
-def _finite(value):
-    """Whether a stored number is measured (not None, which stands for NaN in JSON, nor NaN)."""
-    return value is not None and math.isfinite(value)
-
-
-def _number(value, digits):
-    return f"{value:.{digits}f}" if _finite(value) else "–"
-
-
-def _table_row(name, stats, f0_notes, marker=""):
-    """One table row; ``f0_notes`` notes were eligible for the f0 statistics."""
-    return (
-        f"| {name} | {stats['notes']} | {_number(stats['spectral_distance'], 1)} | "
-        f"{_number(stats['mulaw_distance'], 1)} | {_number(stats['noise_distance'], 1)} | "
-        f"{_number(stats['f0_cents'], 0)}{marker} | {stats['f0_measured']}/{f0_notes} |"
-    )
-
-
-def results_markdown(results):
-    """The measured part of the model card, as Markdown.
-
-    Parameters
-    ----------
     results : dict
-        As returned by :func:`evaluate_model` (or read back from ``results.json``, where NaN
-        is stored as null).
-
-    Returns
-    -------
-    markdown : str
-        A heading, how the notes were chosen, a table of per-family and overall medians
-        (resynthesis and both baselines in dB, f0 error in cents), the mix check, the
-        validation loss (when ``results`` has one: :func:`main` adds it) and the synthesis time.
+        :func:`evaluate_model`'s, with ``validation_loss`` (and ``unpitched``) added.
     """
-    selection, summary, timing = results["selection"], results["summary"], results["timing"]
-    harmonic = set(selection["harmonic_families"])
-    low, high = selection["pitch_range"]
-    lines = [
-        "## Measured resynthesis quality",
-        "",
-        f"{selection['n_notes']} held-out notes (instruments never seen in training), MIDI pitch "
-        f"{low}-{high}, velocity >= {selection['min_velocity']}, chosen round-robin over families "
-        f"(seed {selection['seed']}); model `{results['model']['config']}` sampled at temperature "
-        f"{results['model'].get('temperature', 1.0)}. Distances are the mean "
-        "absolute difference of log-magnitude spectrograms at six FFT sizes (dB, lower is better), "
-        "measured against the original note. *mu-law only* is the original after the 8-bit mu-law "
-        "round trip (the floor any NSynth model starts from); *envelope noise* is white noise with "
-        "the note's loudness contour (right dynamics, no pitch or timbre). f0 error is the median "
-        "|cents| between pYIN pitch tracks over the first 3 s, on frames voiced in both.",
-        "",
-        "| Family | Notes | Resynthesis (dB) | mu-law only (dB) | Envelope noise (dB) "
-        "| f0 error (cents) | f0 measured |",
-        "|---|---:|---:|---:|---:|---:|---:|",
-    ]
-    for family, stats in summary["families"].items():
-        lines.append(_table_row(family, stats, stats["notes"], "" if family in harmonic else " \\*"))
-    n_harmonic = sum(1 for row in results["notes"] if row["harmonic"])
-    lines += [_table_row("**all**", summary["overall"], n_harmonic), ""]
-    within = summary["overall"]["f0_within_50_cents"]
-    lines.append(
-        "\\* not a harmonic family: its f0 error is shown but left out of the overall f0 median. "
-        f"Overall f0 covers harmonic families only; {_number(None if within is None else 100 * within, 0)} % "
-        "of their measured notes are within 50 cents of the original."
-    )
-    offsets = sorted(
-        row["f0_offset_cents"] for row in results["notes"] if row["harmonic"] and _finite(row["f0_offset_cents"])
-    )
-    if offsets:
-        lines += [
-            "",
-            "Signed pitch offsets of those notes (median over frames, cents, positive is sharp; an offset as large as "
-            "the error is a steady transposition): " + ", ".join(f"{offset:+.0f}" for offset in offsets) + ".",
-        ]
-    recall = summary["overall"].get("voiced_recall")
-    if _finite(recall):
-        lines += [
-            "",
-            f"**Voiced recall**: of the frames pYIN finds voiced in the originals of those notes, {100 * recall:.0f} % "
-            "are voiced in their resyntheses.",
-        ]
-    transposed = results.get("transposition")
-    if transposed:
-        lines += [
-            "",
-            "**Transposition.** Each of those notes' encodings transposed (`model.transpose`) and resynthesized; its "
-            "pitch compared with the original's moved by the same interval:",
-            "",
-            "| semitones | notes | f0 error (cents) | within 50 cents | voiced recall |",
-            "|---:|---:|---:|---:|---:|",
-        ]
-        for key, check in transposed.items():
-            within, recall = check["f0_within_50_cents"], check["voiced_recall"]
-            lines.append(
-                f"| {key} | {len(check['notes'])} | {_number(check['f0_cents'], 0)} | "
-                f"{_number(None if within is None else 100 * within, 0)} % | "
-                f"{_number(None if recall is None else 100 * recall, 0)} % |"
-            )
-    unpitched = results.get("unpitched")
-    if unpitched:
-        listing = ", ".join(f"{name} {_number(row['spectral_distance'], 1)}" for name, row in unpitched["sounds"].items())
-        lines += [
-            "",
-            f"**Sounds without a pitch** (noise, clicks, FluidR3's sound effects): median spectral distance "
-            f"{_number(unpitched['spectral_distance'], 1)} dB (envelope noise {_number(unpitched['noise_distance'], 1)} "
-            f"dB): {listing}.",
-        ]
-    mix = results.get("mix")
-    if mix is not None:
-        lines += [
-            "",
-            f"**Latent mix.** The resynthesis of a {mix['weight']:.0%}/{1 - mix['weight']:.0%} mix of the "
-            f"encodings of `{mix['a']}` (A) and `{mix['b']}` (B) sits between them when it is nearer to "
-            "each than they are to each other (spectral distance, dB):",
-            "",
-            "| A and B are | d(mix, A) | d(mix, B) | d(A, B) | Between |",
-            "|---|---:|---:|---:|---|",
-        ]
-        for name, check in (("the originals", mix), ("their resyntheses", mix["resynthesized"])):
-            lines.append(
-                f"| {name} | {_number(check['d_mix_a'], 1)} | {_number(check['d_mix_b'], 1)} | "
-                f"{_number(check['d_a_b'], 1)} | {'yes' if check['between'] else 'no'} |"
-            )
-    loss = results.get("validation_loss")
-    if loss is not None:
-        lines += [
-            "",
-            f"**Validation loss** (the training objective, teacher-forced cross-entropy per sample) on "
-            f"{loss['crops']} fixed crops of {loss['crop_length']} samples of the held-out notes (seed "
-            f"{loss['seed']}): **{loss['nats']:.3f} nats**.",
-        ]
-    lines += [
-        "",
-        f"Resynthesizing {timing['audio_seconds']:.0f} s of audio took {timing['synthesis_seconds']:.1f} s "
-        f"in batches of up to {timing['batch_size']} notes "
-        f"({_number(timing['samples_per_second'], 0)} samples/s).",
-        "",
-    ]
-    return "\n".join(lines)
-
-
-def _jsonable(value):
-    """``value`` with NaN and infinities replaced by None (strict JSON)."""
-    if isinstance(value, dict):
-        return {key: _jsonable(item) for key, item in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_jsonable(item) for item in value]
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value
-
-
-def main(argv=None):
-    """Command line: evaluate a weights file on a dataset's valid split.
-
-    ``python -m nsynth_widgets.training.evaluate WEIGHTS DATA_DIR [--out DIR] [--notes N]
-    [--seed S] [--batch-size B] [--figures K] [--validation-crops C] [--temperature T]``
-
-    Writes ``DIR/results.json`` (strict JSON: NaN as null) and ``DIR/figures/{note_id}.png``
-    for the first ``K`` notes, and prints :func:`results_markdown`.
-
-    Returns
-    -------
-    status : int
-        0 on success; errors exit with status 2 and a one-line message.
-    """
-    parser = argparse.ArgumentParser(
-        prog="python -m nsynth_widgets.training.evaluate",
-        description="Measure resynthesis quality of a model on held-out notes (valid split).",
-    )
-    parser.add_argument("weights", help="weights file (.npz) written by NSynth.save_weights or the trainer")
-    parser.add_argument("data_dir", help="dataset folder written by nsynth_widgets.training.data")
-    parser.add_argument("--out", default="evaluation", help="output folder (default: evaluation)")
-    parser.add_argument("--notes", type=int, default=24, help="notes to evaluate (default 24)")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--batch-size", type=int, default=8, help="most notes per decoder call (default 8)")
-    parser.add_argument("--figures", type=int, default=4, help="notes to draw (default 4)")
-    parser.add_argument("--validation-crops", type=int, default=64,
-                        help="crops of 4096 samples for the validation loss (default 64)")
-    parser.add_argument("--temperature", type=float, default=1.0,
-                        help="sampling temperature > 0 (default 1.0: the model's own distribution)")
-    parser.add_argument("--unpitched", action="store_true",
-                        help="also resynthesize sounds without a pitch (noise, clicks, FluidR3 sound effects)")
-    parser.add_argument("--transpositions", type=float, nargs="*", default=[-12, -7, 7, 12],
-                        help="semitones of the transposition check of a pitch-conditioned model (default -12 -7 7 12)")
-    args = parser.parse_args(argv)
     from ..model.nsynth import NSynth
-    from .data import NoteDataset
 
-    try:
-        figures = check_integer("figures", args.figures, 0)
-        model = NSynth.from_weights(args.weights)
-        model.default_temperature = args.temperature
-        dataset = NoteDataset(args.data_dir, "valid")
-        with tqdm(unit="note", desc="resynthesis") as bar:
-
-            def progress(n_done, n_total):
-                bar.total = n_total
-                bar.update(n_done - bar.n)
-
-            results, resyntheses = _evaluate(
-                model, dataset, args.notes, args.seed, HARMONIC_FAMILIES, args.batch_size, progress, (48, 84), 75,
-                tuple(args.transpositions),
-            )
-        results["validation_loss"] = validation_loss(model, dataset, crops=args.validation_crops, seed=args.seed)
-        if args.unpitched:
-            results["unpitched"] = unpitched_check(model, unpitched_sounds(args.seed), args.seed, args.batch_size)
-        os.makedirs(args.out, exist_ok=True)
-        chosen = [row["note_id"] for row in results["notes"][:figures]]
-        save_figures(model, dataset, os.path.join(args.out, "figures"), chosen, resyntheses)
-    except NSynthWidgetsError as error:
-        parser.exit(2, f"error: {error}\n")
-    with atomic_path(os.path.join(args.out, "results.json")) as temporary:
-        with open(temporary, "w", encoding="utf-8") as file:
-            json.dump(_jsonable(results), file, indent=1, allow_nan=False)
-    print(results_markdown(results))
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+    figures = check_integer("figures", figures, 0)
+    model = NSynth.from_weights(weights)
+    model.default_temperature = temperature
+    dataset = NoteDataset(data_dir, "valid")
+    results, resyntheses = _evaluate(
+        model, dataset, notes, seed, HARMONIC_FAMILIES, batch_size, progress, (48, 84), 75, tuple(transpositions)
+    )
+    results["validation_loss"] = validation_loss(model, dataset, crops=validation_crops, seed=seed)
+    if unpitched:
+        results["unpitched"] = unpitched_check(model, unpitched_sounds(seed), seed, batch_size)
+    os.makedirs(out_dir, exist_ok=True)
+    chosen = [row["note_id"] for row in results["notes"][:figures]]
+    save_figures(model, dataset, os.path.join(out_dir, "figures"), chosen, resyntheses)
+    save_results(results, os.path.join(out_dir, "results.json"))
+    return results

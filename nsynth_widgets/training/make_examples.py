@@ -1,19 +1,19 @@
 """Render the example sounds shipped in ``nsynth_widgets/assets/examples/``.
 
 Every example is a note of an instrument the embedded model did **not** train on: the held-out
-program of its family in :func:`nsynth_widgets.training.data.plan_notes` with seed 0, or a
+program of its family in :func:`nsynth_widgets.training.notes.plan_notes` with seed 0, or a
 program outside NSynth's families (the sitar, the helicopter sound effect). They are rendered by
 the same pipeline as the training data (FluidR3_GM, MIT licence)::
 
-    python -m nsynth_widgets.training.make_examples [OUT_DIR]
+    nsynth-widgets make-examples [OUT_DIR]
 """
 
-import argparse
 from pathlib import Path
 
 from ..audio import save_audio
 from ..errors import ParameterError
-from .data import NoteRenderer, family_of
+from .fluidsynth import NoteRenderer
+from .notes import family_of
 
 __all__ = ["EXAMPLES", "make_examples"]
 
@@ -33,7 +33,7 @@ EXAMPLES = {
 _LICENCE = """Example sounds of nsynth_widgets
 ================================
 
-Rendered by `python -m nsynth_widgets.training.make_examples` from the FluidR3_GM SoundFont
+Rendered by `nsynth-widgets make-examples` from the FluidR3_GM SoundFont
 (Debian package fluid-soundfont-gm; FluidR3_GM by Frank Wen, released under the MIT licence).
 The renderings are distributed under the same MIT licence.
 
@@ -60,13 +60,3 @@ def make_examples(out_dir):
     (out_dir / "LICENSE.txt").write_text(_LICENCE.format(table="\n".join(rows)))
     return out_dir
 
-
-def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    default = Path(__file__).resolve().parent.parent / "assets" / "examples"
-    parser.add_argument("out_dir", nargs="?", default=default, type=Path, help=f"where to write (default: {default})")
-    print(make_examples(parser.parse_args(argv).out_dir))
-
-
-if __name__ == "__main__":
-    main()

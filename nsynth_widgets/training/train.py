@@ -19,9 +19,11 @@ pitch channels (:func:`warm_start_arrays`).
 
 Input noise (``TrainConfig.input_noise > 0``) adds Gaussian noise, in mu-law code steps, to the
 past samples the decoder reads (not to its targets, nor to the encoder's input), on training
-steps only. A decoder trained on the exact past leans on it: it does not learn to recover
-from the small errors its own sampling makes when it generates, and drifts. (LPCNet injects
-noise into its autoregressive input for the same reason.)
+steps only, at a level drawn for each crop between none and ``input_noise``. A decoder trained on
+the exact past leans on it: it does not learn to recover from the small errors its own sampling
+makes when it generates, and drifts; where the past is unreliable, a pitch-conditioned decoder
+has to take the waveform's period and phase from its oscillator. (LPCNet injects noise into its
+autoregressive input for the first reason.)
 """
 
 import collections
@@ -34,11 +36,12 @@ from pathlib import Path
 import numpy as np
 
 from .._files import atomic_path
+from ..dsp.framing import SAMPLE_RATE
 from ..dsp.mulaw import codes_to_classes, mu_law_encode
-from ..errors import ParameterError, describe
+from ..errors import ParameterError, check_bool, check_integer, check_number, describe
 from ..model.config import ModelConfig
 
-__all__ = ["TrainConfig", "train", "batch_to_inputs", "model_inputs", "warm_start_arrays"]
+__all__ = ["TrainConfig", "train", "batch_to_inputs", "model_inputs", "shift_for_encoder", "warm_start_arrays"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -60,39 +63,41 @@ class TrainConfig:
         Validation batches (fixed crops, drawn once) per evaluation.
     seed : int
     input_noise : float
-        Standard deviation, in mu-law code steps (of 256), of the Gaussian noise added to the
-        decoder's past samples on training steps (see the module docstring); 0 turns it off.
+        Largest standard deviation, in mu-law code steps (of 256), of the Gaussian noise added to
+        the decoder's past samples on training steps; each crop's is drawn uniformly from
+        ``[0, input_noise]`` (see the module docstring). 0 turns it off.
     phase_lock : bool
         Pitch-conditioned models only: align the oscillator's phase with each crop's fundamental
         (see the module docstring); False starts it at phase 0 at every crop, as generation does.
+    encoder_pitch_shift : float
+        Pitch-conditioned models only: on training steps the encoder hears each crop shifted by a
+        random interval of up to this many semitones (:func:`shift_for_encoder`); 0 turns it off.
     """
 
-    steps: int = 20000
+    steps: int = 6000
     batch_size: int = 8
-    crop_length: int = 6144
+    crop_length: int = 4096
     learning_rate: float = 2e-3
     warmup_steps: int = 200
-    checkpoint_every: int = 250
-    eval_every: int = 250
+    checkpoint_every: int = 100
+    eval_every: int = 100
     eval_batches: int = 4
     seed: int = 0
     input_noise: float = 0.0
     phase_lock: bool = True
+    encoder_pitch_shift: float = 0.0
 
     def __post_init__(self):
-        for name in ("steps", "batch_size", "crop_length", "checkpoint_every", "eval_every", "eval_batches"):
-            value = getattr(self, name)
-            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                raise ParameterError(f"`{name}` must be a positive integer. Received: {name}={describe(value)}.")
-        if not (isinstance(self.learning_rate, (int, float)) and 0 < self.learning_rate < 1):
-            raise ParameterError(
-                f"`learning_rate` must be a number in (0, 1). Received: learning_rate={describe(self.learning_rate)}."
-            )
-        noise = self.input_noise
-        if isinstance(noise, bool) or not isinstance(noise, (int, float)) or not 0 <= noise < float("inf"):
-            raise ParameterError(f"`input_noise` must be a finite number >= 0. Received: input_noise={describe(noise)}.")
-        if not isinstance(self.phase_lock, bool):
-            raise ParameterError(f"`phase_lock` must be True or False. Received: phase_lock={describe(self.phase_lock)}.")
+        checked = {
+            name: check_integer(name, getattr(self, name), 1)
+            for name in ("steps", "batch_size", "crop_length", "checkpoint_every", "eval_every", "eval_batches")
+        }
+        checked["learning_rate"] = check_number("learning_rate", self.learning_rate, 0, 1, low_open=True, high_open=True)
+        checked["input_noise"] = check_number("input_noise", self.input_noise, 0)
+        checked["encoder_pitch_shift"] = check_number("encoder_pitch_shift", self.encoder_pitch_shift, 0, 24)
+        checked["phase_lock"] = check_bool("phase_lock", self.phase_lock)
+        for name, value in checked.items():  # NumPy scalars become their Python counterparts
+            object.__setattr__(self, name, value)
 
 
 def batch_to_inputs(audio):
@@ -111,7 +116,7 @@ def batch_to_inputs(audio):
     return (codes / 128.0).astype(np.float32), codes_to_classes(codes)
 
 
-def model_inputs(model_config, audio, pitch=None, phase_lock=True):
+def model_inputs(model_config, audio, pitch=None, phase_lock=True, encoder_audio=None):
     """What the Keras model's ``call`` takes for audio crops, and the targets.
 
     Parameters
@@ -122,11 +127,15 @@ def model_inputs(model_config, audio, pitch=None, phase_lock=True):
         The crops' measured pitch channels; required exactly when the model is pitch-conditioned.
     phase_lock : bool
         Align the oscillator with each crop's fundamental (training) or start it at phase 0.
+    encoder_audio : np.ndarray [shape=(batch, time)], optional
+        What the encoder hears instead of ``audio`` (pitch-conditioned models: a pitch-shifted copy,
+        see :func:`shift_for_encoder`).
 
     Returns
     -------
     inputs : np.ndarray [shape=(batch, time)] or dict
-        ``x_scaled``, or ``{"audio": x_scaled, "pitch": pitch, "excitation": (batch, time, 2 * harmonics)}``.
+        ``x_scaled``, or ``{"audio": x_scaled, "encoder_audio": the encoder's x_scaled, "pitch": pitch,
+        "excitation": (batch, time, 2 * harmonics)}``.
     targets : np.ndarray [shape=(batch, time)], int32
     """
     from ..dsp.excitation import excitation, locked_phase_offset
@@ -138,7 +147,33 @@ def model_inputs(model_config, audio, pitch=None, phase_lock=True):
     pitch = np.asarray(pitch, dtype=np.float32)
     offset = locked_phase_offset(audio, pitch, c.hop_length, c.sample_rate) if phase_lock else None
     exc = excitation(pitch, c.excitation_harmonics, c.hop_length, c.sample_rate, phase_offset=offset)
-    return {"audio": x, "pitch": pitch, "excitation": exc}, targets
+    encoder_x = x if encoder_audio is None else batch_to_inputs(encoder_audio)[0]
+    return {"audio": x, "encoder_audio": encoder_x, "pitch": pitch, "excitation": exc}, targets
+
+
+def shift_for_encoder(audio, max_semitones, rng, sample_rate=SAMPLE_RATE):
+    """Each crop pitch-shifted by a random interval, for the encoder's ears only.
+
+    The learned channels of the encoding then cannot tell the decoder the pitch (it is off by an
+    unknown interval of up to ``max_semitones``), so the decoder learns to take it from the
+    measured f0 channel and the oscillator — what makes a transposed encoding play at its new
+    pitch. (Voice-conversion models perturb their content encoder's input the same way.)
+
+    Parameters
+    ----------
+    audio : np.ndarray [shape=(batch, time)], float in [-1, 1]
+    max_semitones : float
+        Intervals are drawn uniformly from ``[-max_semitones, max_semitones]``.
+    rng : np.random.Generator
+
+    Returns
+    -------
+    shifted : np.ndarray [shape=(batch, time)], float32
+    """
+    from ..audio import pitch_shift
+
+    intervals = rng.uniform(-max_semitones, max_semitones, len(audio))
+    return np.stack([pitch_shift(crop, interval, sample_rate) for crop, interval in zip(audio, intervals)])
 
 
 def warm_start_arrays(arrays, source, target):
@@ -208,8 +243,8 @@ def _trainee(net, input_noise, seed):
     ----------
     net : WaveNetAutoencoder
     input_noise : float
-        Standard deviation, in mu-law code steps, of the noise added to the decoder's past on
-        training steps.
+        Largest standard deviation, in mu-law code steps, of the noise added to the decoder's
+        past on training steps (each crop's drawn uniformly below it).
     seed : int
         Seeds the noise.
 
@@ -230,12 +265,13 @@ def _trainee(net, input_noise, seed):
             self.noise_seed = keras.random.SeedGenerator(seed)
 
         def call(self, inputs, training=False):
-            x_scaled, pitch, excitation = self.autoencoder.unpack(inputs)
-            encoding = self.autoencoder.full_encoding(x_scaled, pitch)
+            x_scaled, encoder_input, pitch, excitation = self.autoencoder.unpack(inputs)
+            encoding = self.autoencoder.full_encoding(encoder_input, pitch)
             past = x_scaled
             if training:
-                past = past + keras.random.normal(keras.ops.shape(x_scaled), stddev=input_noise / 128.0,
-                                                  seed=self.noise_seed)
+                shape = keras.ops.shape(x_scaled)
+                level = keras.random.uniform((shape[0], 1), maxval=input_noise / 128.0, seed=self.noise_seed)
+                past = past + level * keras.random.normal(shape, seed=self.noise_seed)
             return self.autoencoder.decode_logits(past, encoding, excitation)
 
     return Trainee()
@@ -249,7 +285,7 @@ def train(model_config, train_data, run_dir, config=TrainConfig(), valid_data=No
     ----------
     model_config : ModelConfig
     train_data, valid_data : object with ``random_crops(batch, length, rng) -> np.ndarray [(batch, length)]``
-        E.g. :class:`nsynth_widgets.training.data.NoteDataset`. For a pitch-conditioned model ``random_crops(batch, length, rng, with_pitch_channels=True)``
+        E.g. :class:`nsynth_widgets.training.dataset.NoteDataset`. For a pitch-conditioned model ``random_crops(batch, length, rng, with_pitch_channels=True)``
         must also give the crops' pitch channels ``(batch, length // hop_length, 2)``.
     run_dir : str or os.PathLike
         Where weights, optimizer state and the log go.
@@ -322,15 +358,26 @@ def train(model_config, train_data, run_dir, config=TrainConfig(), valid_data=No
             for i, variable in enumerate(optimizer.variables):
                 variable.assign(state[f"v{i}"])
 
-    def batch(data, batch_rng):
+    if config.encoder_pitch_shift and not model_config.pitch_conditioned:
+        raise ParameterError(
+            "`encoder_pitch_shift` must be 0 for a model without pitch channels (its encoding is all it has to "
+            f"tell the pitch). Received: encoder_pitch_shift={config.encoder_pitch_shift} for model {model_config.name!r}."
+        )
+
+    def batch(data, batch_rng, training=True):
         if model_config.pitch_conditioned:
             audio, pitch = data.random_crops(config.batch_size, crop, batch_rng, with_pitch_channels=True)
-            return model_inputs(model_config, audio, pitch, config.phase_lock)
+            heard = None
+            if training and config.encoder_pitch_shift:
+                heard = shift_for_encoder(audio, config.encoder_pitch_shift, batch_rng, model_config.sample_rate)
+            return model_inputs(model_config, audio, pitch, config.phase_lock, heard)
         return batch_to_inputs(data.random_crops(config.batch_size, crop, batch_rng))
 
     rng = np.random.default_rng([config.seed, start_step])
     valid_rng = np.random.default_rng([config.seed, 10**9])
-    valid_batches = [] if valid_data is None else [batch(valid_data, valid_rng) for _ in range(config.eval_batches)]
+    valid_batches = [] if valid_data is None else [
+        batch(valid_data, valid_rng, training=False) for _ in range(config.eval_batches)
+    ]
 
     def checkpoint(step):
         model.weights_changed()

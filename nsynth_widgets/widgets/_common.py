@@ -14,8 +14,9 @@ import time
 import ipywidgets
 
 from ..audio import to_wav_bytes
-from ..errors import NSynthWidgetsError, ParameterError, SynthesisCancelled, describe
-from .session import SAMPLE_RATE, Session
+from ..errors import NSynthWidgetsError, ParameterError, SynthesisCancelled, check_bool, describe
+from ..dsp.framing import SAMPLE_RATE
+from .session import Session
 
 _LOG = logging.getLogger("nsynth_widgets.widgets")
 
@@ -88,10 +89,8 @@ class Panel(ipywidgets.VBox):
     def _setup(self, session, run_in_thread):
         if not isinstance(session, Session):
             raise ParameterError(f"`session` must be a nsynth_widgets Session. Received: session={describe(session)}.")
-        if not isinstance(run_in_thread, bool):
-            raise ParameterError(f"`run_in_thread` must be True or False. Received: run_in_thread={describe(run_in_thread)}.")
         self.session = session
-        self.run_in_thread = run_in_thread
+        self.run_in_thread = check_bool("run_in_thread", run_in_thread)
         self.error = ipywidgets.HTML()
         self.message = ipywidgets.HTML()
         self._thread = None

@@ -1,24 +1,20 @@
 """`Dashboard`: every panel in tabs, a model picker and a status line — the Voila app.
 
-Building it is cheap: no model loads until the first encode or the Load button. The embedded
+Building it is cheap: no model loads until the first encode or the Load button, and a tab's
+panel (with its modules: matplotlib for the plots) is built when the tab is first opened or
+the panel first asked for, so that a visitor's page shows its first tab quickly. The embedded
 default model may be missing (a fresh checkout before training); the status line then says
 so and asks for a checkpoint instead of failing.
 """
 
+import importlib
 import os
 
 import ipywidgets
 
-from ..errors import ParameterError, describe
-from ..runtime import DEFAULT_MODEL, Synthesizer
+from ..errors import ParameterError, check_bool, describe
+from ..runtime import DEFAULT_MODEL, Synthesizer, default_weights
 from ._common import error_html, error_text, message_html, run_task
-from .encoder import EncodePanel
-from .loader import LoadPanel
-from .mixer import MixPanel
-from .pad import PadPanel
-from .play import PlayPanel
-from .plots import PlotPanel
-from .resynth import ResynthPanel
 from .session import Session
 
 __all__ = ["Dashboard"]
@@ -29,17 +25,26 @@ MODEL_PATHS_ENV = "NSYNTH_WIDGETS_MODEL_PATHS"
 _SOURCES = [("embedded default", DEFAULT_MODEL), ("checkpoint or weights file", "path")]
 #: Decoder width from which generation is bound by memory, so int8 weights pay off most.
 _INT8_HINT_WIDTH = 256
+#: The tabs: (title, attribute, module, panel class), in order.
+_TABS = (
+    ("Load", "loader", "loader", "LoadPanel"),
+    ("Encode", "encoder", "encoder", "EncodePanel"),
+    ("Plots", "plots", "plots", "PlotPanel"),
+    ("Resynthesize", "resynth", "resynth", "ResynthPanel"),
+    ("Mix", "mixer", "mixer", "MixPanel"),
+    ("Pad", "pad", "pad", "PadPanel"),
+    ("Play", "play", "play", "PlayPanel"),
+)
 
 
 def _default_model_missing():
     """Text explaining that the embedded weights are absent, or "" when they are there."""
-    from ..model.nsynth import DEFAULT_WEIGHTS  # no TensorFlow: the module imports Keras lazily
-
-    if DEFAULT_WEIGHTS.is_file():
+    weights = default_weights()
+    if weights.is_file():
         return ""
     return (
         "The embedded default model is not installed (no file at "
-        f"'{DEFAULT_WEIGHTS}'): choose a checkpoint or weights file above and press Load model."
+        f"'{weights}'): choose a checkpoint or weights file above and press Load model."
     )
 
 
@@ -64,7 +69,9 @@ class Dashboard(ipywidgets.VBox):
     ----------
     session : Session
     loader, encoder, plots, resynth, mixer, pad, play : the panels
+        Each is built on first access or when its tab is first opened.
     tabs : ipywidgets.Tab
+        One box per panel, filled with the panel when it is built.
     model_source, model_path, load_button : ipywidgets.Dropdown, ipywidgets.Text, ipywidgets.Button
         Pick the embedded default or a checkpoint prefix / ``.npz`` weights file on the server.
     precision : ipywidgets.ToggleButtons
@@ -80,12 +87,10 @@ class Dashboard(ipywidgets.VBox):
             session = Session(model)
         elif not isinstance(session, Session):
             raise ParameterError(f"`session` must be a nsynth_widgets Session or None. Received: session={describe(session)}.")
-        if not isinstance(run_in_thread, bool):
-            raise ParameterError(f"`run_in_thread` must be True or False. Received: run_in_thread={describe(run_in_thread)}.")
+        run_in_thread = check_bool("run_in_thread", run_in_thread)
+        model_paths = check_bool("model_paths", model_paths, optional=True)
         if model_paths is None:
             model_paths = os.environ.get(MODEL_PATHS_ENV, "1") != "0"
-        elif not isinstance(model_paths, bool):
-            raise ParameterError(f"`model_paths` must be True, False or None. Received: model_paths={describe(model_paths)}.")
         self.session = session
         self.run_in_thread = run_in_thread
         self.model_paths = model_paths
@@ -106,15 +111,11 @@ class Dashboard(ipywidgets.VBox):
         )
         self.model_status = ipywidgets.HTML()
         self.status = ipywidgets.HTML()
-        self.loader = LoadPanel(session, run_in_thread)
-        self.encoder = EncodePanel(session, run_in_thread)
-        self.plots = PlotPanel(session, run_in_thread)
-        self.resynth = ResynthPanel(session, run_in_thread)
-        self.mixer = MixPanel(session, run_in_thread)
-        self.pad = PadPanel(session, run_in_thread)
-        self.play = PlayPanel(session, run_in_thread)
-        panels = [self.loader, self.encoder, self.plots, self.resynth, self.mixer, self.pad, self.play]
-        self.tabs = ipywidgets.Tab(panels, titles=("Load", "Encode", "Plots", "Resynthesize", "Mix", "Pad", "Play"))
+        self._panels = {}
+        self._boxes = {attribute: ipywidgets.VBox() for _, attribute, _, _ in _TABS}
+        self.tabs = ipywidgets.Tab(list(self._boxes.values()), titles=tuple(title for title, *_ in _TABS))
+        self.tabs.observe(lambda change: self._open_tab(change["new"]), names="selected_index")
+        self._open_tab(self.tabs.selected_index)
         super().__init__([
             ipywidgets.HTML("<h2>NSynth: encode, resynthesize and mix sounds</h2>"),
             ipywidgets.HBox([self.model_source, self.model_path, self.load_button],
@@ -132,12 +133,33 @@ class Dashboard(ipywidgets.VBox):
         missing = _default_model_missing() if isinstance(model, str) and model == DEFAULT_MODEL else ""
         self.model_status.value = error_html(missing) if missing else "Model: loads on first use."
 
+    loader = property(lambda self: self._panel("loader"))
+    encoder = property(lambda self: self._panel("encoder"))
+    plots = property(lambda self: self._panel("plots"))
+    resynth = property(lambda self: self._panel("resynth"))
+    mixer = property(lambda self: self._panel("mixer"))
+    pad = property(lambda self: self._panel("pad"))
+    play = property(lambda self: self._panel("play"))
+
     def wait(self, timeout=None):
-        """Block until background work of the dashboard and its panels has finished."""
+        """Block until background work of the dashboard and its (built) panels has finished."""
         if self._thread is not None:
             self._thread.join(timeout)
-        for panel in (self.loader, self.encoder, self.plots, self.resynth, self.mixer, self.pad, self.play):
+        for panel in list(self._panels.values()):
             panel.wait(timeout)
+
+    def _panel(self, attribute):
+        """The panel shown as ``attribute``, built (and put in its tab) on first use."""
+        if attribute not in self._panels:
+            _, _, module, name = next(tab for tab in _TABS if tab[1] == attribute)
+            panel_class = getattr(importlib.import_module(f"{__package__}.{module}"), name)
+            self._panels[attribute] = panel_class(self.session, self.run_in_thread)
+            self._boxes[attribute].children = (self._panels[attribute],)
+        return self._panels[attribute]
+
+    def _open_tab(self, index):
+        if isinstance(index, int) and 0 <= index < len(_TABS):
+            self._panel(_TABS[index][1])
 
     def _load(self):
         if self._thread is not None and self._thread.is_alive():

@@ -14,13 +14,15 @@ from pathlib import Path
 import ipywidgets
 import numpy as np
 
-from ..errors import EncodingError, describe
+from ..encodings import load_encoding
+from ..errors import EncodingError
 from ._common import Panel
-from .session import _MAX_NAME
+from .session import MAX_NAME_LENGTH
+from .upload import Upload
 
 __all__ = ["EncodePanel", "npy_bytes", "read_npy", "MAX_ENCODING_BYTES"]
 
-#: Largest ``.npy`` upload accepted (bytes): 60 s at hop 64 would be under 1 MB.
+#: Largest ``.npy`` upload accepted (bytes): 60 s of float32 frames at hop 64 is under 1 MB.
 MAX_ENCODING_BYTES = 4 * 2**20
 
 
@@ -31,31 +33,27 @@ def npy_bytes(array):
     return buffer.getvalue()
 
 
-def read_npy(content, name="file"):
-    """Parse ``.npy`` bytes (no pickles) into an array.
+def read_npy(content, name="file", channels=None, max_frames=None):
+    """Parse an uploaded ``.npy`` encoding (no pickles), its header checked before its data.
 
     Parameters
     ----------
     content : bytes or memoryview
     name : str
         The file name, for messages.
+    channels, max_frames : int or None
+        See :func:`~nsynth_widgets.encodings.load_encoding`.
 
     Returns
     -------
-    array : np.ndarray
+    encoding : np.ndarray [shape=(batch, frames, channels)], float32
     """
     size = memoryview(content).nbytes
     if size > MAX_ENCODING_BYTES:
         raise EncodingError(
             f"`file` must be at most {MAX_ENCODING_BYTES // 2**20} MB. Received: file={name!r} of {size / 2**20:.1f} MB."
         )
-    try:
-        return np.load(io.BytesIO(bytes(content)), allow_pickle=False)
-    except (OSError, ValueError, EOFError) as error:
-        raise EncodingError(
-            f"`file` must be a .npy file written by NumPy (e.g. an encoding downloaded here). "
-            f"Received: file={name!r} ({error})."
-        ) from error
+    return load_encoding(content, channels=channels, max_frames=max_frames, name=name)
 
 
 def _download_link(name, encoding):
@@ -84,8 +82,10 @@ class EncodePanel(Panel):
     encode_button : ipywidgets.Button
     downloads : ipywidgets.HTML
         One ``.npy`` download link per encoding in the session.
-    load_upload : ipywidgets.FileUpload
-        A ``.npy`` encoding of shape ``(frames, 16)`` or ``(1, frames, 16)``, stored under its file name.
+    load_upload : Upload
+        A ``.npy`` encoding of shape ``(frames, 16)`` or ``(1, frames, 16)``, stored under its file name;
+        at most :data:`MAX_ENCODING_BYTES` (the browser holds back larger files) and
+        :attr:`Session.max_frames <nsynth_widgets.widgets.session.Session.max_frames>` frames.
     error, message : ipywidgets.HTML
     """
 
@@ -94,7 +94,7 @@ class EncodePanel(Panel):
         self.sounds = ipywidgets.SelectMultiple(description="sounds", rows=5)
         self.encode_button = ipywidgets.Button(description="Encode selected", button_style="primary", icon="cogs")
         self.downloads = ipywidgets.HTML()
-        self.load_upload = ipywidgets.FileUpload(accept=".npy", multiple=False, description="Load encoding")
+        self.load_upload = Upload(MAX_ENCODING_BYTES, accept=".npy", description="Load encoding")
         super().__init__([
             ipywidgets.HTML("<b>Encode</b>: N samples → N // hop frames of 16 numbers"),
             ipywidgets.HBox([self.sounds, self.encode_button]),
@@ -105,7 +105,8 @@ class EncodePanel(Panel):
         ])
         self.encode_button.on_click(lambda _: self._run(self._encode))
         self.sounds.observe(self._guarded(self._on_choice), names="value")
-        self.load_upload.observe(self._on_upload, names="value")
+        self.load_upload.on_file(self._guarded(self._load))
+        self.load_upload.on_refused(self._fail)
         self.session.observe(self._guarded(lambda _: self._refresh()), names=["sounds", "selected", "encodings"])
         self._refresh()
 
@@ -122,22 +123,17 @@ class EncodePanel(Panel):
         if not self._quiet:
             self.session.selected = list(change["new"])
 
-    def _on_upload(self, change):
-        files = change["new"]
-        if not files:
-            return
-        self.load_upload.value = ()
-        self._guarded(self._load)(files[0])
-
     def _load(self, file):
-        filename = file.get("name") if isinstance(file, dict) else None
-        content = file.get("content") if isinstance(file, dict) else None
-        if not isinstance(filename, str) or not isinstance(content, (bytes, bytearray, memoryview)):
-            raise EncodingError(f"`file` must be an uploaded .npy file. Received: file={describe(file)}.")
-        name = Path(filename).stem.strip()[:_MAX_NAME] or "encoding"
-        self.session.set_encoding(name, read_npy(content, filename))
-        frames = self.session.encodings[name].shape[1]
-        self._ok(f"Loaded the encoding '{name}' ({frames} frames).")
+        if file.content is None:
+            raise EncodingError(
+                f"`file` must be at most {MAX_ENCODING_BYTES // 2**20} MB. Received: file={file.name!r} of "
+                f"{file.size / 2**20:.1f} MB."
+            )
+        name = Path(file.name).stem.strip()[:MAX_NAME_LENGTH] or "encoding"
+        config = self.session.synthesizer.config  # loads the model: its width and hop set the rules
+        encoding = read_npy(file.content, file.name, channels=config.bottleneck_width, max_frames=self.session.max_frames)
+        self.session.set_encoding(name, encoding)
+        self._ok(f"Loaded the encoding '{name}' ({encoding.shape[1]} frames).")
 
     def _refresh(self):
         self._set_options(self.sounds, sorted(self.session.sounds))

@@ -8,9 +8,10 @@ waveforms instead: two instruments playing at once rather than one in between.
 import ipywidgets
 
 from ..dsp.mix import crossfade, interpolate, time_stretch, with_pitch_of
-from ..errors import ParameterError, check_choice
+from ..errors import ParameterError, check_choice, check_number
 from ._common import BUSY, CHUNK_SIZE, Panel, SynthesisJob, audio_player, wav
-from .session import _MAX_NAME, MAX_SAMPLES, SAMPLE_RATE, _check_choice, _check_number
+from ..dsp.framing import SAMPLE_RATE
+from .session import MAX_NAME_LENGTH, MAX_SAMPLES
 
 __all__ = ["MixPanel", "STRETCH_RANGE"]
 
@@ -100,12 +101,12 @@ class MixPanel(Panel):
 
     def _sources(self):
         names = self.session.names()
-        return _check_choice("sound_a", self.sound_a.value, names), _check_choice("sound_b", self.sound_b.value, names)
+        return check_choice("sound_a", self.sound_a.value, names), check_choice("sound_b", self.sound_b.value, names)
 
     def _start(self):
         a, b = self._sources()
-        weight = _check_number("weight", self.weight.value, 0.0, 1.0)
-        factor = _check_number("stretch", self.stretch.value, *STRETCH_RANGE)
+        weight = check_number("weight", self.weight.value, 0.0, 1.0)
+        factor = check_number("stretch", self.stretch.value, *STRETCH_RANGE)
         pitch = check_choice("pitch", self.pitch.value, ("mix", "a", "b"))
         synthesizer = self.session.synthesizer
         if not synthesizer.pitch_conditioned:
@@ -131,7 +132,7 @@ class MixPanel(Panel):
             )
 
         def done(audio):
-            self.result, self._result_name = audio[0], name[:_MAX_NAME]
+            self.result, self._result_name = audio[0], name[:MAX_NAME_LENGTH]
             self.result_player.value = wav(self.result)
             self.keep_button.disabled = False
             self._ok(f"Synthesized '{self._result_name}': {audio.shape[1] / SAMPLE_RATE:.2f} s.")
@@ -174,5 +175,5 @@ class MixPanel(Panel):
                 "`sound_a` and `sound_b` must both be loaded sounds (not encodings only) to crossfade. "
                 f"Received: sound_a={a!r}, sound_b={b!r}."
             )
-        weight = _check_number("weight", self.weight.value, 0.0, 1.0)
+        weight = check_number("weight", self.weight.value, 0.0, 1.0)
         self.crossfade_player.value = wav(crossfade(self.session.sounds[a], self.session.sounds[b], weight))

@@ -1,20 +1,20 @@
 """`PadPanel`: an NSynth-Super-style pad — four corner sounds, a grid of latent mixes in between.
 
 Every grid point mixes the four corner encodings with bilinear weights
-(:func:`~nsynth_widgets.dsp.mix.bilinear_weights`). "Precompute" synthesizes all points in one
-batched call (batching is almost free for the decoder); moving on the pad then plays a point
-instantly.
+(:func:`~nsynth_widgets.dsp.mix.bilinear_grid`). "Precompute" synthesizes all points as one batch
+through :mod:`nsynth_widgets.grid`, the code :func:`~nsynth_widgets.grid.render_grid` renders
+instrument grids with (the pad equals ``render_grid`` of the same corners with
+``batch_size=size**2``); moving on the pad then plays a point instantly.
 """
 
 import html
 
 import ipywidgets
-import numpy as np
 
-from ..dsp.mix import bilinear_weights, weighted_mix
-from ..errors import ParameterError
+from ..dsp.mix import bilinear_grid
+from ..errors import ParameterError, check_choice, check_integer
+from ..grid import grid_mixes, synthesize_batch
 from ._common import BUSY, CHUNK_SIZE, Panel, SynthesisJob, audio_player, wav
-from .session import _check_choice, _check_number
 
 __all__ = ["PadPanel", "pad_weights", "CORNERS", "GRID_RANGE"]
 
@@ -38,9 +38,7 @@ def pad_weights(size):
         ``weights[row, column]`` for x = column / (size - 1) (left → right) and
         y = row / (size - 1) (top → bottom), in :data:`CORNERS` order.
     """
-    size = _check_number("size", size, *GRID_RANGE, integer=True)
-    steps = np.linspace(0.0, 1.0, size)
-    return np.array([[bilinear_weights(float(x), float(y)) for x in steps] for y in steps])
+    return bilinear_grid(check_integer("size", size, *GRID_RANGE))
 
 
 class PadPanel(Panel):
@@ -110,19 +108,18 @@ class PadPanel(Panel):
     def _start(self):
         names = self.session.names()
         sources = tuple(
-            _check_choice(corner.replace("-", "_"), widget.value, names) for corner, widget in zip(CORNERS, self.corners)
+            check_choice(corner.replace("-", "_"), widget.value, names) for corner, widget in zip(CORNERS, self.corners)
         )
-        size = _check_number("grid_size", self.grid_size.value, *GRID_RANGE, integer=True)
+        size = check_integer("grid_size", self.grid_size.value, *GRID_RANGE)
         weights = pad_weights(size).reshape(-1, 4)
         corners = []
 
         def work(progress, cancel):
             encodings = self.session.encode(list(sources))
             corners.extend(encodings[name] for name in sources)
-            mixes = np.concatenate([weighted_mix(corners, w) for w in weights])  # (size², frames, channels)
-            return self.session.synthesizer.synthesize(
-                mixes, seed=0, chunk_size=CHUNK_SIZE, progress=progress, cancel=cancel,
-                precision=self.session.precision,
+            return synthesize_batch(  # the whole pad is batch 0 of its grid
+                self.session.synthesizer, grid_mixes(corners, weights), seed=0, batch=0, chunk_size=CHUNK_SIZE,
+                progress=progress, cancel=cancel, precision=self.session.precision,
             )
 
         def done(audio):
@@ -168,8 +165,8 @@ class PadPanel(Panel):
         if self.grid_audio is None:
             raise ParameterError("`grid` must be precomputed before a point is played: press Precompute. Received: grid=None.")
         size = self.grid_audio.shape[0]
-        column = _check_number("x", self.x.value, 0, size - 1, integer=True)
-        row = _check_number("y", self.y.value, 0, size - 1, integer=True)
+        column = check_integer("x", self.x.value, 0, size - 1)
+        row = check_integer("y", self.y.value, 0, size - 1)
         self.player.value = wav(self.grid_audio[row, column])
         self.pad_view.value = self._pad_html(row, column)
 

@@ -12,10 +12,10 @@ import math
 import ipywidgets
 import numpy as np
 
-from ..dsp.pitch import median_midi_pitch
+from ..dsp.pitch import median_pitch
 from ..errors import ParameterError, check_choice
+from ..dsp.framing import SAMPLE_RATE
 from ._common import BUSY, CHUNK_SIZE, Panel, SynthesisJob, wav
-from .session import SAMPLE_RATE
 
 __all__ = ["PlayPanel", "KEYS", "NOTE_SECONDS", "keyboard_range", "note_name"]
 
@@ -152,12 +152,13 @@ class PlayPanel(Panel):
             encoding = self.session.encode([name])[name]
             frames = max(1, int(NOTE_SECONDS * SAMPLE_RATE) // synthesizer.config.hop_length)
             encoding = encoding[:, :frames]
-            own = median_midi_pitch(encoding[0, :, synthesizer.config.f0_channel :])
-            if own is None:
+            pitch = encoding[0, :, synthesizer.config.f0_channel :]
+            if not (pitch[:, 1] >= 0.5).any():
                 raise ParameterError(
                     f"`sound` must have a pitch to play at other keys: pYIN finds no voiced frame in its first "
                     f"{NOTE_SECONDS:g} s. Received: sound={name!r}."
                 )
+            own = float(median_pitch(pitch))
             keys, batch = [], []
             for midi in keyboard_range(own):
                 try:

@@ -11,8 +11,8 @@ import ipywidgets
 from matplotlib.figure import Figure
 
 from ..plotting import encoding_figure, figure_to_png, plot_rainbowgram, plot_spectrogram, plot_waveform
+from ..dsp.framing import SAMPLE_RATE
 from ._common import Panel, png_image, run_task
-from .session import SAMPLE_RATE
 
 __all__ = ["PlotPanel"]
 

@@ -8,10 +8,11 @@ shown beside the original: two players, waveforms and spectrograms, and a spectr
 
 import ipywidgets
 
-from ..plotting import compare_figure, figure_to_png, spectral_distance
+from ..metrics import spectral_distance
+from ..plotting import compare_figure, figure_to_png
 from ._common import BUSY, CHUNK_SIZE, Panel, SynthesisJob, audio_player, png_image, wav
-from ..errors import check_number
-from .session import SAMPLE_RATE, _check_choice, _check_number
+from ..dsp.framing import SAMPLE_RATE
+from ..errors import check_choice, check_integer, check_number
 
 __all__ = ["ResynthPanel", "TEMPERATURE_RANGE", "MAX_SEED", "TRANSPOSE_RANGE"]
 
@@ -26,8 +27,8 @@ MAX_SEED = 2**31 - 1
 
 def _check_settings(seed, temperature):
     return (
-        _check_number("seed", seed, 0, MAX_SEED, integer=True),
-        _check_number("temperature", temperature, *TEMPERATURE_RANGE),
+        check_integer("seed", seed, 0, MAX_SEED),
+        check_number("temperature", temperature, *TEMPERATURE_RANGE),
     )
 
 
@@ -46,7 +47,8 @@ class ResynthPanel(Panel):
         A name with a sound (encoded first if needed) or a loaded encoding.
     seed, temperature : ipywidgets.BoundedIntText, ipywidgets.FloatSlider
         Sampling settings (validated when the button is pressed); the temperature starts at the
-        model's default (0.5 for the embedded model) and follows a model change.
+        model's default (:attr:`~nsynth_widgets.runtime.Synthesizer.default_temperature`) and follows a
+        model change.
     transpose : ipywidgets.FloatSlider
         Semitones to play the sound higher (negative: lower); shown for models with pitch
         channels only (the embedded model), 0 otherwise.
@@ -113,7 +115,7 @@ class ResynthPanel(Panel):
         self.job.wait(timeout)
 
     def _start(self):
-        name = _check_choice("sound", self.sound.value, self.session.names())
+        name = check_choice("sound", self.sound.value, self.session.names())
         seed, temperature = _check_settings(self.seed.value, self.temperature.value)
         semitones = check_number("transpose", self.transpose.value, *TRANSPOSE_RANGE)
         precision = self.session.precision

@@ -6,26 +6,23 @@ dictionary trait is replaced, never mutated, so observers always fire; stored ar
 read-only copies, so no panel can change what another one shows.
 """
 
-import math
-import numbers
 import threading
 
 import numpy as np
 import traitlets
 
 from ..audio import validate_audio
+from ..dsp.framing import SAMPLE_RATE
 from ..encodings import validate_encoding
-from ..errors import AudioError, ParameterError, describe
-from ..model.fastgen import PRECISIONS
-from ..runtime import DEFAULT_MODEL, Synthesizer
+from ..errors import AudioError, ParameterError, check_choice, describe
+from ..runtime import DEFAULT_MODEL, PRECISIONS, Synthesizer
 
-__all__ = ["Session", "SAMPLE_RATE", "MAX_SAMPLES"]
+__all__ = ["Session", "MAX_SAMPLES", "MAX_NAME_LENGTH"]
 
-#: Every sound in a session is mono float32 at this rate (Hz).
-SAMPLE_RATE = 16000
 #: Longest sound a session keeps (60 s): synthesis time grows with length, and visitors share the server.
 MAX_SAMPLES = 60 * SAMPLE_RATE
-_MAX_NAME = 80
+#: Longest name of a sound or an encoding (characters).
+MAX_NAME_LENGTH = 80
 
 
 def _frozen(array):
@@ -37,30 +34,12 @@ def _frozen(array):
 
 def _check_name(name, argument="name"):
     """Return ``name`` stripped, or raise if it is not a short non-empty string."""
-    if not isinstance(name, str) or not name.strip() or len(name.strip()) > _MAX_NAME:
+    if not isinstance(name, str) or not name.strip() or len(name.strip()) > MAX_NAME_LENGTH:
         raise ParameterError(
-            f"`{argument}` must be a non-empty string of at most {_MAX_NAME} characters. "
+            f"`{argument}` must be a non-empty string of at most {MAX_NAME_LENGTH} characters. "
             f"Received: {argument}={describe(name)}."
         )
     return name.strip()
-
-
-def _check_choice(argument, value, choices):
-    """Return ``value`` if it is one of ``choices`` (names), else raise naming the choices."""
-    if not isinstance(value, str) or value not in choices:
-        shown = sorted(choices)
-        listing = shown if len(shown) <= 10 else shown[:10] + ["..."]
-        raise ParameterError(f"`{argument}` must be one of {listing}. Received: {argument}={describe(value)}.")
-    return value
-
-
-def _check_number(argument, value, low, high, integer=False):
-    """Return ``value`` as int/float if it is a finite number in ``[low, high]``, else raise."""
-    kind = numbers.Integral if integer else numbers.Real
-    if not isinstance(value, kind) or isinstance(value, bool) or not math.isfinite(value) or not low <= value <= high:
-        rule = "an integer" if integer else "a number"
-        raise ParameterError(f"`{argument}` must be {rule} in [{low}, {high}]. Received: {argument}={describe(value)}.")
-    return int(value) if integer else float(value)
 
 
 class Session(traitlets.HasTraits):
@@ -75,7 +54,7 @@ class Session(traitlets.HasTraits):
     Attributes
     ----------
     sounds : dict[str, np.ndarray [shape=(n,)], float32]
-        Loaded sounds at :data:`SAMPLE_RATE`, read-only.
+        Loaded sounds at :data:`~nsynth_widgets.dsp.framing.SAMPLE_RATE`, read-only.
     selected : list of str
         Names of the sounds the encoder works on (the last one is :attr:`current`).
     encodings : dict[str, np.ndarray [shape=(1, frames, channels)], float32]
@@ -112,6 +91,11 @@ class Session(traitlets.HasTraits):
         """The most recently selected sound's name, or None."""
         return self.selected[-1] if self.selected else None
 
+    @property
+    def max_frames(self):
+        """Most frames an encoding may have here: as many as :data:`MAX_SAMPLES` of audio give (loads the model)."""
+        return MAX_SAMPLES // self.synthesizer.config.hop_length
+
     def names(self):
         """Sorted names that have a sound or an encoding (what synthesis panels offer)."""
         return sorted(set(self.sounds) | set(self.encodings))
@@ -125,7 +109,7 @@ class Session(traitlets.HasTraits):
         name : str
             At most 80 characters; surrounding spaces are dropped.
         audio : np.ndarray [shape=(n,)], float
-            Mono audio at :data:`SAMPLE_RATE` in [-1, 1], not silent, at most :data:`MAX_SAMPLES`.
+            Mono audio at :data:`~nsynth_widgets.dsp.framing.SAMPLE_RATE` in [-1, 1], not silent, at most :data:`MAX_SAMPLES`.
 
         Returns
         -------
@@ -133,9 +117,7 @@ class Session(traitlets.HasTraits):
             The stored name. Replacing a sound forgets its encoding and resynthesis.
         """
         name = _check_name(name)
-        audio = validate_audio(audio, name="audio")
-        if audio.ndim != 1:
-            raise AudioError(f"`audio` must be mono, shape (n,). Received: audio={describe(audio)}.")
+        audio = validate_audio(audio, name="audio", ndim=1)
         if audio.size > MAX_SAMPLES:
             raise AudioError(
                 f"`audio` must be at most {MAX_SAMPLES} samples ({MAX_SAMPLES // SAMPLE_RATE} s at "
@@ -150,7 +132,7 @@ class Session(traitlets.HasTraits):
     def remove_sound(self, name):
         """Forget a sound with its encoding and resynthesis."""
         with self._lock:
-            _check_choice("name", name, self.names())
+            check_choice("name", name, self.names())
             self._forget(name)
             self.sounds = {n: a for n, a in self.sounds.items() if n != name}
             self.selected = [n for n in self.selected if n != name]
@@ -161,13 +143,19 @@ class Session(traitlets.HasTraits):
         Parameters
         ----------
         encoding : np.ndarray [shape=(frames, channels) or (1, frames, channels)]
-            ``channels`` must be the model's bottleneck width (loads the model).
+            ``channels`` must be the model's bottleneck width (loads the model), ``frames`` at most
+            :attr:`max_frames` (the 60 s that sounds may last).
         """
         name = _check_name(name)
         encoding = validate_encoding(encoding, self.synthesizer.config.bottleneck_width)
         if encoding.shape[0] != 1:
             raise ParameterError(
                 f"`encoding` must hold one sound, shape (frames, channels) or (1, frames, channels). "
+                f"Received: encoding={describe(encoding)}."
+            )
+        if encoding.shape[1] > self.max_frames:
+            raise ParameterError(
+                f"`encoding` must have at most {self.max_frames} frames ({MAX_SAMPLES // SAMPLE_RATE} s of audio). "
                 f"Received: encoding={describe(encoding)}."
             )
         with self._lock:
@@ -177,7 +165,7 @@ class Session(traitlets.HasTraits):
 
     def set_resynthesis(self, name, audio):
         """Store the resynthesis of the encoding ``name``: ``audio`` of shape ``(n,)``."""
-        _check_choice("name", name, self.encodings)
+        check_choice("name", name, self.encodings)
         audio = validate_audio(audio, name="audio", allow_silence=True)
         with self._lock:
             self.resyntheses = {**self.resyntheses, name: _frozen(audio.reshape(-1))}
@@ -200,7 +188,7 @@ class Session(traitlets.HasTraits):
             raise ParameterError("`names` must list at least one sound to encode. Received: names=[].")
         for name in names:
             if name not in self.encodings:
-                _check_choice("name", name, self.sounds)
+                check_choice("name", name, self.sounds)
         missing = [name for name in dict.fromkeys(names) if name not in self.encodings]
         if missing:
             hop = self.synthesizer.config.hop_length
@@ -228,12 +216,12 @@ class Session(traitlets.HasTraits):
     def _validate_selected(self, proposal):
         names = list(dict.fromkeys(proposal["value"]))
         for name in names:
-            _check_choice("selected", name, self.sounds)
+            check_choice("selected", name, self.sounds)
         return names
 
     @traitlets.validate("precision")
     def _valid_precision(self, proposal):
-        return _check_choice("precision", proposal["value"], PRECISIONS)
+        return check_choice("precision", proposal["value"], PRECISIONS)
 
     @traitlets.observe("synthesizer")
     def _model_changed(self, change):

@@ -112,3 +112,16 @@ def decode_logits(x_scaled, encoding, arrays, config, excitation=None, rounded=l
         skip = skip + conv1d(z, arrays, f"skip_{i + 1}")
     s = conv1d(np.maximum(skip, 0), arrays, "out1") + cond("cond_map_out1")
     return conv1d(np.maximum(s, 0), arrays, "logits")
+
+
+def stft_magnitude(audio, n_fft, hop_length):
+    """|STFT| with a periodic Hann window and frames centred on ``t * hop_length`` (zero padding).
+
+    The explicit frame-by-frame computation the package's ``stft_magnitude`` (librosa) must
+    reproduce: ``n_fft // 2`` zeros on either side, every ``hop_length``-th window, ``rfft``.
+    Returns ``(n_fft // 2 + 1, frames)`` float64.
+    """
+    padded = np.pad(np.asarray(audio, dtype=np.float64), n_fft // 2)
+    starts = range(0, padded.size - n_fft + 1, hop_length)
+    window = 0.5 - 0.5 * np.cos(2 * np.pi * np.arange(n_fft) / n_fft)  # periodic Hann
+    return np.stack([np.abs(np.fft.rfft(padded[s : s + n_fft] * window)) for s in starts], axis=1)

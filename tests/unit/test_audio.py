@@ -268,7 +268,7 @@ def test_mono_false_on_a_mono_file_keeps_a_channel_axis(tmp_path):
 def test_bad_offset(tmp_path, offset):
     path = tmp_path / "tone.wav"
     sf.write(path, sine(16000), 16000)
-    with pytest.raises(ParameterError, match=r"`offset` must be a non-negative number of seconds\. Received: offset="):
+    with pytest.raises(ParameterError, match=r"`offset` must be a finite number >= 0\. Received: offset="):
         load_audio(path, offset=offset)
 
 
@@ -276,7 +276,7 @@ def test_bad_offset(tmp_path, offset):
 def test_bad_duration(tmp_path, duration):
     path = tmp_path / "tone.wav"
     sf.write(path, sine(16000), 16000)
-    with pytest.raises(ParameterError, match=r"`duration` must be None or a positive number of seconds\. Received"):
+    with pytest.raises(ParameterError, match=r"`duration` must be None or a finite number > 0\. Received"):
         load_audio(path, duration=duration)
 
 
@@ -293,7 +293,7 @@ def test_offset_past_the_end(tmp_path, kind):
 def test_bad_sample_rate(tmp_path, sample_rate):
     path = tmp_path / "tone.wav"
     sf.write(path, sine(16000), 16000)
-    with pytest.raises(ParameterError, match=r"`sample_rate` must be a positive integer \(Hz\)\. Received: "):
+    with pytest.raises(ParameterError, match=r"`sample_rate` must be an integer >= 1\. Received: "):
         load_audio(path, sample_rate=sample_rate)
 
 
@@ -308,6 +308,68 @@ def test_bad_mono(tmp_path):
     sf.write(path, sine(16000), 16000)
     with pytest.raises(ParameterError, match=r"`mono` must be True or False\. Received: mono='yes'\."):
         load_audio(path, mono="yes")
+
+
+def test_a_long_file_is_read_block_by_block_into_the_same_samples(tmp_path):
+    """Regions and mono mixing are done per block of 65536 frames: the result equals reading it whole."""
+    path = tmp_path / "long.flac"
+    data = np.random.default_rng(3).uniform(-0.5, 0.5, (200_000, 3)).astype(np.float32)
+    sf.write(path, data, 16000, subtype="PCM_24")
+    whole = sf.read(path, dtype="float32", always_2d=True)[0]
+    np.testing.assert_array_equal(load_audio(path, mono=False), whole.T)
+    np.testing.assert_allclose(load_audio(path), whole.mean(axis=1), rtol=0, atol=1e-7)
+    np.testing.assert_array_equal(load_audio(path, offset=5.0, duration=4.0, mono=False), whole[80_000:144_000].T)
+
+
+@pytest.mark.parametrize("kind", ["wav", "flac", "mp3"])
+def test_audio_info_reads_the_header_only(tmp_path, kind):
+    path = tmp_path / f"tone.{kind}"
+    write_file(path, channel_data(2, rate=22050), 22050, kind)
+    info = audio_module.audio_info(path)
+    assert (info.sample_rate, info.channels, info.format) == (22050, 2, kind.upper())
+    assert abs(info.duration - SECONDS) < 0.06  # mp3: the decoder's estimate
+    assert info.decoded_from_start == (kind == "mp3")
+
+
+def test_limits_are_checked_before_decoding(tmp_path):
+    path = tmp_path / "tone.wav"
+    sf.write(path, channel_data(6, rate=48000), 48000)
+    assert load_audio(path, max_duration=SECONDS, max_channels=6, max_sample_rate=48000).shape == (4000,)
+    with pytest.raises(AudioError, match=r"`source` must have at most 2 channels \(`max_channels`\)\. Received: .* with 6"):
+        load_audio(path, max_channels=2)
+    with pytest.raises(AudioError, match=r"`source` must have a sample rate of at most 44100 Hz"):
+        load_audio(path, max_sample_rate=44100)
+    with pytest.raises(AudioError, match=r"`source` must hold at most 0.1 s from `offset` \(`max_duration`\)"):
+        load_audio(path, max_duration=0.1)
+    assert load_audio(path, duration=0.1, max_duration=0.1).shape == (1600,)  # a region within the limit is fine
+
+
+def test_an_mp3_region_is_limited_by_where_it_ends(tmp_path):
+    path = tmp_path / "tone.mp3"
+    write_mp3(path, sine(16000, seconds=2.0), 16000)
+    assert load_audio(path, offset=0.5, duration=0.5, max_duration=1.0).shape == (8000,)
+    with pytest.raises(AudioError, match=r"`offset` \+ `duration` must be at most 1 s for an mp3"):
+        load_audio(path, offset=1.0, duration=0.5, max_duration=1.0)
+
+
+def test_the_fallback_decoder_reads_a_region_and_enforces_the_limit_as_it_streams(tmp_path):
+    if shutil.which("ffmpeg") is None:
+        pytest.skip("ffmpeg is not installed: no m4a file can be made for the audioread fallback")
+    wav, m4a = tmp_path / "chirp.wav", tmp_path / "chirp.m4a"
+    sf.write(wav, chirp(16000, seconds=1.0), 16000)
+    subprocess.run(["ffmpeg", "-v", "error", "-y", "-i", str(wav), str(m4a)], check=True)
+    whole = load_audio(m4a)
+    np.testing.assert_array_equal(load_audio(m4a, offset=0.25, duration=0.25), whole[4000:8000])
+    assert audio_module.audio_info(m4a).format == "FFMPEG"
+    with pytest.raises(AudioError, match=r"`source` must hold at most 0.5 s from `offset` \(`max_duration`\)"):
+        load_audio(m4a.read_bytes(), max_duration=0.5)
+
+
+def test_a_truncated_file_is_refused_not_loaded_in_part(tmp_path):
+    buffer = io.BytesIO()
+    sf.write(buffer, chirp(16000, seconds=2.0), 16000, format="FLAC")
+    with pytest.raises(AudioError, match=r"`source` must be a complete, uncorrupted flac file; nothing was loaded"):
+        load_audio(buffer.getvalue()[:20000])
 
 
 # --------------------------------------------------------------------------------------------- bad files
@@ -466,7 +528,7 @@ def test_validate_min_samples_and_allow_silence():
         validate_audio(np.full(100, 0.1), min_samples=512)
     assert validate_audio(np.full((2, 512), 0.1), min_samples=512).shape == (2, 512)
     np.testing.assert_array_equal(validate_audio(np.zeros(8), allow_silence=True), np.zeros(8, np.float32))
-    with pytest.raises(ParameterError, match=r"`min_samples` must be a positive integer\. Received: min_samples=0\."):
+    with pytest.raises(ParameterError, match=r"`min_samples` must be an integer >= 1\. Received: min_samples=0\."):
         validate_audio(np.full(10, 0.1), min_samples=0)
 
 
@@ -567,7 +629,7 @@ def test_save_rejects_batches_and_bad_arguments(tmp_path):
         save_audio(tmp_path / "out.flac", sine(16000), subtype="FLOAT")
     with pytest.raises(ParameterError, match=r"`path` must be in an existing folder"):
         save_audio(tmp_path / "missing" / "out.wav", sine(16000))
-    with pytest.raises(ParameterError, match=r"`sample_rate` must be a positive integer"):
+    with pytest.raises(ParameterError, match=r"`sample_rate` must be an integer >= 1"):
         save_audio(tmp_path / "out.wav", sine(16000), sample_rate=0)
     with pytest.raises(AudioError, match=r"must lie in \[-1, 1\]"):
         save_audio(tmp_path / "out.wav", 3 * sine(16000))
@@ -610,9 +672,9 @@ def test_duration_seconds():
     assert duration_seconds(40000) == 2.5
     assert duration_seconds(22050, sample_rate=44100) == 0.5
     assert duration_seconds(np.int64(0)) == 0.0
-    with pytest.raises(ParameterError, match=r"`n_samples` must be a non-negative integer\. Received: n_samples=-1\."):
+    with pytest.raises(ParameterError, match=r"`n_samples` must be an integer >= 0\. Received: n_samples=-1\."):
         duration_seconds(-1)
-    with pytest.raises(ParameterError, match=r"`sample_rate` must be a positive integer"):
+    with pytest.raises(ParameterError, match=r"`sample_rate` must be an integer >= 1"):
         duration_seconds(10, sample_rate=1.5)
 
 

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from nsynth_widgets.errors import CheckpointError
+from nsynth_widgets.errors import CheckpointError, ParameterError
 from nsynth_widgets.model import checkpoint
 from nsynth_widgets.model.nsynth import NSynth
 
@@ -136,3 +136,78 @@ def test_native_weights_errors(tmp_path):
     with pytest.raises(CheckpointError, match=r"missing 1 variable\(s\): logits/W"):
         checkpoint.save_weights(tmp_path / "partial.npz", TINY, arrays)
     assert not (tmp_path / "partial.npz").exists()
+
+
+def test_weights_digest_names_the_model_not_how_it_was_loaded(tiny_arrays):
+    digest = checkpoint.weights_digest(TINY, tiny_arrays)
+    last = f"res_{TINY.num_layers}"
+    without_last = {n: a for n, a in tiny_arrays.items() if not n.startswith(last + "/")}  # it feeds nothing
+    assert checkpoint.weights_digest(TINY, without_last) == digest
+    changed = dict(tiny_arrays, **{"logits/biases": tiny_arrays["logits/biases"] + 1e-6})
+    assert checkpoint.weights_digest(TINY, changed) != digest
+    assert checkpoint.weights_digest(TINY.replace(name="renamed"), tiny_arrays) != digest
+
+
+# --- checkpoint_prefix: what a user passes as a checkpoint -------------------------------------------------------------------------
+
+
+@pytest.fixture
+def ckpt_dir(tmp_path):
+    folder = tmp_path / "ckpt"
+    folder.mkdir()
+    for suffix in (".index", ".data-00000-of-00001", ".meta"):
+        (folder / f"model.ckpt-200000{suffix}").write_bytes(b"x")
+    return folder
+
+
+def test_checkpoint_prefix_accepts_prefix(ckpt_dir):
+    prefix = str(ckpt_dir / "model.ckpt-200000")
+    assert checkpoint.checkpoint_prefix(prefix) == prefix
+    assert checkpoint.checkpoint_prefix(ckpt_dir / "model.ckpt-200000") == prefix
+
+
+@pytest.mark.parametrize("suffix", [".index", ".data-00000-of-00001", ".meta"])
+def test_checkpoint_prefix_rejects_its_files(ckpt_dir, suffix):
+    prefix = str(ckpt_dir / "model.ckpt-200000")
+    with pytest.raises(CheckpointError) as info:
+        checkpoint.checkpoint_prefix(prefix + suffix)
+    message = str(info.value)
+    assert message.startswith(f"`path` must be the checkpoint prefix {prefix!r}")
+    assert message.endswith(f"Received: path={prefix + suffix!r}.")
+
+
+def test_checkpoint_prefix_folder_with_single_index(ckpt_dir):
+    assert checkpoint.checkpoint_prefix(ckpt_dir) == str(ckpt_dir / "model.ckpt-200000")
+
+
+def test_checkpoint_prefix_folder_uses_state_file(ckpt_dir):
+    (ckpt_dir / "model.ckpt-100.index").write_bytes(b"x")
+    # A state file written elsewhere records an absolute path that does not exist here.
+    (ckpt_dir / "checkpoint").write_text(
+        'model_checkpoint_path: "/home/someone/train/model.ckpt-100"\n'
+        'all_model_checkpoint_paths: "/home/someone/train/model.ckpt-100"\n'
+    )
+    assert checkpoint.checkpoint_prefix(ckpt_dir) == str(ckpt_dir / "model.ckpt-100")
+    (ckpt_dir / "checkpoint").write_text('model_checkpoint_path: "model.ckpt-200000"\n')
+    assert checkpoint.checkpoint_prefix(ckpt_dir) == str(ckpt_dir / "model.ckpt-200000")
+
+
+def test_checkpoint_prefix_folder_ambiguous_or_empty(ckpt_dir, tmp_path):
+    (ckpt_dir / "model.ckpt-100.index").write_bytes(b"x")
+    with pytest.raises(CheckpointError, match="holds 2") as info:
+        checkpoint.checkpoint_prefix(ckpt_dir)
+    assert repr(str(ckpt_dir / "model.ckpt-100")) in str(info.value)
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    with pytest.raises(CheckpointError, match="has none"):
+        checkpoint.checkpoint_prefix(empty)
+
+
+def test_checkpoint_prefix_missing(tmp_path):
+    missing = str(tmp_path / "nowhere" / "model.ckpt-5")
+    with pytest.raises(CheckpointError) as info:
+        checkpoint.checkpoint_prefix(missing)
+    assert repr(missing + ".index") in str(info.value)
+    assert str(info.value).endswith(f"Received: path={missing!r}.")
+    with pytest.raises(ParameterError, match="`path` must be a str or os.PathLike"):
+        checkpoint.checkpoint_prefix(42)

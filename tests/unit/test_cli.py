@@ -91,7 +91,8 @@ def test_mix_to_encoding_and_to_audio(tmp_path, weights_file):
     assert sf.info(tmp_path / "m.wav").frames == 4 * 64
 
 
-def test_download_checkpoint_from_localhost(tmp_path, capsys):
+def _checkpoint_server():
+    """A localhost HTTP server of a fake checkpoint tar; returns (server, url)."""
     payload = io.BytesIO()
     with tarfile.open(fileobj=payload, mode="w") as tar:
         for name in ("model.ckpt-200000.index", "model.ckpt-200000.data-00000-of-00001"):
@@ -112,10 +113,14 @@ def test_download_checkpoint_from_localhost(tmp_path, capsys):
 
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server, f"http://127.0.0.1:{server.server_port}/wavenet-ckpt.tar"
+
+
+def test_download_checkpoint_from_localhost(tmp_path, capsys):
+    server, url = _checkpoint_server()
     try:
-        url = f"http://127.0.0.1:{server.server_port}/wavenet-ckpt.tar"
         assert main(["download-checkpoint", "--url", url, "--cache-dir", str(tmp_path)]) == 0
-        assert capsys.readouterr().out.strip().endswith("wavenet-ckpt/model.ckpt-200000")
+        assert capsys.readouterr().out.strip() == str(tmp_path / "wavenet-ckpt" / "model.ckpt-200000")
         assert main(["download-checkpoint", "--url", url, "--cache-dir", str(tmp_path / "x"), "--sha256", "0" * 64]) == 2
         assert "sha256" in capsys.readouterr().err
         assert not (tmp_path / "x" / "wavenet-ckpt").exists()
@@ -123,10 +128,68 @@ def test_download_checkpoint_from_localhost(tmp_path, capsys):
         server.shutdown()
 
 
+def test_train_flags_default_to_the_training_configuration():
+    from nsynth_widgets.training.train import TrainConfig
+
+    args = build_parser().parse_args(["train", "data", "run"])
+    defaults = TrainConfig()
+    for field in ("steps", "batch_size", "crop_length", "learning_rate", "warmup_steps", "checkpoint_every",
+                  "eval_every", "seed", "input_noise"):
+        assert getattr(args, field) == getattr(defaults, field), field
+    assert not args.no_phase_lock and defaults.phase_lock
+
+
+def test_download_checkpoint_without_flags_uses_the_documented_defaults(tmp_path, capsys, monkeypatch):
+    """`nsynth-widgets download-checkpoint`, as README and binder/postBuild run it (the default URL served locally)."""
+    import nsynth_widgets.download as download
+
+    server, url = _checkpoint_server()
+    monkeypatch.setattr(download, "CHECKPOINT_URL", url)
+    monkeypatch.setenv("NSYNTH_WIDGETS_CACHE", str(tmp_path / "cache"))
+    try:
+        assert main(["download-checkpoint"]) == 0
+    finally:
+        server.shutdown()
+    assert capsys.readouterr().out.strip() == str(tmp_path / "cache" / "wavenet-ckpt" / "model.ckpt-200000")
+    assert (tmp_path / "cache" / "wavenet-ckpt" / "model.ckpt-200000.index").read_bytes() == b"abc"
+
+
+def test_grid_renders_resumes_and_refuses_other_settings(tmp_path, capsys, weights_file):
+    import json
+
+    corners = []
+    for i, frequency in enumerate((220.0, 330.0, 440.0, 660.0)):
+        corners.append(str(tmp_path / f"c{i}.wav"))
+        sf.write(corners[-1], 0.5 * np.sin(2 * np.pi * frequency * np.arange(4000) / 16000), 16000)
+    command = ["grid", *corners, "-o", str(tmp_path / "grid"), "--resolution", "2", "--seconds", "0.25",
+               "--model", str(weights_file), "--batch-size", "3", "--seed", "4"]
+    assert main(command) == 0
+    assert "4 sounds written, 0 kept" in capsys.readouterr().out
+    manifest = json.loads((tmp_path / "grid" / "manifest.json").read_text())
+    assert [item["seed"] for item in manifest["items"]] == [4, 4, 4, 5]
+    assert sf.read(tmp_path / "grid" / "r1_c1.wav")[0].shape == (62 * 64,)
+    assert main(command) == 0
+    assert "0 sounds written, 4 kept" in capsys.readouterr().out
+
+    assert main(command[:-2] + ["--seed", "5"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "differs in seed (4 → 5)" in err and "--force" in err
+    assert main(command + ["--pitches", "60,62"]) == 2
+    assert "`pitches` must be played by a pitch-conditioned model" in capsys.readouterr().err
+    assert main(command + ["--workers", "0"]) == 2
+    assert "`--workers` must be an integer >= 1. Received: --workers=0." in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exit_:
+        main(command + ["--pitches", "60,sixty"])
+    assert exit_.value.code == 2
+    assert "`--pitches` must be MIDI pitches separated by commas, e.g. 48,55,60. Received: '60,sixty'." in (
+        capsys.readouterr().err)
+
+
 def test_every_flag_is_explained():
     parser = build_parser()
     subparsers = next(a for a in parser._actions if a.dest == "command").choices
-    assert set(subparsers) == {"encode", "synthesize", "mix", "download-checkpoint", "train", "dashboard"}
+    assert set(subparsers) == {"encode", "synthesize", "mix", "grid", "download-checkpoint", "train", "dashboard",
+                                "render-notes", "evaluate", "make-examples"}
     for name, sub in subparsers.items():
         for action in sub._actions:
             assert action.help, f"{name}: {action.dest} has no help text"
@@ -141,16 +204,37 @@ def test_errors_are_one_line_and_exit_2(tmp_path, capsys, weights_file):
     assert main(["synthesize", str(bad), "-o", str(tmp_path), "--model", str(weights_file)]) == 2
     assert "must have 16 channels" in capsys.readouterr().err
     assert main(["synthesize", str(bad), "-o", str(tmp_path), "--batch-size", "0"]) == 2
-    assert "`--batch-size` must be a positive integer. Received: 0." in capsys.readouterr().err
-    assert main(["encode", "x.wav", "-o", str(tmp_path), "--model", str(tmp_path / "nope.npz")]) == 2
+    assert "`--batch-size` must be an integer >= 1. Received: --batch-size=0." in capsys.readouterr().err
+    wav = tmp_path / "x.wav"
+    sf.write(wav, np.full(1000, 0.1), 16000)
+    assert main(["encode", str(wav), "-o", str(tmp_path / "out"), "--model", str(tmp_path / "nope.npz")]) == 2
     assert "nope.npz" in capsys.readouterr().err
+
+
+def test_success_prints_every_path_written_and_overwrite_replaces(tmp_path, capsys, weights_file, wav_files):
+    enc = tmp_path / "enc"
+    assert main(["encode", *map(str, wav_files), "-o", str(enc), "--model", str(weights_file)]) == 0
+    out = capsys.readouterr().out
+    assert f"{wav_files[0]} -> {enc / 'a.npy'}" in out and f"{wav_files[1]} -> {enc / 'b.npy'}" in out
+    assert main(["synthesize", str(enc / "a.npy"), "-o", str(tmp_path / "wav"), "--model", str(weights_file)]) == 0
+    assert capsys.readouterr().out.strip() == f"-> {tmp_path / 'wav' / 'a.wav'}"
+    assert main(["mix", str(enc / "a.npy"), str(enc / "b.npy"), "-o", str(tmp_path / "m.wav"), "--model",
+                 str(weights_file)]) == 0
+    assert capsys.readouterr().out.strip() == f"-> {tmp_path / 'm.wav'}"
+
+    before = (enc / "a.npy").read_bytes()
+    assert main(["encode", str(wav_files[0]), "-o", str(enc), "--model", str(weights_file), "--length", "640"]) == 2
+    assert "pass --overwrite to replace them" in capsys.readouterr().err and (enc / "a.npy").read_bytes() == before
+    assert main(["encode", str(wav_files[0]), "-o", str(enc), "--model", str(weights_file), "--length", "640",
+                 "--overwrite"]) == 0
+    assert load_encoding(enc / "a.npy").shape == (1, 10, 16)
 
 
 def test_train_a_wider_candidate_from_rendered_notes(tmp_path, capsys, monkeypatch):
     import json
 
     from nsynth_widgets.model.nsynth import NSynth
-    from nsynth_widgets.training.data import NoteDataset
+    from nsynth_widgets.training.dataset import NoteDataset
 
     crop_modes = set()
     original_random_crops = NoteDataset.random_crops
@@ -174,7 +258,7 @@ def test_train_a_wider_candidate_from_rendered_notes(tmp_path, capsys, monkeypat
     (data_dir / "examples.json").write_text(json.dumps(examples))
 
     assert main(["train", str(data_dir), str(tmp_path / "run"), "--width", "0"]) == 2
-    assert "`--width` must be a positive integer. Received: 0." in capsys.readouterr().err
+    assert "`--width` must be an integer >= 1. Received: --width=0." in capsys.readouterr().err
     with pytest.raises(SystemExit, match="2"):
         main(["train", str(data_dir), str(tmp_path / "run"), "--crops", "loud"])
     assert "invalid choice: 'loud'" in capsys.readouterr().err

@@ -1,4 +1,4 @@
-"""Rendering NSynth-like notes with libfluidsynth, planning the split, writing and loading datasets.
+"""The training data: rendering notes with libfluidsynth, planning the split, writing and loading datasets.
 
 Rendering tests need Debian's `fluidsynth` (libfluidsynth3) and `fluid-soundfont-gm`; the CI
 installs both. Planning and mapping tests run without them.
@@ -13,22 +13,24 @@ import pytest
 import soundfile
 
 from nsynth_widgets.errors import AudioError, NSynthWidgetsError, ParameterError
-from nsynth_widgets.training import data
+from nsynth_widgets.cli import main
+from nsynth_widgets.dsp.framing import SAMPLE_RATE
+from nsynth_widgets.training import dataset, fluidsynth, notes
 
 _MISSING = [
     reason
     for reason, missing in (
         ("libfluidsynth is not installed (apt-get install fluidsynth)", ctypes.util.find_library("fluidsynth") is None),
         (
-            f"{data.DEFAULT_SOUNDFONT} is missing (apt-get install fluid-soundfont-gm)",
-            not os.path.isfile(data.DEFAULT_SOUNDFONT),
+            f"{fluidsynth.DEFAULT_SOUNDFONT} is missing (apt-get install fluid-soundfont-gm)",
+            not os.path.isfile(fluidsynth.DEFAULT_SOUNDFONT),
         ),
     )
     if missing
 ]
 needs_fluidsynth = pytest.mark.skipif(bool(_MISSING), reason="; ".join(_MISSING))
 
-SR = data.SAMPLE_RATE
+SR = SAMPLE_RATE
 
 
 def rms(x):
@@ -37,7 +39,7 @@ def rms(x):
 
 @pytest.fixture(scope="module")
 def renderer():
-    with data.NoteRenderer() as opened:
+    with fluidsynth.NoteRenderer() as opened:
         yield opened
 
 
@@ -45,7 +47,7 @@ def renderer():
 
 
 def test_families_follow_nsynth_ids_and_general_midi_programs():
-    assert list(data.FAMILIES) == [
+    assert list(notes.FAMILIES) == [
         "bass", "brass", "flute", "guitar", "keyboard", "mallet", "organ", "reed", "string", "synth_lead", "vocal",
     ]  # fmt: skip
     expected = {
@@ -55,49 +57,49 @@ def test_families_follow_nsynth_ids_and_general_midi_programs():
         87: "synth_lead",
     }  # fmt: skip
     for program, family in expected.items():
-        assert data.family_of(program) == family
-        assert data.family_of(np.int64(program)) == family
+        assert notes.family_of(program) == family
+        assert notes.family_of(np.int64(program)) == family
     for program in (15, 21, 23, 31, 55, 88, 127, -1, 2.0, True, "0"):
         with pytest.raises(ParameterError, match=r"`program` must be a General MIDI program .*Received: program="):
-            data.family_of(program)
-    for family, (low, high) in data.PITCH_RANGES.items():
-        assert family in data.FAMILIES and 21 <= low < high <= 108
+            notes.family_of(program)
+    for family, (low, high) in notes.PITCH_RANGES.items():
+        assert family in notes.FAMILIES and 21 <= low < high <= 108
 
 
 def test_plan_covers_ranges_and_splits_by_instrument():
-    notes = data.plan_notes(pitch_step=5, velocities=(100, 25))
-    programs = sorted({note["instrument"] for note in notes})
-    assert programs == sorted(p for members in data.FAMILIES.values() for p in members)
+    planned = notes.plan_notes(pitch_step=5, velocities=(100, 25))
+    programs = sorted({note["instrument"] for note in planned})
+    assert programs == sorted(p for members in notes.FAMILIES.values() for p in members)
     n_expected = sum(
-        len(data.FAMILIES[f]) * len(range(low, high + 1, 5)) * 2 for f, (low, high) in data.PITCH_RANGES.items()
+        len(notes.FAMILIES[f]) * len(range(low, high + 1, 5)) * 2 for f, (low, high) in notes.PITCH_RANGES.items()
     )
-    assert len(notes) == n_expected == len({note["note_str"] for note in notes})
-    for note in notes:
-        family = data.family_of(note["instrument"])
-        low, high = data.PITCH_RANGES[family]
+    assert len(planned) == n_expected == len({note["note_str"] for note in planned})
+    for note in planned:
+        family = notes.family_of(note["instrument"])
+        low, high = notes.PITCH_RANGES[family]
         assert (note["pitch"] - low) % 5 == 0 and low <= note["pitch"] <= high
         assert note["velocity"] in (25, 100)
-        assert note["family_str"] == family and note["family"] == list(data.FAMILIES).index(family)
+        assert note["family_str"] == family and note["family"] == list(notes.FAMILIES).index(family)
         assert note["instrument_str"] == f"{family}_{note['instrument']:03d}"
         assert note["note_str"] == f"{family}_{note['instrument']:03d}-{note['pitch']:03d}-{note['velocity']:03d}"
         assert note["sample_rate"] == 16000
     splits = {}
-    for note in notes:
+    for note in planned:
         splits.setdefault(note["instrument"], set()).add(note["split"])
     assert all(len(s) == 1 for s in splits.values()), "a program appears in both splits"
     valid = {p for p, s in splits.items() if s == {"valid"}}
-    assert sorted(data.family_of(p) for p in valid) == list(data.FAMILIES)  # one per family
+    assert sorted(notes.family_of(p) for p in valid) == list(notes.FAMILIES)  # one per family
 
-    assert data.plan_notes(pitch_step=5, velocities=(100, 25)) == notes
-    reseeded = data.plan_notes(pitch_step=5, velocities=(100, 25), seed=1)
+    assert notes.plan_notes(pitch_step=5, velocities=(100, 25)) == planned
+    reseeded = notes.plan_notes(pitch_step=5, velocities=(100, 25), seed=1)
     other = {n["instrument"] for n in reseeded if n["split"] == "valid"}
     assert other != valid
     # The held-out program of a family does not depend on which other families are planned.
-    bass = list(data.FAMILIES["bass"])
-    alone = {n["instrument"] for n in data.plan_notes(programs=bass, pitch_step=40) if n["split"] == "valid"}
+    bass = list(notes.FAMILIES["bass"])
+    alone = {n["instrument"] for n in notes.plan_notes(programs=bass, pitch_step=40) if n["split"] == "valid"}
     assert alone == valid & set(bass)
     # A family with a single chosen program stays in train.
-    assert {n["split"] for n in data.plan_notes(programs=[0, 32], pitch_step=40)} == {"train"}
+    assert {n["split"] for n in notes.plan_notes(programs=[0, 32], pitch_step=40)} == {"train"}
 
 
 @pytest.mark.parametrize(
@@ -107,7 +109,7 @@ def test_plan_covers_ranges_and_splits_by_instrument():
         ({"pitch_step": 0}, r"`pitch_step` must be an integer in \[1, 127\]\. Received: pitch_step=0\."),
         (
             {"velocities": [100, 0]},
-            r"`velocities` must hold one or more integers in \[1, 127\]\. Received: velocities=\[100, 0\]\.",
+            r"`velocities` must be an integer in \[1, 127\]\. Received: velocities=0\.",
         ),
         ({"velocities": []}, r"`velocities` must hold one or more integers .*Received: velocities=\[\]\."),
         ({"seed": -1}, r"`seed` must be an integer >= 0\. Received: seed=-1\."),
@@ -115,22 +117,22 @@ def test_plan_covers_ranges_and_splits_by_instrument():
 )
 def test_plan_rejects_bad_arguments(kwargs, match):
     with pytest.raises(ParameterError, match=match):
-        data.plan_notes(**kwargs)
+        notes.plan_notes(**kwargs)
 
 
 def test_missing_soundfont_or_library_says_what_to_install(tmp_path, monkeypatch):
     with pytest.raises(ParameterError, match=r"fluid-soundfont-gm.*Received: soundfont="):
-        data.NoteRenderer(soundfont=str(tmp_path / "missing.sf2"))
+        fluidsynth.NoteRenderer(soundfont=str(tmp_path / "missing.sf2"))
     (tmp_path / "fake.sf2").write_bytes(b"RIFF")
     with pytest.raises(ParameterError, match=r"`gain` must be a number in \(0, 10\]\. Received: gain=0\."):
-        data.NoteRenderer(soundfont=str(tmp_path / "fake.sf2"), gain=0)
+        fluidsynth.NoteRenderer(soundfont=str(tmp_path / "fake.sf2"), gain=0)
     monkeypatch.setattr(ctypes.util, "find_library", lambda name: None)
-    data._fluidsynth.cache_clear()
+    fluidsynth._fluidsynth.cache_clear()
     try:
         with pytest.raises(NSynthWidgetsError, match=r"libfluidsynth must be installed.*apt-get install fluidsynth"):
-            data.NoteRenderer(soundfont=str(tmp_path / "fake.sf2"))
+            fluidsynth.NoteRenderer(soundfont=str(tmp_path / "fake.sf2"))
     finally:
-        data._fluidsynth.cache_clear()
+        fluidsynth._fluidsynth.cache_clear()
 
 
 # --- rendering ---------------------------------------------------------------------------------
@@ -186,7 +188,7 @@ def test_no_leakage_between_notes(renderer):
 
 @needs_fluidsynth
 def test_silent_key_and_bad_arguments(renderer):
-    assert np.max(np.abs(renderer.render(program=43, pitch=80, velocity=100))) < data.SILENCE_PEAK  # contrabass
+    assert np.max(np.abs(renderer.render(program=43, pitch=80, velocity=100))) < notes.SILENCE_PEAK  # contrabass
     with pytest.raises(ParameterError, match=r"`pitch` must be an integer in \[0, 127\]\. Received: pitch=128\."):
         renderer.render(0, 128, 100)
     with pytest.raises(ParameterError, match=r"`velocity` must be an integer in \[1, 127\]\. Received: velocity=0\."):
@@ -197,7 +199,7 @@ def test_silent_key_and_bad_arguments(renderer):
 
 @needs_fluidsynth
 def test_clipping_raises_with_the_gain():
-    with data.NoteRenderer(gain=10.0) as loud:
+    with fluidsynth.NoteRenderer(gain=10.0) as loud:
         with pytest.raises(AudioError, match=r"`gain` must keep every note within \[-1, 1\].*Received: gain=10\.0\."):
             loud.render(program=27, pitch=40, velocity=127)
 
@@ -208,14 +210,14 @@ def test_clipping_raises_with_the_gain():
 @pytest.fixture(scope="module")
 def plan():
     # Two pianos (one held out) and the contrabass, whose preset is silent above MIDI 57.
-    return data.plan_notes(programs=[0, 1, 43], pitch_step=24, velocities=(100,))
+    return notes.plan_notes(programs=[0, 1, 43], pitch_step=24, velocities=(100,))
 
 
 @pytest.fixture(scope="module")
 def rendered(tmp_path_factory, renderer, plan):
     out = tmp_path_factory.mktemp("notes")
     calls = []
-    examples = data.render_dataset(out, plan, progress=lambda *a: calls.append(a), renderer=renderer)
+    examples = notes.render_dataset(out, plan, progress=lambda *a: calls.append(a), renderer=renderer)
     return out, examples, calls
 
 
@@ -243,14 +245,14 @@ def test_render_dataset_writes_wavs_and_examples(rendered, renderer, plan):
 def test_render_dataset_resumes_without_rendering_again(rendered, plan, monkeypatch):
     out, examples, _ = rendered
     renders = []
-    original = data.NoteRenderer.render
-    monkeypatch.setattr(data.NoteRenderer, "render", lambda self, *a: renders.append(a) or original(self, *a))
+    original = fluidsynth.NoteRenderer.render
+    monkeypatch.setattr(fluidsynth.NoteRenderer, "render", lambda self, *a: renders.append(a) or original(self, *a))
     stamps = {name: os.stat(out / "audio" / name).st_mtime_ns for name in os.listdir(out / "audio")}
 
-    assert data.render_dataset(out, plan) == examples  # nothing to do: no renderer is even opened
+    assert notes.render_dataset(out, plan) == examples  # nothing to do: no renderer is even opened
     assert renders == []
     os.remove(out / "audio" / "keyboard_001-045-100.wav")
-    assert data.render_dataset(out, plan) == examples
+    assert notes.render_dataset(out, plan) == examples
     assert renders == [(1, 45, 100)]
     for name, stamp in stamps.items():
         if name != "keyboard_001-045-100.wav":
@@ -260,18 +262,18 @@ def test_render_dataset_resumes_without_rendering_again(rendered, plan, monkeypa
 @needs_fluidsynth
 def test_render_dataset_cancel_keeps_what_is_done(tmp_path, renderer, plan):
     asked = []
-    examples = data.render_dataset(tmp_path, plan, cancel=lambda: len(asked) >= 2 or asked.append(1), renderer=renderer)
+    examples = notes.render_dataset(tmp_path, plan, cancel=lambda: len(asked) >= 2 or asked.append(1), renderer=renderer)
     assert list(examples) == [plan[0]["note_str"], plan[1]["note_str"]]
     with open(tmp_path / "examples.json") as file:
         assert list(json.load(file)) == list(examples)
     with pytest.raises(ParameterError, match=r"`notes` must be dicts made by plan_notes.*Received: notes\[0\]="):
-        data.render_dataset(tmp_path, [{"note_str": "../x", "instrument": 0, "pitch": 60, "velocity": 100}])
+        notes.render_dataset(tmp_path, [{"note_str": "../x", "instrument": 0, "pitch": 60, "velocity": 100}])
 
 
 @needs_fluidsynth
 def test_note_dataset_loads_a_split_and_crops(rendered):
     out, examples, _ = rendered
-    train, valid = data.NoteDataset(out, "train"), data.NoteDataset(out, "valid")
+    train, valid = dataset.NoteDataset(out, "train"), dataset.NoteDataset(out, "valid")
     assert len(train) + len(valid) == len(examples)
     assert set(train.note_ids).isdisjoint(valid.note_ids)
     assert {examples[k]["split"] for k in valid.note_ids} == {"valid"}
@@ -282,33 +284,33 @@ def test_note_dataset_loads_a_split_and_crops(rendered):
     crops = train.random_crops(6, 4000, np.random.default_rng(0))
     assert crops.shape == (6, 4000) and crops.dtype == np.float32
     np.testing.assert_array_equal(crops, train.random_crops(6, 4000, 0))
-    notes = np.stack([train.load(k) for k in train.note_ids])
-    heads = np.lib.stride_tricks.sliding_window_view(notes, 16, axis=1)
+    audio = np.stack([train.load(k) for k in train.note_ids])
+    heads = np.lib.stride_tricks.sliding_window_view(audio, 16, axis=1)
     for crop in crops:  # every crop is a contiguous piece of one note
         rows, starts = np.nonzero(np.all(heads == crop[:16], axis=-1))
-        assert any(np.array_equal(notes[r, s : s + 4000], crop) for r, s in zip(rows, starts))
+        assert any(np.array_equal(audio[r, s : s + 4000], crop) for r, s in zip(rows, starts))
     whole = train.random_crops(8, 64000, 1)
-    assert all(any(np.array_equal(row, note) for note in notes) for row in whole)
+    assert all(any(np.array_equal(row, note) for note in audio) for row in whole)
     aligned, pitch = train.random_crops(8, 2048, 1, with_pitch_channels=True)  # on the frame grid, with pitch
     assert pitch.shape == (8, 4, 2)
     channels = train.pitch_channels
     for crop, crop_pitch in zip(aligned, pitch):
-        matches = [(r, s) for r in range(len(notes)) for s in range(0, 64000 - 2048 + 1, 512)
-                   if np.array_equal(notes[r, s : s + 2048], crop)]
+        matches = [(r, s) for r in range(len(audio)) for s in range(0, 64000 - 2048 + 1, 512)
+                   if np.array_equal(audio[r, s : s + 2048], crop)]
         assert any(np.array_equal(channels[r, s // 512 : s // 512 + 4], crop_pitch) for r, s in matches)
     with pytest.raises(ParameterError, match=r"`length` must be a multiple of 512 samples to cut pitch channels"):
         train.random_crops(2, 1000, 0, with_pitch_channels=True)
 
     with pytest.raises(ParameterError, match=r"`length` must be an integer in \[1, 64000\]\. Received: length=64001\."):
         train.random_crops(2, 64001, 0)
-    with pytest.raises(ParameterError, match=r"`split` must be 'train' or 'valid'\. Received: split='test'\."):
-        data.NoteDataset(out, "test")
+    with pytest.raises(ParameterError, match=r"`split` must be one of \['train', 'valid'\]\. Received: split='test'\."):
+        dataset.NoteDataset(out, "test")
 
 
 @needs_fluidsynth
-def test_main_renders_a_limited_plan(tmp_path, capsys):
-    argv = [str(tmp_path), "--programs", "0", "--pitch-step", "12", "--velocities", "100", "--limit", "3"]
-    assert data.main(argv) == 0
+def test_render_notes_command_renders_a_limited_plan(tmp_path, capsys):
+    argv = ["render-notes", str(tmp_path), "--programs", "0", "--pitch-step", "12", "--velocities", "100", "--limit", "3"]
+    assert main(argv) == 0
     with open(tmp_path / "examples.json") as file:
         examples = json.load(file)
     assert list(examples) == ["keyboard_000-021-100", "keyboard_000-069-100", "keyboard_000-105-100"]
@@ -320,13 +322,13 @@ def _write_notes(data_dir, sounding):
     """A dataset of 1 kHz tones at -20 dBFS RMS that fall silent after ``sounding[i]`` samples."""
     (data_dir / "audio").mkdir(parents=True)
     examples = {}
-    t = np.arange(data.NOTE_SAMPLES) / SR
+    t = np.arange(fluidsynth.NOTE_SAMPLES) / SR
     for i, end in enumerate(sounding):
         note_id = f"keyboard_000-{60 + i:03d}-100"
         examples[note_id] = {"note_str": note_id, "instrument": 0, "instrument_str": "keyboard_000", "family": 4,
                              "family_str": "keyboard", "pitch": 60 + i, "velocity": 100, "split": "train",
                              "sample_rate": SR}
-        tone = 0.1 * np.sqrt(2) * np.sin(2 * np.pi * 1000 * t) * (np.arange(data.NOTE_SAMPLES) < end)
+        tone = 0.1 * np.sqrt(2) * np.sin(2 * np.pi * 1000 * t) * (np.arange(fluidsynth.NOTE_SAMPLES) < end)
         tone[end:] += 1e-4 * np.sin(2 * np.pi * 50 * t[end:])  # a -83 dBFS hum: silence, yet not zero
         soundfile.write(data_dir / "audio" / f"{note_id}.wav", tone, SR, subtype="PCM_16")
     (data_dir / "examples.json").write_text(json.dumps(examples))
@@ -335,21 +337,21 @@ def _write_notes(data_dir, sounding):
 def test_sounding_crops_start_where_the_note_still_sounds(tmp_path):
     ends = [8000, 20000, 64000, 3000]
     _write_notes(tmp_path, ends)
-    sounding = data.NoteDataset(tmp_path, "train", crops="sounding")
+    sounding = dataset.NoteDataset(tmp_path, "train", crops="sounding")
     # 8000 = 15.6 frames of 512: the frame holding the tone's last samples is the last loud one.
     np.testing.assert_array_equal(sounding.sounding_lengths, [8192, 20480, 64000, 3072])
     length = 4096
     rng = np.random.default_rng(0)
     rows = rng.integers(0, 4, size=2000)
     crops = sounding.random_crops(2000, length, 0)
-    loud = np.mean(crops.reshape(2000, -1, 512) ** 2, axis=-1) >= 10 ** (data.SOUNDING_RMS_DB / 10)
+    loud = np.mean(crops.reshape(2000, -1, 512) ** 2, axis=-1) >= 10 ** (dataset.SOUNDING_RMS_DB / 10)
     assert loud.mean(axis=1).min() >= 0.5 - 1 / 8  # at least half of every crop sounds (to a frame's rounding)
     first_note = rows == 0  # the generator draws rows first, as random_crops does
     assert loud[first_note].all(axis=1).any() and not loud[first_note].all(axis=1).all()  # it reaches the release
 
-    uniform = data.NoteDataset(tmp_path, "train")
+    uniform = dataset.NoteDataset(tmp_path, "train")
     assert uniform.crops == "uniform"
-    quiet = np.mean(uniform.random_crops(2000, length, 0) ** 2, axis=-1) < 10 ** (data.SOUNDING_RMS_DB / 10)
+    quiet = np.mean(uniform.random_crops(2000, length, 0) ** 2, axis=-1) < 10 ** (dataset.SOUNDING_RMS_DB / 10)
     assert quiet.mean() > 0.4  # what the sounding crops avoid: about half of these are silence
-    with pytest.raises(ParameterError, match=r"`crops` must be 'uniform' or 'sounding'\. Received: crops='loud'\."):
-        data.NoteDataset(tmp_path, "train", crops="loud")
+    with pytest.raises(ParameterError, match=r"`crops` must be one of \['sounding', 'uniform'\]\. Received: crops='loud'\."):
+        dataset.NoteDataset(tmp_path, "train", crops="loud")

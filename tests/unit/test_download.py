@@ -12,12 +12,12 @@ import pytest
 from nsynth_widgets.download import (
     CHECKPOINT_URL,
     REQUIRED_MEMBERS,
-    checkpoint_prefix,
     default_cache_dir,
     download_checkpoint,
     find_checkpoint,
 )
-from nsynth_widgets.errors import CheckpointError, DownloadError, ParameterError
+from nsynth_widgets.errors import DownloadError, ParameterError
+from nsynth_widgets.model.checkpoint import checkpoint_prefix
 
 MIB = 1 << 20
 INDEX = "wavenet-ckpt/model.ckpt-200000.index"
@@ -270,13 +270,12 @@ def test_not_a_tar(server, tmp_path):
     [
         {"name": "../evil", "payload": b"pwned"},
         {"name": "wavenet-ckpt/../../evil", "payload": b"pwned"},
-        {"name": "/tmp/nsynth-widgets-test-evil", "payload": b"pwned"},
         {"link": _link("wavenet-ckpt/sym", "../../evil", tarfile.SYMTYPE)},
         {"link": _link("wavenet-ckpt/sym", "/etc/passwd", tarfile.SYMTYPE)},
         {"link": _link("wavenet-ckpt/hard", "../evil", tarfile.LNKTYPE)},
         {"link": _link("wavenet-ckpt/fifo", "", tarfile.FIFOTYPE)},
     ],
-    ids=["dotdot", "nested-dotdot", "absolute", "symlink-out", "symlink-abs", "hardlink-out", "fifo"],
+    ids=["dotdot", "nested-dotdot", "symlink-out", "symlink-abs", "hardlink-out", "fifo"],
 )
 def test_unsafe_members_are_rejected(server, checkpoint_files, tmp_path, evil):
     if "link" in evil:
@@ -290,6 +289,20 @@ def test_unsafe_members_are_rejected(server, checkpoint_files, tmp_path, evil):
     # Nothing was written anywhere outside the cache either.
     assert sorted(p.name for p in (tmp_path / "deep").iterdir()) == ["cache"]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["deep"]
+
+
+def test_members_outside_the_folder_are_never_extracted(server, checkpoint_files, tmp_path):
+    """An absolute name (which tarfile's data filter would re-root) and a top-level extra are left in the tar."""
+    absolute = tmp_path / "absolute-evil"
+    tar = _tar_bytes({**checkpoint_files, str(absolute): b"pwned", "README": b"hello", "wavenet-ckpt/../x": b"up"})
+    cache = tmp_path / "cache"
+    prefix = download_checkpoint(server.serve("/t.tar", tar), cache_dir=cache)
+    assert find_checkpoint(cache) == prefix
+    assert not absolute.exists()
+    assert [p.name for p in cache.iterdir()] == ["wavenet-ckpt"]
+    assert sorted(p.name for p in (cache / "wavenet-ckpt").iterdir()) == sorted(
+        name.split("/", 1)[1] for name in checkpoint_files
+    )
 
 
 def test_links_inside_the_folder_are_copied(server, checkpoint_files, tmp_path):
@@ -363,68 +376,3 @@ def test_download_uses_default_cache_dir(monkeypatch, checkpoint_files, tmp_path
     prefix = download_checkpoint(source.as_uri())
     assert prefix == tmp_path / "env-cache" / "wavenet-ckpt" / "model.ckpt-200000"
     assert find_checkpoint() == prefix
-
-
-# --- checkpoint_prefix -------------------------------------------------------------------------
-
-
-@pytest.fixture
-def ckpt_dir(tmp_path):
-    folder = tmp_path / "ckpt"
-    folder.mkdir()
-    for suffix in (".index", ".data-00000-of-00001", ".meta"):
-        (folder / f"model.ckpt-200000{suffix}").write_bytes(b"x")
-    return folder
-
-
-def test_checkpoint_prefix_accepts_prefix(ckpt_dir):
-    prefix = str(ckpt_dir / "model.ckpt-200000")
-    assert checkpoint_prefix(prefix) == prefix
-    assert checkpoint_prefix(ckpt_dir / "model.ckpt-200000") == prefix
-
-
-@pytest.mark.parametrize("suffix", [".index", ".data-00000-of-00001", ".meta"])
-def test_checkpoint_prefix_rejects_its_files(ckpt_dir, suffix):
-    prefix = str(ckpt_dir / "model.ckpt-200000")
-    with pytest.raises(CheckpointError) as info:
-        checkpoint_prefix(prefix + suffix)
-    message = str(info.value)
-    assert message.startswith(f"`path` must be the checkpoint prefix {prefix!r}")
-    assert message.endswith(f"Received: path={prefix + suffix!r}.")
-
-
-def test_checkpoint_prefix_folder_with_single_index(ckpt_dir):
-    assert checkpoint_prefix(ckpt_dir) == str(ckpt_dir / "model.ckpt-200000")
-
-
-def test_checkpoint_prefix_folder_uses_state_file(ckpt_dir):
-    (ckpt_dir / "model.ckpt-100.index").write_bytes(b"x")
-    # A state file written elsewhere records an absolute path that does not exist here.
-    (ckpt_dir / "checkpoint").write_text(
-        'model_checkpoint_path: "/home/someone/train/model.ckpt-100"\n'
-        'all_model_checkpoint_paths: "/home/someone/train/model.ckpt-100"\n'
-    )
-    assert checkpoint_prefix(ckpt_dir) == str(ckpt_dir / "model.ckpt-100")
-    (ckpt_dir / "checkpoint").write_text('model_checkpoint_path: "model.ckpt-200000"\n')
-    assert checkpoint_prefix(ckpt_dir) == str(ckpt_dir / "model.ckpt-200000")
-
-
-def test_checkpoint_prefix_folder_ambiguous_or_empty(ckpt_dir, tmp_path):
-    (ckpt_dir / "model.ckpt-100.index").write_bytes(b"x")
-    with pytest.raises(CheckpointError, match="holds 2") as info:
-        checkpoint_prefix(ckpt_dir)
-    assert repr(str(ckpt_dir / "model.ckpt-100")) in str(info.value)
-    empty = tmp_path / "empty"
-    empty.mkdir()
-    with pytest.raises(CheckpointError, match="has none"):
-        checkpoint_prefix(empty)
-
-
-def test_checkpoint_prefix_missing(tmp_path):
-    missing = str(tmp_path / "nowhere" / "model.ckpt-5")
-    with pytest.raises(CheckpointError) as info:
-        checkpoint_prefix(missing)
-    assert repr(missing + ".index") in str(info.value)
-    assert str(info.value).endswith(f"Received: path={missing!r}.")
-    with pytest.raises(ParameterError, match="`path` must be a str or os.PathLike"):
-        checkpoint_prefix(42)

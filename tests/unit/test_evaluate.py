@@ -21,21 +21,14 @@ import soundfile  # noqa: E402
 
 from nsynth_widgets.dsp import quantize  # noqa: E402
 from nsynth_widgets.errors import ParameterError  # noqa: E402
-from nsynth_widgets.plotting import spectral_distance  # noqa: E402
-from nsynth_widgets.training import evaluate  # noqa: E402
+from nsynth_widgets.metrics import spectral_distance  # noqa: E402
+from nsynth_widgets import metrics  # noqa: E402
+from nsynth_widgets.cli import main  # noqa: E402
+from nsynth_widgets.training import evaluate, report  # noqa: E402
+
+from ..conftest import harmonic_tone, midi_hz  # noqa: E402
 
 SR = 16000
-
-
-def _hz(midi):
-    return 440.0 * 2.0 ** ((midi - 69) / 12.0)
-
-
-def _tone(freq, n, partials=(1.0, 0.5, 0.25), decay=1.5, amplitude=0.4):
-    """A decaying harmonic tone (float32) with the given partial amplitudes."""
-    t = np.arange(n) / SR
-    wave = sum(a * np.sin(2 * np.pi * freq * (k + 1) * t) for k, a in enumerate(partials))
-    return (amplitude * np.exp(-t / decay) * wave / sum(partials)).astype(np.float32)
 
 
 def _frame_rms(x, frame):
@@ -56,7 +49,7 @@ class FakeDataset:
                 "note_str": note_id, "instrument": program, "instrument_str": instrument,
                 "family_str": family, "pitch": pitch, "velocity": velocity, "split": "valid", "sample_rate": SR,
             }
-            self._audio[note_id] = _tone(_hz(pitch), n, partials, amplitude=0.4 * velocity / 127)
+            self._audio[note_id] = harmonic_tone(midi_hz(pitch), n, partials, amplitude=0.4 * velocity / 127)
 
     def load(self, note_id):
         return self._audio[note_id].copy()
@@ -94,70 +87,6 @@ def no_pyplot_figures():
     assert plt.get_fignums() == before
 
 
-# ------------------------------------------------------------------------------------- f0 error
-
-
-def test_f0_error_of_a_tone_against_itself_is_zero():
-    tone = _tone(220.0, SR)
-    assert evaluate.f0_error_cents(tone, tone.copy()) == 0.0
-
-
-def test_f0_error_of_a_semitone_is_100_cents_either_way():
-    low, high = _tone(220.0, SR), _tone(220.0 * 2 ** (1 / 12), SR)
-    assert evaluate.f0_error_cents(low, high) == pytest.approx(100.0, abs=5.0)
-    assert evaluate.f0_error_cents(high, low) == pytest.approx(100.0, abs=5.0)
-
-
-def test_f0_offset_keeps_the_sign_of_a_transposition():
-    low, high = _tone(220.0, SR), _tone(220.0 * 2 ** (1 / 12), SR)
-    assert evaluate.f0_offset_cents(low, high) == pytest.approx(100.0, abs=5.0)  # the estimate is sharp
-    assert evaluate.f0_offset_cents(high, low) == pytest.approx(-100.0, abs=5.0)
-    assert evaluate.f0_offset_cents(low, low.copy()) == 0.0
-    assert math.isnan(evaluate.f0_offset_cents(low, np.zeros_like(low)))
-
-
-def test_f0_offset_is_near_zero_for_a_pitch_that_wanders_around_the_right_one():
-    reference = _tone(220.0, 2 * SR, decay=100.0)
-    sharp, flat = (_tone(220.0 * 2 ** (step / 12), SR, decay=100.0) for step in (1, -1))
-    estimate = np.concatenate([sharp, flat])
-    assert evaluate.f0_error_cents(reference, estimate) == pytest.approx(100.0, abs=5.0)
-    assert abs(evaluate.f0_offset_cents(reference, estimate)) < 50.0
-
-
-def test_f0_error_only_looks_at_the_held_part():
-    reference = _tone(330.0, 4 * SR)
-    estimate = reference.copy()
-    estimate[3 * SR :] = _tone(495.0, SR)  # a fifth higher after the key is released
-    before = estimate.copy()
-    assert evaluate.f0_error_cents(reference, estimate) == 0.0
-    np.testing.assert_array_equal(estimate, before)
-
-
-def test_f0_error_is_nan_without_common_voiced_frames():
-    tone = _tone(220.0, SR)
-    assert math.isnan(evaluate.f0_error_cents(tone, np.zeros_like(tone)))
-    assert math.isnan(evaluate.f0_error_cents(tone[:1000], tone[:1000]))  # shorter than one frame
-
-
-@pytest.mark.parametrize(
-    "kwargs, message",
-    [
-        ({"fmin": 500.0, "fmax": 100.0}, "`fmax` must exceed `fmin`"),
-        ({"fmax": 9000.0}, "below sample_rate / 2 = 8000"),
-        ({"sample_rate": 0}, "`sample_rate` must be a positive number. Received: sample_rate=0."),
-    ],
-)
-def test_f0_error_rejects_bad_parameters(kwargs, message):
-    tone = _tone(220.0, 4000)
-    with pytest.raises(ParameterError, match=message.replace("(", r"\(").replace(".", r"\.")):
-        evaluate.f0_error_cents(tone, tone, **kwargs)
-
-
-def test_f0_error_rejects_stereo():
-    with pytest.raises(ParameterError, match="`estimate` must be a 1-D array"):
-        evaluate.f0_error_cents(np.zeros(4000, np.float32), np.zeros((2, 4000), np.float32))
-
-
 # ------------------------------------------------------------------------------- envelope noise
 
 
@@ -181,7 +110,7 @@ def test_envelope_noise_tracks_the_reference_rms_envelope():
 
 def test_envelope_noise_is_seeded_keeps_silence_and_odd_lengths():
     reference = np.zeros(1000, np.float32)
-    reference[500:] = _tone(300.0, 500)
+    reference[500:] = harmonic_tone(300.0, 500)
     a = evaluate.envelope_noise(reference, 7, frame=128)
     np.testing.assert_array_equal(a, evaluate.envelope_noise(reference, 7, frame=128))
     assert not np.array_equal(a, evaluate.envelope_noise(reference, 8, frame=128))
@@ -226,7 +155,7 @@ def test_evaluation_rows_hold_finite_distances_that_match_direct_measurement(eva
         if not math.isnan(row["f0_cents"]):
             assert abs(row["f0_offset_cents"]) <= row["f0_cents"] + 1e-9
             assert row["f0_offset_cents"] == pytest.approx(
-                evaluate.f0_offset_cents(reference[: resynthesis.size], resynthesis)
+                metrics.f0_offset_cents(reference[: resynthesis.size], resynthesis)
             )
         assert row["reference_f0_cents"] < 10.0  # the tones sit on their nominal MIDI pitch
 
@@ -272,7 +201,7 @@ def test_evaluate_model_is_deterministic_for_a_seed(tiny_model, dataset):
     second = evaluate.evaluate_model(tiny_model, dataset, n_notes=2, seed=3, batch_size=8)
     assert len(first["notes"]) == 2
     first.pop("timing"), second.pop("timing")
-    assert json.dumps(evaluate._jsonable(first)) == json.dumps(evaluate._jsonable(second))
+    assert json.dumps(report._jsonable(first)) == json.dumps(report._jsonable(second))
 
 
 def test_evaluate_model_resynthesizes_mix_sources_outside_the_selection(tiny_model, dataset):
@@ -319,7 +248,7 @@ def _png_size(path):
 def test_save_figures_reuses_given_resyntheses(tmp_path, evaluated, dataset):
     _, resyntheses, _ = evaluated
     ids = ["keyboard_001-060-100", "flute_073-060-100"]
-    paths = evaluate.save_figures(None, dataset, tmp_path / "figs", ids, resyntheses)  # no model needed
+    paths = report.save_figures(None, dataset, tmp_path / "figs", ids, resyntheses)  # no model needed
     assert paths == [str(tmp_path / "figs" / f"{note_id}.png") for note_id in ids]
     for path in paths:
         assert _png_size(path) == (480, 200)
@@ -330,18 +259,18 @@ def test_save_figures_stay_small_for_four_seconds_of_noise(tmp_path):
     notes = FakeDataset([SPECS[0]], n=64000)
     (note_id,) = notes.note_ids
     noise = np.random.default_rng(0).uniform(-0.5, 0.5, 64000).astype(np.float32)
-    (path,) = evaluate.save_figures(None, notes, tmp_path, [note_id], {note_id: noise})
+    (path,) = report.save_figures(None, notes, tmp_path, [note_id], {note_id: noise})
     assert os.path.getsize(path) < 50_000
 
 
 def test_save_figures_synthesizes_missing_notes(tmp_path, tiny_model, dataset):
-    (path,) = evaluate.save_figures(tiny_model, dataset, tmp_path, ["mallet_009-067-100"])
+    (path,) = report.save_figures(tiny_model, dataset, tmp_path, ["mallet_009-067-100"])
     assert _png_size(path) == (480, 200)
 
 
 def test_results_markdown_has_the_tables(evaluated):
     results, _, _ = evaluated
-    text = evaluate.results_markdown(results)
+    text = report.results_markdown(results)
     assert "| Family | Notes | Resynthesis (dB) | mu-law only (dB) | Envelope noise (dB) | f0 error (cents) |" in text
     assert "| A and B are | d(mix, A) | d(mix, B) | d(A, B) | Between |" in text
     assert "| the originals |" in text and "| their resyntheses |" in text
@@ -359,8 +288,8 @@ def test_results_markdown_has_the_tables(evaluated):
     if offsets:
         assert listed[0].endswith(": " + ", ".join(f"{offset:+.0f}" for offset in offsets) + ".")
     # the JSON round trip (NaN stored as null) renders the same report
-    restored = json.loads(json.dumps(evaluate._jsonable(results), allow_nan=False))
-    assert evaluate.results_markdown(restored) == text
+    restored = json.loads(json.dumps(report._jsonable(results), allow_nan=False))
+    assert report.results_markdown(restored) == text
 
 
 def test_results_markdown_lists_the_signed_offsets_of_measured_harmonic_notes(evaluated):
@@ -371,7 +300,7 @@ def test_results_markdown_lists_the_signed_offsets_of_measured_harmonic_notes(ev
     expected = sorted(
         row["f0_offset_cents"] for row in results["notes"] if row["harmonic"] and row["f0_offset_cents"] is not None
     )
-    listed = [line for line in evaluate.results_markdown(results).splitlines() if line.startswith("Signed pitch")]
+    listed = [line for line in report.results_markdown(results).splitlines() if line.startswith("Signed pitch")]
     assert len(listed) == 1 and listed[0].endswith(": " + ", ".join(f"{o:+.0f}" for o in expected) + ".")
     assert "None" not in listed[0]
 
@@ -383,7 +312,7 @@ class ToneCrops:
     """What validation_loss needs of a NoteDataset: random_crops (random-pitch decaying tones)."""
 
     def random_crops(self, batch, length, rng):
-        return np.stack([_tone(f, length) for f in rng.uniform(110.0, 880.0, batch)])
+        return np.stack([harmonic_tone(f, length) for f in rng.uniform(110.0, 880.0, batch)])
 
 
 def test_validation_loss_is_the_training_objective_on_seeded_crops(tiny_model):
@@ -419,7 +348,7 @@ def test_validation_loss_rejects_bad_arguments(tiny_model, kwargs, message):
 # ------------------------------------------------------------------------------------- command
 
 
-def test_main_writes_results_figures_and_prints_the_report(tmp_path, tiny_model, capsys):
+def test_evaluate_command_writes_results_figures_and_prints_the_report(tmp_path, tiny_model, capsys):
     data_dir = tmp_path / "notes"
     (data_dir / "audio").mkdir(parents=True)
     notes = FakeDataset([spec for spec in SPECS if spec[2] == 60] + [SPECS[1]], n=64000)
@@ -431,23 +360,103 @@ def test_main_writes_results_figures_and_prints_the_report(tmp_path, tiny_model,
     weights = tiny_model.save_weights(tmp_path / "tiny.npz")
     out = tmp_path / "eval"
 
-    assert evaluate.main([str(weights), str(data_dir), "--out", str(out), "--notes", "2", "--figures", "1",
+    assert main(["evaluate", str(weights), str(data_dir), "--out", str(out), "--notes", "2", "--figures", "1",
                           "--temperature", "0.5", "--validation-crops", "3"]) == 0
 
     saved = json.loads((out / "results.json").read_text())
     assert [row["note_id"] for row in saved["notes"]] == ["flute_073-060-100", "keyboard_001-060-100"]
     assert saved["mix"] is not None and saved["model"]["config"] == "tiny" and saved["model"]["temperature"] == 0.5
-    assert "sampled at temperature 0.5." in evaluate.results_markdown(saved)
+    assert "sampled at temperature 0.5." in report.results_markdown(saved)
     loss = saved["validation_loss"]
     assert (loss["crops"], loss["crop_length"], loss["seed"]) == (3, 4096, 0) and 0 < loss["nats"] < 12
     assert f"3 fixed crops of 4096 samples of the held-out notes (seed 0): **{loss['nats']:.3f} nats**" in \
-        evaluate.results_markdown(saved)
+        report.results_markdown(saved)
     assert [path.name for path in (out / "figures").iterdir()] == ["flute_073-060-100.png"]
-    assert evaluate.results_markdown(saved) in capsys.readouterr().out
+    assert report.results_markdown(saved) in capsys.readouterr().out
 
 
-def test_main_reports_errors_in_one_line(tmp_path, capsys):
-    with pytest.raises(SystemExit) as stop:
-        evaluate.main([str(tmp_path / "missing.npz"), str(tmp_path)])
-    assert stop.value.code == 2
-    assert capsys.readouterr().err.startswith("error: ")
+def test_evaluate_command_reports_errors_in_one_line(tmp_path, capsys):
+    assert main(["evaluate", str(tmp_path / "missing.npz"), str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("nsynth-widgets: error: `weights` must be an existing .npz weights file") and err.count("\n") == 1
+
+
+# --------------------------------------------------------------- voicing, transposition, unpitched
+
+
+class OscillatorModel:
+    """A model whose resynthesis is its encoding's oscillator (the ideal of a source-filter decoder):
+    it plays exactly the f0 channel it is given — or, with ``follows=False``, the pitch it encoded,
+    whatever it is asked to play."""
+
+    def __init__(self, follows=True):
+        from tests.conftest import TINY_PITCH
+
+        self.config = TINY_PITCH
+        self.source, self.default_temperature, self.follows = "test", 1.0, follows
+        self._encoded = {}
+
+    def encode(self, audio):
+        from nsynth_widgets.dsp.pitch import estimate_pitch
+
+        audio = np.atleast_2d(audio)
+        pitch = estimate_pitch(audio, hop_length=64)
+        encoding = np.concatenate([np.zeros(pitch.shape[:-1] + (14,), np.float32), pitch], axis=-1)
+        for row in encoding:
+            self._encoded[row[:, 15].tobytes()] = row[:, 14].copy()
+        return encoding
+
+    def transpose(self, encoding, semitones):
+        from nsynth_widgets.model.nsynth import NSynth
+
+        return NSynth.transpose(self, encoding, semitones)
+
+    def synthesize(self, encodings, seed=0):
+        from nsynth_widgets.dsp.excitation import excitation
+
+        out = []
+        for encoding in encodings:
+            pitch = encoding[None, :, 14:].copy()
+            if not self.follows:  # a transposed encoding keeps its voicing: play the f0 encoded with it
+                pitch[0, :, 0] = self._encoded.get(encoding[:, 15].tobytes(), pitch[0, :, 0])
+            out.append(0.3 * excitation(pitch, 1, hop_length=64)[0, :, 0])
+        return out
+
+
+@pytest.mark.parametrize("follows, expected_cents", [(True, 0.0), (False, None)])
+def test_transposition_check_measures_whether_the_pitch_follows(dataset, follows, expected_cents):
+    results, _ = evaluate._evaluate(OscillatorModel(follows), dataset, 3, 0, evaluate.HARMONIC_FAMILIES, 2, None,
+                                    (48, 84), 75, transpositions=(-7, 12))
+    assert results["summary"]["overall"]["voiced_recall"] > 0.9 and results["summary"]["overall"]["f0_cents"] < 10
+    check = results["transposition"]
+    assert list(check) == ["-7", "+12"] and all(len(c["notes"]) == 2 for c in check.values())
+    for key, semitones in (("-7", -7), ("+12", 12)):
+        cents = check[key]["f0_cents"]
+        if follows:
+            assert cents < 10 and check[key]["f0_within_50_cents"] == 1.0 and check[key]["voiced_recall"] > 0.9
+        else:  # the model kept its pitch: off by the whole interval
+            assert cents == pytest.approx(100 * abs(semitones), abs=10)
+    text = report.results_markdown(results)
+    assert "**Voiced recall**" in text and "| +12 | 2 |" in text
+
+
+def test_unpitched_check_measures_each_sound_and_the_median():
+    sounds = {"burst": np.random.default_rng(1).uniform(-0.4, 0.4, 4096).astype(np.float32),
+              "tone": harmonic_tone(330.0, 4096)}
+    model = OscillatorModel()
+    check = evaluate.unpitched_check(model, sounds)
+    assert set(check["sounds"]) == {"burst", "tone"}
+    resynthesized = model.synthesize([model.encode(sounds["burst"])[0]])[0]
+    assert check["sounds"]["burst"]["spectral_distance"] == pytest.approx(
+        spectral_distance(sounds["burst"][: resynthesized.size], resynthesized))
+    assert check["spectral_distance"] == pytest.approx(np.median([r["spectral_distance"] for r in check["sounds"].values()]))
+    results = {"unpitched": check}
+    assert "**Sounds without a pitch**" in report.results_markdown({**_minimal_results(), **results})
+
+
+def _minimal_results():
+    stats = {"notes": 0, "spectral_distance": math.nan, "mulaw_distance": math.nan, "noise_distance": math.nan,
+             "f0_cents": math.nan, "f0_measured": 0, "f0_within_50_cents": math.nan, "voiced_recall": math.nan}
+    return {"selection": {"harmonic_families": [], "pitch_range": [48, 84], "n_notes": 0, "min_velocity": 75, "seed": 0},
+            "summary": {"overall": stats, "families": {}}, "notes": [], "model": {"config": "x", "source": "x"},
+            "timing": {"audio_seconds": 0.0, "synthesis_seconds": 0.0, "batch_size": 1, "samples_per_second": math.nan}}

@@ -138,7 +138,7 @@ def test_synthesize_cancel_keeps_partial_audio(tiny_model):
 @pytest.mark.parametrize("kwargs, error, match", [
     ({"temperature": 0}, ParameterError, r"`temperature` must be a finite number > 0. Received: temperature=0."),
     ({"temperature": float("nan")}, ParameterError, r"Received: temperature=nan."),
-    ({"chunk_size": 0}, ParameterError, r"`chunk_size` must be a positive integer. Received: chunk_size=0."),
+    ({"chunk_size": 0}, ParameterError, r"`chunk_size` must be an integer >= 1. Received: chunk_size=0."),
 ])
 def test_bad_generation_arguments(tiny_model, kwargs, error, match):
     with pytest.raises(error, match=match):

@@ -97,8 +97,8 @@ def test_keras_layer_config_round_trip():
 
 
 @pytest.mark.parametrize("kwargs, match", [
-    ({"filters": 0}, r"Invalid value for argument `filters`. Expected a strictly positive integer. Received: filters=0."),
-    ({"filters": 4, "kernel_size": 2, "causal": False}, r"Expected an odd value .* Received: kernel_size=2."),
+    ({"filters": 0}, r"`filters` must be an integer >= 1. Received: filters=0."),
+    ({"filters": 4, "kernel_size": 2, "causal": False}, r"`kernel_size` must be odd for a non-causal convolution. Received: kernel_size=2."),
     ({"filters": 4, "dilation": -1}, r"Received: dilation=-1."),
 ])
 def test_layer_argument_errors(kwargs, match):
@@ -109,8 +109,8 @@ def test_layer_argument_errors(kwargs, match):
 
 
 @pytest.mark.parametrize("changes, match", [
-    ({"width": 0}, r"`width` must be a strictly positive integer. Received: width=0."),
-    ({"num_layers": 2.0}, r"`num_layers` must be a strictly positive integer. Received: num_layers=2.0."),
+    ({"width": 0}, r"`width` must be an integer >= 1. Received: width=0."),
+    ({"num_layers": 2.0}, r"`num_layers` must be an integer >= 1. Received: num_layers=2.0."),
     ({"quantization_channels": 65536}, r"`quantization_channels` must be 256"),
 ])
 def test_config_errors(changes, match):

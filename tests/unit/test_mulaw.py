@@ -70,8 +70,8 @@ def test_bits_and_mu_parameters():
 
 
 @pytest.mark.parametrize("kwargs, match", [
-    ({"mu": 0}, r"`mu` must be a positive integer. Received: mu=0."),
-    ({"mu": 2.5}, r"`mu` must be a positive integer. Received: mu=2.5."),
+    ({"mu": 0}, r"`mu` must be an integer >= 1. Received: mu=0."),
+    ({"mu": 2.5}, r"`mu` must be an integer >= 1. Received: mu=2.5."),
     ({"bits": 0}, r"`bits` must be an integer in \[1, 16\]. Received: bits=0."),
 ])
 def test_bad_parameters(kwargs, match):

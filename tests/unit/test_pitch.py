@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from nsynth_widgets.dsp.pitch import channel_to_f0, estimate_pitch, f0_to_channel, transpose_pitch
+from nsynth_widgets.dsp.pitch import channel_to_f0, estimate_pitch, f0_to_channel, median_pitch, transpose_pitch
 from nsynth_widgets.errors import ParameterError
 
 SR = 16000
@@ -85,3 +85,13 @@ def test_transpose_pitch_moves_by_semitones_and_checks_its_argument():
 def test_too_short_audio_is_refused():
     with pytest.raises(ParameterError, match=r"`audio` must have at least 512 samples \(one frame\)"):
         estimate_pitch(np.zeros(100, np.float32))
+
+
+def test_median_pitch_counts_the_voiced_frames():
+    channel = f0_to_channel([440.0, 880.0, 261.63, 261.63, 261.63, 100.0])  # A4, A5, then middle C
+    voicing = [0.9, 0.2, 0.8, 0.6, 0.5, 0.1]  # A5 and 100 Hz below the voicing threshold
+    pitch = np.stack([channel, voicing], axis=-1)
+    assert median_pitch(pitch) == pytest.approx(60.0, abs=0.01)  # median of A4, C4, C4, C4
+    unvoiced = np.stack([channel, np.zeros(6)], axis=-1)  # nothing voiced: every frame counts
+    assert median_pitch(unvoiced) == pytest.approx(np.median(69 + 12 * channel))
+    np.testing.assert_allclose(median_pitch(np.stack([pitch, unvoiced])), [median_pitch(pitch), median_pitch(unvoiced)])

@@ -85,12 +85,12 @@ def test_bad_model_specs(spec, error, match):
 
 
 def test_bad_cache_size():
-    with pytest.raises(ParameterError, match=r"`cache_size` must be a non-negative integer. Received: cache_size=-1."):
+    with pytest.raises(ParameterError, match=r"`cache_size` must be an integer >= 0. Received: cache_size=-1."):
         Synthesizer(cache_size=-1)
 
 
 def test_default_temperature_is_the_models_and_known_before_loading(counted, tiny_model):
-    from nsynth_widgets.model.nsynth import DEFAULT_MODEL_TEMPERATURE
+    from nsynth_widgets.model.config import DEFAULT_MODEL_TEMPERATURE
 
     lazy = Synthesizer()  # the embedded model: its temperature is known without loading it
     assert lazy.default_temperature == DEFAULT_MODEL_TEMPERATURE == 0.5 and lazy._model is None
@@ -102,3 +102,15 @@ def test_default_temperature_is_the_models_and_known_before_loading(counted, tin
     assert counted.synthesize(encoding, seed=4, temperature=1.0) is not implicit  # copies of one cached result
     assert counted._model.calls.count("synthesize") == 1
     np.testing.assert_array_equal(implicit, tiny_model.synthesize(encoding, seed=4, temperature=1.0))
+
+
+def test_incremental_decoder_steps_to_what_synthesize_makes(tiny_model):
+    from nsynth_widgets.dsp import mu_law_decode
+
+    synth = Synthesizer(tiny_model)
+    encoding = np.random.default_rng(8).normal(size=(1, 3, 16)).astype(np.float32)
+    decoder = synth.incremental_decoder(encoding)
+    rng = np.random.default_rng(5)
+    while decoder.position < decoder.total:
+        decoder.step(50, rng=rng, temperature=0.7)  # another chunking than synthesize's
+    np.testing.assert_array_equal(mu_law_decode(decoder.classes - 128), synth.synthesize(encoding, seed=5, temperature=0.7))

@@ -5,7 +5,8 @@ import numpy as np
 import nsynth_widgets as nw
 from nsynth_widgets.example_sounds import load_example
 from nsynth_widgets.model.config import EMBEDDED
-from nsynth_widgets.model.nsynth import DEFAULT_WEIGHTS, NSynth
+from nsynth_widgets.model.config import DEFAULT_WEIGHTS
+from nsynth_widgets.model.nsynth import NSynth
 
 
 def test_embedded_model_loads_and_resynthesizes_an_example():

@@ -95,7 +95,7 @@ def test_resuming_with_another_configuration_is_refused(tmp_path):
 
 
 @pytest.mark.parametrize("changes, match", [
-    ({"steps": 0}, r"`steps` must be a positive integer. Received: steps=0."),
+    ({"steps": 0}, r"`steps` must be an integer >= 1. Received: steps=0."),
     ({"learning_rate": 5.0}, r"`learning_rate` must be a number in \(0, 1\). Received: learning_rate=5.0."),
     ({"phase_lock": 1}, r"`phase_lock` must be True or False. Received: phase_lock=1."),
     ({"input_noise": -1}, r"`input_noise` must be a finite number >= 0. Received: input_noise=-1."),
@@ -172,6 +172,32 @@ def test_a_pitch_conditioned_model_trains_on_crops_with_their_pitch(tmp_path):
         return -np.take_along_axis(log_p, targets[..., None], axis=-1).mean()
 
     assert loss(True) < loss(False) - 0.1
+
+
+def test_the_encoder_can_hear_pitch_shifted_crops_while_the_decoder_learns_the_originals(tmp_path, monkeypatch):
+    from nsynth_widgets.dsp.pitch import channel_to_f0, estimate_pitch
+    from nsynth_widgets.training import train as training
+
+    tones = PitchedTones().random_crops(4, 4096, np.random.default_rng(2))
+    shifted = training.shift_for_encoder(tones, 7.0, np.random.default_rng(3))
+    assert shifted.shape == tones.shape and shifted.dtype == np.float32
+    before, after = (np.median(channel_to_f0(estimate_pitch(x, hop_length=64)[:, 10:-10, 0]), axis=1) for x in (tones, shifted))
+    intervals = 12 * np.log2(after / before)
+    expected = np.random.default_rng(3).uniform(-7.0, 7.0, 4)
+    np.testing.assert_allclose(intervals, expected, atol=0.1)
+
+    heard = []
+    original = training.model_inputs
+    monkeypatch.setattr(training, "model_inputs", lambda *a, **k: heard.append(a[4] if len(a) > 4 else k.get("encoder_audio")) or original(*a, **k))
+    config = CONFIG.replace(name="train-test-pitch", excitation_harmonics=2)
+    settings = dataclasses.replace(_settings(2), encoder_pitch_shift=7.0, eval_every=2)
+    train(config, PitchedTones(), tmp_path, settings, valid_data=PitchedTones())
+    validation, training_steps = heard[:2], heard[2:]
+    assert all(h is None for h in validation) and len(training_steps) == 2 and all(h is not None for h in training_steps)
+    with pytest.raises(ParameterError, match=r"`encoder_pitch_shift` must be 0 for a model without pitch channels"):
+        train(CONFIG, Tones(), tmp_path / "plain", settings)
+    with pytest.raises(ParameterError, match=r"`encoder_pitch_shift` must be a number in \[0, 24\]"):
+        TrainConfig(encoder_pitch_shift=-1)
 
 
 def test_a_pitch_conditioned_run_can_start_from_a_model_without_pitch_channels(tmp_path):

@@ -1,6 +1,5 @@
 """Shared helpers of the headless widget tests: a session on the tiny model, uploads, wav bytes."""
 
-import datetime
 import io
 
 import numpy as np
@@ -29,18 +28,18 @@ def wav_samples(data):
     return sf.read(io.BytesIO(data), dtype="float32")[0]
 
 
-def upload(*files):
-    """``FileUpload.value`` as ipywidgets 8 makes it: one dict per ``(name, content bytes)``."""
-    return tuple(
-        {
-            "name": name,
-            "type": "application/octet-stream",
-            "size": len(content),
-            "content": memoryview(content),
-            "last_modified": datetime.datetime(2024, 1, 1, tzinfo=datetime.timezone.utc),
-        }
-        for name, content in files
-    )
+def send_files(upload, *files):
+    """What the browser sends an :class:`~nsynth_widgets.widgets.upload.Upload` for a pick of ``(name, content)``.
+
+    ``content`` may be an ``int`` instead: a file of that many bytes, which the browser holds back
+    when it is over ``upload.max_bytes`` (only its name and size arrive).
+    """
+    for index, (name, content) in enumerate(files):
+        header = {"type": "file", "name": name, "index": index, "count": len(files)}
+        if isinstance(content, int):
+            upload._handle_custom_msg({**header, "size": content}, [])
+        else:
+            upload._handle_custom_msg({**header, "size": len(content)}, [memoryview(content)])
 
 
 class CallCounter:

@@ -9,7 +9,7 @@ from nsynth_widgets.errors import EncodingError
 from nsynth_widgets.widgets import EncodePanel, Session
 from nsynth_widgets.widgets.encoder import MAX_ENCODING_BYTES, npy_bytes, read_npy
 
-from .conftest import CallCounter, tone, upload
+from .conftest import CallCounter, tone, send_files
 
 
 @pytest.fixture
@@ -55,10 +55,9 @@ def test_nothing_selected(panel, session):
 
 def test_load_an_encoding(panel, session, tiny_model):
     encoding = np.random.default_rng(1).normal(size=(1, 9, 16)).astype(np.float32)
-    panel.load_upload.value = upload(("cello.npy", npy_bytes(encoding)))
+    send_files(panel.load_upload, ("cello.npy", npy_bytes(encoding)))
     np.testing.assert_array_equal(session.encodings["cello"], encoding)
     assert "Loaded the encoding &#x27;cello&#x27; (9 frames)." in panel.message.value
-    assert panel.load_upload.value == ()
     assert "cello.npy" in _downloads(panel)
 
 
@@ -69,10 +68,15 @@ def test_load_an_encoding(panel, session, tiny_model):
         (npy_bytes(np.zeros((9, 3), np.float32)), "must have 16 channels"),
         (npy_bytes(np.array([np.nan] * 16, np.float32).reshape(1, 16)), "must be finite"),
         (bytes(MAX_ENCODING_BYTES + 1), "`file` must be at most 4 MB"),
+        (50 * 2**20, "`file` must be at most 4 MB. Received: file=&#x27;bad.npy&#x27; of 50.0 MB."),  # held back
+        # 60 s at hop 64 is 15000 frames: one more is refused from the header, before its data are read
+        (npy_bytes(np.zeros((1, 15001, 16), np.float32)), "`file` must hold at most 15000 frames (`max_frames`)"),
+        (npy_bytes(np.zeros((1, 9, 16), np.float32))[:-4], "truncated or padded"),
     ],
+    ids=["png", "3 channels", "nan", "over 4 MB", "held back", "too many frames", "truncated"],
 )
 def test_bad_encoding_files(panel, session, content, message):
-    panel.load_upload.value = upload(("bad.npy", content))
+    send_files(panel.load_upload, ("bad.npy", content))
     assert message in panel.error.value
     assert session.encodings == {}
 
@@ -85,9 +89,9 @@ def test_read_npy_refuses_pickles():
 
 
 def test_missing_default_model_is_a_visible_message(monkeypatch, tmp_path):
-    import nsynth_widgets.model.nsynth as nsynth
+    import nsynth_widgets.model.config as model_config
 
-    monkeypatch.setattr(nsynth, "DEFAULT_WEIGHTS", tmp_path / "absent.npz")
+    monkeypatch.setattr(model_config, "DEFAULT_WEIGHTS", tmp_path / "absent.npz")
     session = Session()
     panel = EncodePanel(session, run_in_thread=False)
     session.add_sound("a", tone(2048))

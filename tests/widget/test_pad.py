@@ -119,3 +119,26 @@ def test_bad_values_are_refused(panel, tiny_model, monkeypatch):
     panel.x.max = 9
     panel.x.value = 7
     assert "`x` must be an integer in [0, 1]. Received: x=7." in panel.error.value
+
+
+def test_the_pad_is_the_grid_render_grid_writes(session, tiny_model, tmp_path):
+    """Precompute and `render_grid` share the plan and the synthesis: the same corners give the same sounds."""
+    import soundfile as sf
+
+    from nsynth_widgets.audio import save_audio
+    from nsynth_widgets.grid import render_grid
+
+    files = []
+    for name, frequency in SOURCES.items():
+        files.append(tmp_path / f"{name}.wav")
+        save_audio(files[-1], tone(20 * tiny_model.config.hop_length, frequency))
+        session.add_sound(name, sf.read(files[-1], dtype="float32")[0])
+    panel = PadPanel(session, run_in_thread=False)
+    panel.grid_size.value = 3
+    panel.precompute_button.click()
+
+    seconds = 20 * tiny_model.config.hop_length / 16000
+    result = render_grid(files, tmp_path / "grid", resolution=3, seconds=seconds, model=tiny_model, batch_size=9)
+    for item in result.manifest["items"]:
+        written = sf.read(tmp_path / "grid" / item["file"], dtype="float32")[0]
+        np.testing.assert_allclose(written, panel.grid_audio[item["row"], item["column"]], atol=1 / 32768 + 1e-6)

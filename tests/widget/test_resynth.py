@@ -4,7 +4,7 @@ import threading
 import numpy as np
 import pytest
 
-from nsynth_widgets.plotting import spectral_distance
+from nsynth_widgets.metrics import spectral_distance
 from nsynth_widgets.widgets import ResynthPanel
 from nsynth_widgets.widgets._common import BUSY, CHUNK_SIZE, PARTIAL_EVERY
 
@@ -135,7 +135,7 @@ def test_stop_button_during_a_threaded_run(session, tiny_model):
     "change, message",
     [
         (lambda p: (setattr(p.temperature, "max", 100.0), setattr(p.temperature, "value", 50.0)),
-         "`temperature` must be a number in [0.05, 2.0]. Received: temperature=50.0."),
+         "`temperature` must be a number in [0.05, 2]. Received: temperature=50.0."),
         (lambda p: (setattr(p.seed, "min", -10), setattr(p.seed, "value", -1)),
          "`seed` must be an integer in [0, 2147483647]. Received: seed=-1."),
         (lambda p: (setattr(p.sound, "options", ["tone", "ghost"]), setattr(p.sound, "value", "ghost")),

@@ -10,9 +10,9 @@ from .conftest import CallCounter, tone
 
 
 def test_session_construction_loads_nothing(monkeypatch, tmp_path):
-    import nsynth_widgets.model.nsynth as nsynth
+    import nsynth_widgets.model.config as model_config
 
-    monkeypatch.setattr(nsynth, "DEFAULT_WEIGHTS", tmp_path / "absent.npz")
+    monkeypatch.setattr(model_config, "DEFAULT_WEIGHTS", tmp_path / "absent.npz")
     session = Session()  # the default model is missing: building must still work
     assert isinstance(session.synthesizer, Synthesizer)
     assert session.sounds == {} and session.selected == [] and session.current is None
@@ -48,7 +48,7 @@ def test_add_sound_stores_a_read_only_copy_and_selects_it(session):
         (3, tone(100), "Received: name=3."),
         ("a", np.zeros(100, np.float32), "must not be silent"),
         ("a", np.full(100, np.nan, np.float32), "NaN"),
-        ("a", np.stack([tone(100), tone(100)]), "must be mono"),
+        ("a", np.stack([tone(100), tone(100)]), "must have shape (n,) (one mono sound)"),
         ("a", np.full(MAX_SAMPLES + 1, 0.1, np.float32), f"at most {MAX_SAMPLES} samples"),
     ],
 )

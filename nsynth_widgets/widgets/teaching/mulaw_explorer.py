@@ -8,15 +8,14 @@ NSynth's own mu-law (:mod:`nsynth_widgets.dsp.mulaw`); ``mu=None`` selects a pla
 ipywidgets panel on top.
 """
 
-import numbers
-
 import ipywidgets
 import numpy as np
 from matplotlib.figure import Figure
 
 from ...audio import to_wav_bytes, validate_audio
+from ...dsp.framing import SAMPLE_RATE
 from ...dsp.mulaw import mu_law_decode, mu_law_encode
-from ...errors import AudioError, ParameterError, describe
+from ...errors import AudioError, ParameterError, check_bool, check_choice, check_integer, check_number, describe
 from ...plotting import figure_to_png
 from .._common import error_html
 
@@ -32,16 +31,6 @@ _SNIPPET = 200  # samples shown in the waveform, error and class plots
 
 # --------------------------------------------------------------------------------------------
 # pure computations
-
-
-def _check_mu(mu):
-    if mu is not None and (not isinstance(mu, numbers.Integral) or isinstance(mu, bool) or mu < 1):
-        raise ParameterError(f"`mu` must be a positive integer or None (uniform). Received: mu={describe(mu)}.")
-
-
-def _check_bits(bits):
-    if not isinstance(bits, numbers.Integral) or isinstance(bits, bool) or not 1 <= bits <= 16:
-        raise ParameterError(f"`bits` must be an integer in [1, 16]. Received: bits={describe(bits)}.")
 
 
 def _codes(audio, mu, bits):
@@ -66,7 +55,7 @@ def compand(x, mu=255):
     -------
     y : np.ndarray [shape=(...,)], float64, in [-1, 1]
     """
-    _check_mu(mu)
+    mu = check_integer("mu", mu, 1, optional=True)  # None: uniform
     x = np.clip(np.asarray(x, dtype=np.float64), -1.0, 1.0)
     return x if mu is None else np.sign(x) * np.log1p(mu * np.abs(x)) / np.log1p(mu)
 
@@ -87,8 +76,8 @@ def quantize_audio(audio, mu=255, bits=8):
     -------
     quantized : np.ndarray [shape=(n,) or (batch, n)], float32
     """
-    _check_mu(mu)
-    _check_bits(bits)
+    mu = check_integer("mu", mu, 1, optional=True)  # None: uniform
+    bits = check_integer("bits", bits, 1, 16)
     audio = validate_audio(audio, allow_silence=True)
     codes = _codes(audio, mu, bits)
     if mu is not None:
@@ -109,8 +98,8 @@ def mulaw_classes(audio, mu=255, bits=8):
     -------
     classes : np.ndarray [shape=(n,) or (batch, n)], int32
     """
-    _check_mu(mu)
-    _check_bits(bits)
+    mu = check_integer("mu", mu, 1, optional=True)  # None: uniform
+    bits = check_integer("bits", bits, 1, 16)
     audio = validate_audio(audio, allow_silence=True)
     return _codes(audio, mu, bits) + np.int32(2 ** (bits - 1))
 
@@ -129,15 +118,15 @@ def quantization_snr(audio, mu=255, bits=8):
     snr_db : float
         ``inf`` when quantization is exact.
     """
-    _check_mu(mu)
-    _check_bits(bits)
+    mu = check_integer("mu", mu, 1, optional=True)  # None: uniform
+    bits = check_integer("bits", bits, 1, 16)
     clean = validate_audio(audio).astype(np.float64)
     error = clean - quantize_audio(clean, mu, bits)
     noise = float(np.sum(error**2))
     return float("inf") if noise == 0 else float(10.0 * np.log10(np.sum(clean**2) / noise))
 
 
-def demo_sound(kind="sine", seconds=1.0, sample_rate=16000):
+def demo_sound(kind="sine", seconds=1.0, sample_rate=SAMPLE_RATE):
     """A synthetic full-scale test sound.
 
     Parameters
@@ -153,14 +142,9 @@ def demo_sound(kind="sine", seconds=1.0, sample_rate=16000):
     -------
     audio : np.ndarray [shape=(round(seconds * sample_rate),)], float32
     """
-    if kind not in SOUNDS:
-        raise ParameterError(f"`kind` must be one of {SOUNDS}. Received: kind={describe(kind)}.")
-    if not isinstance(seconds, numbers.Real) or isinstance(seconds, bool) or not 0 < seconds <= 60:
-        raise ParameterError(f"`seconds` must be a number in (0, 60]. Received: seconds={describe(seconds)}.")
-    if not isinstance(sample_rate, numbers.Integral) or isinstance(sample_rate, bool) or sample_rate < 1:
-        raise ParameterError(
-            f"`sample_rate` must be a positive integer (Hz). Received: sample_rate={describe(sample_rate)}."
-        )
+    check_choice("kind", kind, SOUNDS)
+    seconds = check_number("seconds", seconds, 0, 60, low_open=True)
+    sample_rate = check_integer("sample_rate", sample_rate, 1)
     t = np.arange(max(1, round(seconds * sample_rate))) / sample_rate
     if kind == "sine":
         phase = 2 * np.pi * 441.0 * t
@@ -174,12 +158,6 @@ def demo_sound(kind="sine", seconds=1.0, sample_rate=16000):
 # --------------------------------------------------------------------------------------------
 # the widget
 
-
-
-def _check_control(value, name, low, high):
-    if not isinstance(value, numbers.Integral) or isinstance(value, bool) or not low <= value <= high:
-        raise ParameterError(f"`{name}` must be an integer in [{low}, {high}]. Received: {name}={describe(value)}.")
-    return int(value)
 
 
 class MuLawExplorer(ipywidgets.VBox):
@@ -209,14 +187,10 @@ class MuLawExplorer(ipywidgets.VBox):
         and ``classes_used`` (distinct classes the sound occupies).
     """
 
-    def __init__(self, audio=None, mu=255, bits=8, sample_rate=16000):
-        mu = _check_control(mu, "mu", 1, _MAX_MU)
-        bits = _check_control(bits, "bits", *_BITS_RANGE)
-        if not isinstance(sample_rate, numbers.Integral) or isinstance(sample_rate, bool) or sample_rate < 1:
-            raise ParameterError(
-                f"`sample_rate` must be a positive integer (Hz). Received: sample_rate={describe(sample_rate)}."
-            )
-        self.sample_rate = int(sample_rate)
+    def __init__(self, audio=None, mu=255, bits=8, sample_rate=SAMPLE_RATE):
+        mu = check_integer("mu", mu, 1, _MAX_MU)
+        bits = check_integer("bits", bits, *_BITS_RANGE)
+        self.sample_rate = check_integer("sample_rate", sample_rate, 1)
         self._sounds = {kind: demo_sound(kind, 1.0, self.sample_rate) for kind in SOUNDS}
         if audio is not None:
             own = validate_audio(audio)
@@ -254,16 +228,9 @@ class MuLawExplorer(ipywidgets.VBox):
         self._update()
 
     def _settings(self):
-        if self.sound.value not in self._sounds:
-            raise ParameterError(
-                f"`sound` must be one of {list(self._sounds)}. Received: sound={describe(self.sound.value)}."
-            )
-        if not isinstance(self.uniform.value, bool):
-            raise ParameterError(
-                f"`uniform` must be True or False. Received: uniform={describe(self.uniform.value)}."
-            )
-        mu = None if self.uniform.value else _check_control(self.mu.value, "mu", 1, _MAX_MU)
-        return self.sound.value, mu, _check_control(self.bits.value, "bits", *_BITS_RANGE)
+        sound = check_choice("sound", self.sound.value, self._sounds)
+        mu = None if check_bool("uniform", self.uniform.value) else check_integer("mu", self.mu.value, 1, _MAX_MU)
+        return sound, mu, check_integer("bits", self.bits.value, *_BITS_RANGE)
 
     def _update(self, change=None):
         try:

@@ -15,14 +15,13 @@ that no path reaches; :func:`receptive_taps` lists the samples that really feed 
 The pure functions come first; :class:`ReceptiveFieldExplorer` is a thin ipywidgets panel on top.
 """
 
-import numbers
-
 import ipywidgets
 import numpy as np
 from matplotlib.collections import LineCollection
 from matplotlib.figure import Figure
 
-from ...errors import ParameterError, check_integer, describe
+from ...errors import ParameterError, check_bool, check_choice, check_integer, describe
+from ...dsp.framing import SAMPLE_RATE
 from ...model.config import H512_BO16
 from ...plotting import figure_to_png
 from .._common import error_html
@@ -41,7 +40,6 @@ __all__ = [
 #: a plain convolution stack), ``custom`` (one stack's dilations typed as text).
 PATTERNS = ("doubling", "constant", "custom")
 
-_SAMPLE_RATE = 16000
 _MAX_KERNEL = 5
 _MAX_LAYERS = 10  # per stack, as in NSynth (dilations up to 512)
 _MAX_STACKS = 4
@@ -81,12 +79,6 @@ PRESETS = {
 
 
 
-def _check_bool(value, name):
-    if not isinstance(value, (bool, np.bool_)):
-        raise ParameterError(f"`{name}` must be True or False. Received: {name}={describe(value)}.")
-    return bool(value)
-
-
 def _check_stack(kernel_size, dilations, causal, start_kernel, shifted):
     kernel_size = check_integer("kernel_size", kernel_size, 1)
     if isinstance(dilations, (str, bytes)) or not hasattr(dilations, "__len__") or len(dilations) == 0:
@@ -94,14 +86,9 @@ def _check_stack(kernel_size, dilations, causal, start_kernel, shifted):
             "`dilations` must be a non-empty sequence of positive integers. "
             f"Received: dilations={describe(dilations)}."
         )
-    if not all(isinstance(d, numbers.Integral) and not isinstance(d, bool) and d >= 1 for d in dilations):
-        raise ParameterError(
-            f"`dilations` must hold positive integers only. Received: dilations={describe(tuple(dilations))}."
-        )
-    if start_kernel is not None:
-        start_kernel = check_integer("start_kernel", start_kernel, 1)
-    causal, shifted = _check_bool(causal, "causal"), _check_bool(shifted, "shifted")
-    return kernel_size, tuple(int(d) for d in dilations), causal, start_kernel, shifted
+    dilations = tuple(check_integer("dilations", d, 1) for d in dilations)
+    start_kernel = check_integer("start_kernel", start_kernel, 1, optional=True)
+    return kernel_size, dilations, check_bool("causal", causal), start_kernel, check_bool("shifted", shifted)
 
 
 # --------------------------------------------------------------------------------------------
@@ -200,8 +187,7 @@ def dilation_pattern(pattern, layers, stacks=1, custom=None):
     -------
     dilations : tuple of int [shape=(layers * stacks,)]
     """
-    if pattern not in PATTERNS:
-        raise ParameterError(f"`pattern` must be one of {PATTERNS}. Received: pattern={describe(pattern)}.")
+    check_choice("pattern", pattern, PATTERNS)
     stacks = check_integer("stacks", stacks, 1)
     if pattern == "custom":
         return _parse_dilations(custom) * stacks
@@ -311,8 +297,7 @@ class ReceptiveFieldExplorer(ipywidgets.VBox):
     """
 
     def __init__(self, preset="WaveNet paper figure"):
-        if preset not in PRESETS:
-            raise ParameterError(f"`preset` must be one of {sorted(PRESETS)}. Received: preset={describe(preset)}.")
+        check_choice("preset", preset, PRESETS)
         style = {"description_width": "initial"}
         self.preset = ipywidgets.Dropdown(options=[*PRESETS, "Custom"], value=preset, description="Preset")
         self.kernel_size = ipywidgets.IntSlider(2, min=2, max=_MAX_KERNEL, description="kernel size", style=style)
@@ -378,9 +363,9 @@ class ReceptiveFieldExplorer(ipywidgets.VBox):
         else:
             per_stack = check_integer("layers", self.layers.value, 1, _MAX_LAYERS)
             dilations = dilation_pattern(pattern, per_stack, stacks)
-        causal = _check_bool(self.causal.value, "causal")
-        start_kernel = kernel_size if _check_bool(self.start_conv.value, "start_conv") else None
-        shifted = _check_bool(self.shifted.value, "shifted")
+        causal = check_bool("causal", self.causal.value)
+        start_kernel = kernel_size if check_bool("start_conv", self.start_conv.value) else None
+        shifted = check_bool("shifted", self.shifted.value)
         return kernel_size, dilations, causal, start_kernel, shifted, per_stack
 
     def _update(self):
@@ -411,16 +396,16 @@ class ReceptiveFieldExplorer(ipywidgets.VBox):
         self.summary = dict(
             dilations=dilations,
             receptive_field=field,
-            milliseconds=1000.0 * field / _SAMPLE_RATE,
+            milliseconds=1000.0 * field / SAMPLE_RATE,
             undilated_receptive_field=undilated,
             drawn_layers=len(drawn),
             summarised=summarised,
         )
         holes = field - inputs
         self.numbers.value = (
-            f"<b>Receptive field: {field:,} samples = {1000.0 * field / _SAMPLE_RATE:.2f} ms at 16 kHz</b>"
+            f"<b>Receptive field: {field:,} samples = {1000.0 * field / SAMPLE_RATE:.2f} ms at {SAMPLE_RATE / 1000:g} kHz</b>"
             f" ({len(dilations)} layers, dilations {_short(dilations)})<br>"
-            f"Same depth without dilation: {undilated:,} samples = {1000.0 * undilated / _SAMPLE_RATE:.2f} ms "
+            f"Same depth without dilation: {undilated:,} samples = {1000.0 * undilated / SAMPLE_RATE:.2f} ms "
             f"(dilation lets the stack see {field / undilated:.1f}× as far)<br>"
             + (f"{holes:,} samples inside the window reach the output by no path (holes).<br>" if holes else "")
             + ("Window: the past only." if causal else "Window: centred, it also looks into the future.")

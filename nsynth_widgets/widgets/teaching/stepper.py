@@ -4,14 +4,11 @@ At every step the WaveNet decoder outputs 256 logits, one per mu-law class of th
 sample. Dividing them by a temperature ``T`` and taking a softmax gives the distribution a
 sample is drawn from (``T < 1`` sharpens it, ``T > 1`` flattens it; greedy decoding takes the
 most likely class). The drawn class is fed back as the network's next input (``code / 128``)
-and heard as its mu-law decoded value. :class:`Stepper` drives
-:class:`~nsynth_widgets.model.fastgen.IncrementalDecoder` with a seeded generator, so stepping
-by hand gives exactly the samples :func:`~nsynth_widgets.model.fastgen.generate` makes with
-the same seed.
+and heard as its mu-law decoded value. :class:`Stepper` drives the incremental decoder of
+:meth:`Synthesizer.incremental_decoder <nsynth_widgets.runtime.Synthesizer.incremental_decoder>`
+with a seeded generator, so stepping by hand gives exactly the samples synthesis makes with the
+same seed.
 """
-
-import math
-import numbers
 
 import ipywidgets
 import numpy as np
@@ -20,9 +17,9 @@ from matplotlib.figure import Figure
 from ...audio import to_wav_bytes
 from ...dsp.mulaw import mu_law_decode
 from ...encodings import validate_encoding
-from ...errors import ParameterError, describe
-from ...model.fastgen import DecoderWeights, IncrementalDecoder
+from ...errors import ParameterError, check_bool, check_integer, check_number, describe
 from ...plotting import figure_to_png
+from ...runtime import Synthesizer
 from .._common import error_html
 
 __all__ = ["temperature_softmax", "entropy_bits", "Stepper"]
@@ -36,17 +33,7 @@ _BIG_STEP = 100
 
 
 def _check_temperature(temperature):
-    low, high = _TEMPERATURE_RANGE
-    if (
-        not isinstance(temperature, numbers.Real)
-        or isinstance(temperature, bool)
-        or not math.isfinite(temperature)
-        or not low <= temperature <= high
-    ):
-        raise ParameterError(
-            f"`temperature` must be a number in [{low}, {high}]. Received: temperature={describe(temperature)}."
-        )
-    return float(temperature)
+    return check_number("temperature", temperature, *_TEMPERATURE_RANGE)
 
 
 def temperature_softmax(logits, temperature=1.0):
@@ -103,9 +90,9 @@ class Stepper(ipywidgets.VBox):
 
     Parameters
     ----------
-    model : NSynth
-        Any object with ``config`` (a ModelConfig) and ``decoder_weights`` (a
-        :class:`~nsynth_widgets.model.fastgen.DecoderWeights`), e.g. ``NSynth.default()``.
+    model : Synthesizer or NSynth or str or os.PathLike
+        The model to step (anything :class:`~nsynth_widgets.runtime.Synthesizer` takes, e.g.
+        ``NSynth.default()`` or ``"default"``); loaded now.
     encoding : np.ndarray [shape=(frames, E) or (1, frames, E)]
         What to decode; ``frames * hop_length`` samples can be generated.
     seed : int
@@ -124,24 +111,15 @@ class Stepper(ipywidgets.VBox):
     """
 
     def __init__(self, model, encoding, seed=0, temperature=1.0, greedy=False):
-        weights = getattr(model, "decoder_weights", None)
-        if not isinstance(weights, DecoderWeights) or not hasattr(model, "config"):
-            raise ParameterError(
-                "`model` must be an NSynth model (with `config` and `decoder_weights`). "
-                f"Received: model={describe(model)}."
-            )
-        self._encoding = validate_encoding(encoding, model.config.bottleneck_width)
+        self._synthesizer = model if isinstance(model, Synthesizer) else Synthesizer(model)
+        self._encoding = validate_encoding(encoding, self._synthesizer.config.bottleneck_width)
         if self._encoding.shape[0] != 1:
             raise ParameterError(
                 f"`encoding` must hold one sound: shape (frames, E) or (1, frames, E). "
                 f"Received: encoding={describe(self._encoding)}."
             )
-        if not isinstance(seed, numbers.Integral) or isinstance(seed, bool) or seed < 0:
-            raise ParameterError(f"`seed` must be a non-negative integer. Received: seed={describe(seed)}.")
-        if not isinstance(greedy, bool):
-            raise ParameterError(f"`greedy` must be True or False. Received: greedy={describe(greedy)}.")
-        self._weights = weights
-        self.seed = int(seed)
+        self.seed = check_integer("seed", seed, 0)
+        greedy = check_bool("greedy", greedy)
         self.step_button = ipywidgets.Button(description="Step", tooltip="generate one sample")
         self.step_many_button = ipywidgets.Button(description=f"Step ×{_BIG_STEP}")
         self.reset_button = ipywidgets.Button(description="Reset", button_style="warning")
@@ -191,7 +169,7 @@ class Stepper(ipywidgets.VBox):
 
     def reset(self):
         """Forget every generated sample and reseed the generator."""
-        self._decoder = IncrementalDecoder(self._weights, self._encoding)
+        self._decoder = self._synthesizer.incremental_decoder(self._encoding)
         self._rng = np.random.default_rng(self.seed)
         self.last_logits = None
         self.distribution = None

@@ -96,8 +96,13 @@ def run(command, what, timeout, **kwargs):
 
 def copy_checkout(destination):
     """The files a clone has (tracked, plus untracked ones git does not ignore): no stale build/ or egg-info."""
-    names = subprocess.run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"], cwd=ROOT,
-                           capture_output=True, text=True, check=True).stdout.split("\0")
+    names = subprocess.run(
+        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split("\0")
     for name in filter(None, names):
         if (ROOT / name).is_file():
             (destination / name).parent.mkdir(parents=True, exist_ok=True)
@@ -106,14 +111,23 @@ def copy_checkout(destination):
 
 def user_environment(venv, home):
     """The environment of a user who activated ``venv``: nothing of the checkout or of the test environment."""
-    env = {k: v for k, v in os.environ.items()
-           if k not in {"PYTHONPATH", "PYTHONHOME", "PYTHONSTARTUP", "KERAS_BACKEND", "MPLBACKEND", "CONDA_PREFIX"}}
-    env.update(PATH=f"{venv / 'bin'}{os.pathsep}{os.environ['PATH']}", VIRTUAL_ENV=str(venv), PYTHONNOUSERSITE="1",
-               TF_CPP_MIN_LOG_LEVEL="3",
-               # a fresh machine has no Jupyter/IPython settings, kernels or model cache of its own
-               JUPYTER_CONFIG_DIR=str(home / "jupyter-config"), JUPYTER_DATA_DIR=str(home / "jupyter-data"),
-               JUPYTER_RUNTIME_DIR=str(home / "jupyter-runtime"), IPYTHONDIR=str(home / "ipython"),
-               NSYNTH_WIDGETS_CACHE=str(home / "nsynth-cache"))
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in {"PYTHONPATH", "PYTHONHOME", "PYTHONSTARTUP", "KERAS_BACKEND", "MPLBACKEND", "CONDA_PREFIX"}
+    }
+    env.update(
+        PATH=f"{venv / 'bin'}{os.pathsep}{os.environ['PATH']}",
+        VIRTUAL_ENV=str(venv),
+        PYTHONNOUSERSITE="1",
+        TF_CPP_MIN_LOG_LEVEL="3",
+        # a fresh machine has no Jupyter/IPython settings, kernels or model cache of its own
+        JUPYTER_CONFIG_DIR=str(home / "jupyter-config"),
+        JUPYTER_DATA_DIR=str(home / "jupyter-data"),
+        JUPYTER_RUNTIME_DIR=str(home / "jupyter-runtime"),
+        IPYTHONDIR=str(home / "ipython"),
+        NSYNTH_WIDGETS_CACHE=str(home / "nsynth-cache"),
+    )
     return env
 
 
@@ -156,8 +170,9 @@ def wait_for_200(url, process, log, what, timeout=180):
             raise Failure(f"{what}: {url} answered HTTP {error.code}", log.read_text()[-6000:]) from None
         except OSError:
             if process.poll() is not None:
-                raise Failure(f"{what} exited with status {process.returncode} before {url} answered",
-                              log.read_text()[-6000:]) from None
+                raise Failure(
+                    f"{what} exited with status {process.returncode} before {url} answered", log.read_text()[-6000:]
+                ) from None
             if time.monotonic() > deadline:
                 raise Failure(f"{what}: {url} did not answer within {timeout} s", log.read_text()[-6000:]) from None
             time.sleep(0.5)
@@ -186,8 +201,11 @@ def check_widgets(browser, url, log, shot, run_all=False):
         if errors or "Traceback" in page.inner_text("body"):
             raise Failure(f"the page at {url} shows errors: {errors or 'a traceback'}", log.read_text()[-6000:])
     except PlaywrightError as error:
-        raise Failure(f"the widgets at {url} did not render or work in Chromium (screenshot: {shot}): "
-                      f"{str(error).splitlines()[0]}", log.read_text()[-6000:]) from None
+        raise Failure(
+            f"the widgets at {url} did not render or work in Chromium (screenshot: {shot}): "
+            f"{str(error).splitlines()[0]}",
+            log.read_text()[-6000:],
+        ) from None
     finally:
         page.screenshot(path=str(shot), full_page=True)
         page.close()
@@ -209,8 +227,11 @@ def main(keep=False):
     try:
         with step(f"python -m venv && pip install . (no extras), in {tmp}"):
             copy_checkout(src)
-            run([sys.executable, "-m", "venv", str(venv)], "`python -m venv` (on Debian's own python: apt-get "
-                "install python3-venv)", 120)
+            run(
+                [sys.executable, "-m", "venv", str(venv)],
+                "`python -m venv` (on Debian's own python: apt-get install python3-venv)",
+                120,
+            )
             run([str(bin_ / "pip"), "install", "."], "`pip install .`", 900, cwd=src, env=env)
             run([str(bin_ / "pip"), "check"], "`pip check` in the fresh venv", 120, env=env)
 
@@ -218,8 +239,17 @@ def main(keep=False):
             usage = run([str(bin_ / "nsynth-widgets"), "--help"], "`nsynth-widgets --help`", 120, cwd=outside, env=env)
             if "dashboard" not in usage:
                 raise Failure("`nsynth-widgets --help` does not list the dashboard command", usage)
-            print("   " + run([str(bin_ / "python"), "-c", CHECK_INSTALLED], "importing the installed package and "
-                              "NSynth.default()", 300, cwd=outside, env=env).strip(), flush=True)
+            print(
+                "   "
+                + run(
+                    [str(bin_ / "python"), "-c", CHECK_INSTALLED],
+                    "importing the installed package and NSynth.default()",
+                    300,
+                    cwd=outside,
+                    env=env,
+                ).strip(),
+                flush=True,
+            )
 
         from playwright.sync_api import sync_playwright
 
@@ -237,12 +267,24 @@ def main(keep=False):
             with step("jupyter lab: notebooks/dashboard.ipynb runs and its widgets work in Chromium"):
                 shutil.copytree(ROOT / "notebooks", outside / "notebooks")
                 port, log, token = free_port(), tmp / "lab.log", secrets.token_hex(16)
-                command = [str(bin_ / "jupyter"), "lab", "--no-browser", f"--port={port}",
-                           f"--ServerApp.root_dir={outside}", f"--IdentityProvider.token={token}", "--allow-root"]
+                command = [
+                    str(bin_ / "jupyter"),
+                    "lab",
+                    "--no-browser",
+                    f"--port={port}",
+                    f"--ServerApp.root_dir={outside}",
+                    f"--IdentityProvider.token={token}",
+                    "--allow-root",
+                ]
                 with server(command, log, "`jupyter lab`", cwd=outside, env=env) as process:
                     wait_for_200(f"http://127.0.0.1:{port}/lab?token={token}", process, log, "`jupyter lab`")
-                    check_widgets(browser, f"http://127.0.0.1:{port}/lab/tree/notebooks/dashboard.ipynb?token={token}",
-                                  log, ARTIFACTS / "fresh_install_lab.png", run_all=True)
+                    check_widgets(
+                        browser,
+                        f"http://127.0.0.1:{port}/lab/tree/notebooks/dashboard.ipynb?token={token}",
+                        log,
+                        ARTIFACTS / "fresh_install_lab.png",
+                        run_all=True,
+                    )
             browser.close()
     finally:
         if keep:
@@ -258,7 +300,11 @@ if __name__ == "__main__":
     try:
         main(**vars(parser.parse_args()))
     except Failure as failure:
-        print(f"\nFRESH INSTALL FAILED: {failure}\n(README's quick start `pip install . && nsynth-widgets dashboard` "
-              f"would not work for a new user; see .ci/fresh_install.py)\n{failure.log}", file=sys.stderr, flush=True)
+        print(
+            f"\nFRESH INSTALL FAILED: {failure}\n(README's quick start `pip install . && nsynth-widgets dashboard` "
+            f"would not work for a new user; see .ci/fresh_install.py)\n{failure.log}",
+            file=sys.stderr,
+            flush=True,
+        )
         sys.exit(1)
     print(f"== fresh install: all checks passed in {time.monotonic() - start:.0f} s", flush=True)

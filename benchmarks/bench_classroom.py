@@ -73,8 +73,12 @@ def main():
     port = _free_port()
     url = f"http://127.0.0.1:{port}/"
     with open(folder / "voila.log", "w") as log:
-        server = subprocess.Popen(voila_command(port=port, open_browser=False, max_visitors=args.visitors),
-                                  stdout=log, stderr=subprocess.STDOUT, cwd=folder)
+        server = subprocess.Popen(
+            voila_command(port=port, open_browser=False, max_visitors=args.visitors),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            cwd=folder,
+        )
     rows = []
     try:
         for _ in range(240):
@@ -102,8 +106,11 @@ def main():
                 after = _descendants_cpu_seconds()
                 rows.append((name, waits, {kind: after[kind] - cpu[kind] for kind in after}))
 
-            phase("first paint", lambda pg: pg.goto(url, wait_until="commit"),
-                  lambda pg: pg.get_by_role("tab", name="Load").wait_for())
+            phase(
+                "first paint",
+                lambda pg: pg.goto(url, wait_until="commit"),
+                lambda pg: pg.get_by_role("tab", name="Load").wait_for(),
+            )
 
             def upload(page):
                 with page.expect_file_chooser() as chooser:
@@ -115,27 +122,41 @@ def main():
             def click(tab, button):
                 def start(page):
                     page.get_by_role("tab", name=tab).click()
-                    page.locator(".widget-tab-contents > .widget-box:visible, .lm-TabPanel-stackedPanel > "
-                                 ".widget-box:visible").first.get_by_role("button", name=button).click()
+                    page.locator(
+                        ".widget-tab-contents > .widget-box:visible, .lm-TabPanel-stackedPanel > .widget-box:visible"
+                    ).first.get_by_role("button", name=button).click()
+
                 return start
 
-            phase("encode (loads the model)", click("Encode", "Encode selected"),
-                  lambda pg: pg.locator(".nw-message", has_text="ncoded").first.wait_for())
-            phase("resynthesize 2.5 s", click("Resynthesize", "Resynthesize"),
-                  lambda pg: pg.locator(".nw-message", has_text="Resynthesized").first.wait_for())
+            phase(
+                "encode (loads the model)",
+                click("Encode", "Encode selected"),
+                lambda pg: pg.locator(".nw-message", has_text="ncoded").first.wait_for(),
+            )
+            phase(
+                "resynthesize 2.5 s",
+                click("Resynthesize", "Resynthesize"),
+                lambda pg: pg.locator(".nw-message", has_text="Resynthesized").first.wait_for(),
+            )
             browser.close()
     finally:
         server.terminate()
         server.wait(timeout=30)
     load = os.getloadavg()
-    print(f"host: {platform.node()}, {os.cpu_count()} CPUs, load average {load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f} "
-          f"(1 / 5 / 15 min), {time.strftime('%Y-%m-%d %H:%M')}\n")
-    print(f"| phase ({args.visitors} visitors at once) | each visitor's wait | CPU s: kernels | server | browser | "
-          "on 2 idle cores, at best |")
+    print(
+        f"host: {platform.node()}, {os.cpu_count()} CPUs, load average {load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f} "
+        f"(1 / 5 / 15 min), {time.strftime('%Y-%m-%d %H:%M')}\n"
+    )
+    print(
+        f"| phase ({args.visitors} visitors at once) | each visitor's wait | CPU s: kernels | server | browser | "
+        "on 2 idle cores, at best |"
+    )
     print("|---|---|---:|---:|---:|---:|")
     for name, waits, cpu in rows:
-        print(f"| {name} | {' / '.join(f'{w:.1f}' for w in waits)} s | {cpu['kernels']:.1f} | {cpu['server']:.1f} | "
-              f"{cpu['browser']:.1f} | {sum(cpu.values()) / 2:.1f} s |")
+        print(
+            f"| {name} | {' / '.join(f'{w:.1f}' for w in waits)} s | {cpu['kernels']:.1f} | {cpu['server']:.1f} | "
+            f"{cpu['browser']:.1f} | {sum(cpu.values()) / 2:.1f} s |"
+        )
 
 
 if __name__ == "__main__":

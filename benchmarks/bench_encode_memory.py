@@ -38,8 +38,14 @@ def _run_case(seconds, whole):
     encoding = model.encode(audio, block_frames=10**9 if whole else 256)
     elapsed = time.perf_counter() - start
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return {"seconds": seconds, "mode": "whole" if whole else "blocks", "frames": encoding.shape[1],
-            "time_s": elapsed, "rss_before_mib": before / 1024, "rss_added_mib": (peak - before) / 1024}
+    return {
+        "seconds": seconds,
+        "mode": "whole" if whole else "blocks",
+        "frames": encoding.shape[1],
+        "time_s": elapsed,
+        "rss_before_mib": before / 1024,
+        "rss_added_mib": (peak - before) / 1024,
+    }
 
 
 def main():
@@ -55,15 +61,18 @@ def main():
     cases = [(s, "blocks") for s in args.seconds.split(",") if s] + [(s, "whole") for s in args.whole.split(",") if s]
     rows = []
     for seconds, mode in cases:
-        out = subprocess.run([sys.executable, __file__, "--case", f"{seconds}:{mode}"], capture_output=True, text=True,
-                             check=True)
+        out = subprocess.run(
+            [sys.executable, __file__, "--case", f"{seconds}:{mode}"], capture_output=True, text=True, check=True
+        )
         rows.append(json.loads(out.stdout.strip().splitlines()[-1]))
     print(f"host: {platform.node()} ({platform.processor() or platform.machine()}), {time.strftime('%Y-%m-%d')}\n")
     print("| audio | encoding | frames | time | RSS with the model loaded | added by encoding |")
     print("|---:|---|---:|---:|---:|---:|")
     for r in rows:
-        print(f"| {r['seconds']:g} s | {r['mode']} | {r['frames']:,} | {r['time_s']:.1f} s | "
-              f"{r['rss_before_mib']:,.0f} MiB | {r['rss_added_mib']:,.0f} MiB |")
+        print(
+            f"| {r['seconds']:g} s | {r['mode']} | {r['frames']:,} | {r['time_s']:.1f} s | "
+            f"{r['rss_before_mib']:,.0f} MiB | {r['rss_added_mib']:,.0f} MiB |"
+        )
 
 
 if __name__ == "__main__":

@@ -47,11 +47,16 @@ CASES = {
     "embedded-b8": ("embedded", 8, 1.0, "float32"),
     "embedded-b8-w8a8": ("embedded", 8, 1.0, "w8a8"),
     # candidate decoder widths of the embedded model (the model card's size table)
-    **{f"w{width}-b1{suffix}": (f"embedded_w{width}", 1, 4.0, precision)
-       for width in (32, 96, 128) for suffix, precision in (("", "float32"), ("-int8", "int8"))},
+    **{
+        f"w{width}-b1{suffix}": (f"embedded_w{width}", 1, 4.0, precision)
+        for width in (32, 96, 128)
+        for suffix, precision in (("", "float32"), ("-int8", "int8"))
+    },
 }
-DEFAULT_CASES = ("h512-b1,h512-b1-int8,h512-b1-w8a8,h512-b16,h512-b16-int8,h512-b16-w8a8,embedded-b1,embedded-b1-int8,"
-                 "embedded-b1-w8a8,embedded-b8,embedded-b8-w8a8")
+DEFAULT_CASES = (
+    "h512-b1,h512-b1-int8,h512-b1-w8a8,h512-b16,h512-b16-int8,h512-b16-w8a8,embedded-b1,embedded-b1-int8,"
+    "embedded-b1-w8a8,embedded-b8,embedded-b8-w8a8"
+)
 PROBE_BYTES = 512 * 2**20
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -150,8 +155,11 @@ def _run_case(name, threads):
     config_name, batch, seconds, precision = CASES[name]
     config = _config(config_name)
     rng = np.random.default_rng(0)
-    arrays = {n: rng.normal(0, 0.05, s).astype(np.float32) for n, s in expected_variables(config).items()
-              if not n.startswith("ae_")}
+    arrays = {
+        n: rng.normal(0, 0.05, s).astype(np.float32)
+        for n, s in expected_variables(config).items()
+        if not n.startswith("ae_")
+    }
     weights = fastgen.DecoderWeights.from_arrays(arrays, config)
     del arrays
     weights = {"float32": weights, "int8": weights.quantize_int8, "w8a8": weights.quantize_w8a8}[precision]
@@ -171,9 +179,15 @@ def _run_case(name, threads):
     w = weights
     matrices = (w.skip_start_w, w.dilated_w, w.exc_w, w.res_w, w.skip_w, w.out1_w, w.logits_w)
     return {
-        "case": name, "config": config.name, "dtype": precision, "batch": batch, "threads": decoder.threads,
-        "samples_per_s": batch * n_steps / elapsed, "sample_rate": config.sample_rate,
-        "weight_bytes": sum(a.nbytes for a in matrices), "macs_per_sample": sum(a.size for a in matrices),
+        "case": name,
+        "config": config.name,
+        "dtype": precision,
+        "batch": batch,
+        "threads": decoder.threads,
+        "samples_per_s": batch * n_steps / elapsed,
+        "sample_rate": config.sample_rate,
+        "weight_bytes": sum(a.nbytes for a in matrices),
+        "macs_per_sample": sum(a.size for a in matrices),
         "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
     }
 
@@ -229,7 +243,9 @@ def _run_equivalence(config_name):
     expected_int8 = int8_model.decode_logits(classes_to_audio(classes), encoding)
     exact = log_softmax(expected.astype(np.float64))
     result = {
-        "config": config.name, "weights": weights_source, "steps": steps,
+        "config": config.name,
+        "weights": weights_source,
+        "steps": steps,
         "float32_error": float(np.abs(fast("float32") - expected).max()),
         "int8_vs_dequantized_error": float(np.abs(fast("int8") - expected_int8).max()),
         "logit_scale": float(np.abs(expected).max()),
@@ -238,9 +254,14 @@ def _run_equivalence(config_name):
         approx = log_softmax(fast(precision))
         kl = (np.exp(exact) * (exact - approx)).sum(axis=-1)
         total_variation = 0.5 * np.abs(np.exp(exact) - np.exp(approx)).sum(axis=-1)
-        result.update({f"{precision}_kl_mean": float(kl.mean()), f"{precision}_kl_max": float(kl.max()),
-                       f"{precision}_tv_mean": float(total_variation.mean()),
-                       f"{precision}_tv_max": float(total_variation.max())})
+        result.update(
+            {
+                f"{precision}_kl_mean": float(kl.mean()),
+                f"{precision}_kl_max": float(kl.max()),
+                f"{precision}_tv_mean": float(total_variation.mean()),
+                f"{precision}_tv_max": float(total_variation.max()),
+            }
+        )
     return result
 
 
@@ -261,8 +282,11 @@ def _run_encode(config_name):
         start = time.perf_counter()
         model.encode(audio)
         seconds.append(time.perf_counter() - start)
-    return {"config": model.config.name, "encode_4s_seconds": min(seconds),
-            "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+    return {
+        "config": model.config.name,
+        "encode_4s_seconds": min(seconds),
+        "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+    }
 
 
 def _child(kind, *args):
@@ -294,8 +318,13 @@ def main(argv=None):
     parser.add_argument("--cases", default=DEFAULT_CASES, help="comma-separated subset of " + ", ".join(CASES))
     parser.add_argument("--threads", type=int, choices=(1, 2), help="threads per decoder (default: the decoder's)")
     parser.add_argument("--repeat", type=int, default=1, help="runs of each case (median and range printed)")
-    parser.add_argument("--fastgen", nargs="?", const=os.path.join(ROOT, "..", "shared", "reference", "magenta"),
-                        metavar="HARNESS_DIR", help="also time magenta's fastgen (default: %(const)s)")
+    parser.add_argument(
+        "--fastgen",
+        nargs="?",
+        const=os.path.join(ROOT, "..", "shared", "reference", "magenta"),
+        metavar="HARNESS_DIR",
+        help="also time magenta's fastgen (default: %(const)s)",
+    )
     parser.add_argument("--skip", default="", help="comma-separated parts to leave out: encode, equivalence")
     parser.add_argument("--child", nargs="+", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -308,20 +337,26 @@ def main(argv=None):
         print(json.dumps(result))
         return
     load = os.getloadavg()[0]
-    print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs; "
-          f"python {platform.python_version()}; {time.strftime('%Y-%m-%d %H:%M')}; load average {load:.2f}\n")
+    print(
+        f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs; "
+        f"python {platform.python_version()}; {time.strftime('%Y-%m-%d %H:%M')}; load average {load:.2f}\n"
+    )
     probe = _child("probe")
-    print(f"probes (best of 5): DRAM read {probe['read_1'] / 1e9:.1f} GB/s on one thread, "
-          f"**{probe['read_2'] / 1e9:.1f} GB/s** on two; float32 FMA {probe['fma_1'] / 1e9:.1f} G/s on one "
-          f"thread, **{probe['fma_2'] / 1e9:.1f} G/s** on two; int8 x int8 multiply-adds ({'VNNI' if probe['vnni'] else 'no VNNI'}, "
-          f"L1-resident) {probe['int8_1'] / 1e9:.0f} G/s on one thread, **{probe['int8_2'] / 1e9:.0f} G/s** on two; "
-          f"L3 {probe['l3_bytes'] / 2**20:.0f} MiB\n")
+    print(
+        f"probes (best of 5): DRAM read {probe['read_1'] / 1e9:.1f} GB/s on one thread, "
+        f"**{probe['read_2'] / 1e9:.1f} GB/s** on two; float32 FMA {probe['fma_1'] / 1e9:.1f} G/s on one "
+        f"thread, **{probe['fma_2'] / 1e9:.1f} G/s** on two; int8 x int8 multiply-adds ({'VNNI' if probe['vnni'] else 'no VNNI'}, "
+        f"L1-resident) {probe['int8_1'] / 1e9:.0f} G/s on one thread, **{probe['int8_2'] / 1e9:.0f} G/s** on two; "
+        f"L3 {probe['l3_bytes'] / 2**20:.0f} MiB\n"
+    )
     fastgen_rate = None
     if args.fastgen:
         fastgen_rate = _magenta_fastgen(os.path.normpath(args.fastgen))
         print(f"magenta fastgen (h512_bo16, batch 1, its own harness): **{fastgen_rate:.1f} samples/s**\n")
-    print("| case | config | dtype | batch | threads | samples/s | × real time | 4 s of audio takes | floor (bound) "
-          "| fraction of floor | × magenta fastgen | peak RSS |")
+    print(
+        "| case | config | dtype | batch | threads | samples/s | × real time | 4 s of audio takes | floor (bound) "
+        "| fraction of floor | × magenta fastgen | peak RSS |"
+    )
     print("|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for name in args.cases.split(","):
         runs = [_child("case", name, args.threads) for _ in range(args.repeat)]
@@ -331,11 +366,14 @@ def main(argv=None):
         ratio = "—"
         if fastgen_rate and r["config"] == "h512_bo16" and r["batch"] == 1:
             ratio = _spread([rate / fastgen_rate for rate in rates], ".1f")
-        print(f"| {name} | {r['config']} | {r['dtype']} | {r['batch']} | {r['threads']} | {_spread(rates, ',.0f')} | "
-              f"{_spread([x / r['batch'] / r['sample_rate'] for x in rates], '.3f')} | "
-              f"{_spread([4 * r['sample_rate'] * r['batch'] / x for x in rates], ',.2f')} s | "
-              f"{floor:,.0f} ({bound}) | {_spread([x / floor for x in rates], '.2f')} | {ratio} | "
-              f"{max(run['peak_rss_mib'] for run in runs):,.0f} MiB |", flush=True)
+        print(
+            f"| {name} | {r['config']} | {r['dtype']} | {r['batch']} | {r['threads']} | {_spread(rates, ',.0f')} | "
+            f"{_spread([x / r['batch'] / r['sample_rate'] for x in rates], '.3f')} | "
+            f"{_spread([4 * r['sample_rate'] * r['batch'] / x for x in rates], ',.2f')} s | "
+            f"{floor:,.0f} ({bound}) | {_spread([x / floor for x in rates], '.2f')} | {ratio} | "
+            f"{max(run['peak_rss_mib'] for run in runs):,.0f} MiB |",
+            flush=True,
+        )
     skip = set(filter(None, args.skip.split(",")))
     if "encode" not in skip:
         print("\n| config | encode 4 s (after load, best of 3) | peak RSS |\n|---|---:|---:|")
@@ -343,17 +381,23 @@ def main(argv=None):
             r = _child("encode", config)
             print(f"| {r['config']} | {r['encode_4s_seconds']:.2f} s | {r['peak_rss_mib']:,.0f} MiB |", flush=True)
     if "equivalence" not in skip:
-        print("\n| config (weights, teacher-forced steps) | float32 vs Keras: max abs logit error | int8 vs Keras with "
-              "dequantized weights | logit scale | int8 vs float32: KL mean / max (nats), TV mean / max | "
-              "w8a8 vs float32: KL mean / max, TV mean / max |")
+        print(
+            "\n| config (weights, teacher-forced steps) | float32 vs Keras: max abs logit error | int8 vs Keras with "
+            "dequantized weights | logit scale | int8 vs float32: KL mean / max (nats), TV mean / max | "
+            "w8a8 vs float32: KL mean / max, TV mean / max |"
+        )
         print("|---|---:|---:|---:|---:|---:|")
         for config in ("embedded", "h512_bo16"):
             r = _child("equivalence", config)
-            quantized = [f"{r[p + '_kl_mean']:.1e} / {r[p + '_kl_max']:.1e}, {r[p + '_tv_mean']:.3f} / "
-                         f"{r[p + '_tv_max']:.3f}" for p in ("int8", "w8a8")]
-            print(f"| {r['config']} ({r['weights']}, {r['steps']}) | {r['float32_error']:.2e} | "
-                  f"{r['int8_vs_dequantized_error']:.2e} | {r['logit_scale']:.1f} | {quantized[0]} | {quantized[1]} |",
-                  flush=True)
+            quantized = [
+                f"{r[p + '_kl_mean']:.1e} / {r[p + '_kl_max']:.1e}, {r[p + '_tv_mean']:.3f} / {r[p + '_tv_max']:.3f}"
+                for p in ("int8", "w8a8")
+            ]
+            print(
+                f"| {r['config']} ({r['weights']}, {r['steps']}) | {r['float32_error']:.2e} | "
+                f"{r['int8_vs_dequantized_error']:.2e} | {r['logit_scale']:.1f} | {quantized[0]} | {quantized[1]} |",
+                flush=True,
+            )
     print(f"\nload average after: {os.getloadavg()[0]:.2f}")
 
 

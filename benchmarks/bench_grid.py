@@ -36,8 +36,16 @@ def _grid(out_dir, scheduler, args, workers=None):
 
     corners = [examples()[name] for name in ("guitar_E3", "organ_C4", "marimba_G4", "ocarina_C5")]
     start = time.perf_counter()
-    result = render_grid(corners, out_dir, resolution=args.resolution, seconds=args.seconds, model="default",
-                         batch_size=args.batch_size, scheduler=scheduler, workers=workers or args.workers)
+    result = render_grid(
+        corners,
+        out_dir,
+        resolution=args.resolution,
+        seconds=args.seconds,
+        model="default",
+        batch_size=args.batch_size,
+        scheduler=scheduler,
+        workers=workers or args.workers,
+    )
     elapsed = time.perf_counter() - start
     assert result.complete and len(result.written) == args.resolution**2
     return elapsed, result
@@ -83,11 +91,15 @@ def main(argv=None):
     from distributed import Client, LocalCluster
 
     points = args.resolution**2
-    print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs; "
-          f"python {platform.python_version()}; {time.strftime('%Y-%m-%d %H:%M')}; "
-          f"load average at start {os.getloadavg()[0]:.1f} (other work on the machine slows every row)\n")
-    print(f"grid: embedded model, {args.resolution}×{args.resolution} points of {args.seconds:g} s, "
-          f"batches of {args.batch_size}, {args.workers} worker processes\n")
+    print(
+        f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs; "
+        f"python {platform.python_version()}; {time.strftime('%Y-%m-%d %H:%M')}; "
+        f"load average at start {os.getloadavg()[0]:.1f} (other work on the machine slows every row)\n"
+    )
+    print(
+        f"grid: embedded model, {args.resolution}×{args.resolution} points of {args.seconds:g} s, "
+        f"batches of {args.batch_size}, {args.workers} worker processes\n"
+    )
     print("| scheduler | wall time | points/s | vs local |\n|---|---:|---:|---:|")
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
@@ -95,22 +107,39 @@ def main(argv=None):
         print(f"| local | {local:.1f} s | {points / local:.2f} | 1.00 |", flush=True)
         cold, _ = _grid(tmp / "cold", "processes", args)
         print(f"| processes, cold | {cold:.1f} s | {points / cold:.2f} | {local / cold:.2f} |", flush=True)
-        with LocalCluster(n_workers=args.workers, threads_per_worker=1, processes=True, dashboard_address=None,
-                          silence_logs=logging.ERROR) as cluster, Client(cluster):
+        with (
+            LocalCluster(
+                n_workers=args.workers,
+                threads_per_worker=1,
+                processes=True,
+                dashboard_address=None,
+                silence_logs=logging.ERROR,
+            ) as cluster,
+            Client(cluster),
+        ):
             warm_up = argparse.Namespace(**{**vars(args), "resolution": 2, "batch_size": 1})
             _grid(tmp / "warm-up", cluster.scheduler_address, warm_up)
             warm, _ = _grid(tmp / "warm", cluster.scheduler_address, args)
         print(f"| processes, warm | {warm:.1f} s | {points / warm:.2f} | {local / warm:.2f} |", flush=True)
     if args.no_batch_cost:
         return
-    print(f"\n| model | weights | one batch of {BATCH} × {ONS_SECONDS:g} s | Open NSynth Super set "
-          f"({ONS_SOUNDS:,} sounds), 1 worker | 10 workers | 100 workers |\n|---|---|---:|---:|---:|---:|")
-    for config_name, precision, clip in (("embedded", "float32", 0.5), ("embedded", "int8", 0.5),
-                                         ("h512_bo16", "int8", 0.05), ("h512_bo16", "float32", 0.05)):
+    print(
+        f"\n| model | weights | one batch of {BATCH} × {ONS_SECONDS:g} s | Open NSynth Super set "
+        f"({ONS_SOUNDS:,} sounds), 1 worker | 10 workers | 100 workers |\n|---|---|---:|---:|---:|---:|"
+    )
+    for config_name, precision, clip in (
+        ("embedded", "float32", 0.5),
+        ("embedded", "int8", 0.5),
+        ("h512_bo16", "int8", 0.05),
+        ("h512_bo16", "float32", 0.05),
+    ):
         name, cost = _batch_cost(config_name, precision, clip)
         total = ONS_SOUNDS / BATCH * cost
-        print(f"| {name} | {precision} | {cost:,.0f} s | {total / 86400:,.1f} days | {total / 10 / 3600:,.1f} h | "
-              f"{total / 100 / 3600:,.1f} h |", flush=True)
+        print(
+            f"| {name} | {precision} | {cost:,.0f} s | {total / 86400:,.1f} days | {total / 10 / 3600:,.1f} h | "
+            f"{total / 100 / 3600:,.1f} h |",
+            flush=True,
+        )
     print(f"\nload average at the end {os.getloadavg()[0]:.1f}")
 
 

@@ -27,7 +27,14 @@ from .dsp.framing import SAMPLE_RATE
 from .errors import AudioError, ParameterError, check_bool, check_integer, check_number, describe
 
 __all__ = [
-    "AudioInfo", "audio_info", "load_audio", "validate_audio", "normalize", "pitch_shift", "save_audio", "to_wav_bytes",
+    "AudioInfo",
+    "audio_info",
+    "load_audio",
+    "validate_audio",
+    "normalize",
+    "pitch_shift",
+    "save_audio",
+    "to_wav_bytes",
     "duration_seconds",
 ]
 
@@ -103,8 +110,16 @@ def audio_info(source):
         raise _unreadable(source, soundfile_error) from soundfile_error
 
 
-def load_audio(source, sample_rate=SAMPLE_RATE, mono=True, offset=0.0, duration=None, max_duration=None, max_channels=None,
-               max_sample_rate=None):
+def load_audio(
+    source,
+    sample_rate=SAMPLE_RATE,
+    mono=True,
+    offset=0.0,
+    duration=None,
+    max_duration=None,
+    max_channels=None,
+    max_sample_rate=None,
+):
     """Decode a region of an audio file into float32 samples at ``sample_rate``.
 
     Only the region ``[offset, offset + duration)`` is decoded, block by block; the limits are
@@ -572,9 +587,7 @@ def _check_array(audio, name, min_samples, ndim=None):
     try:
         array = np.asarray(audio)
     except (TypeError, ValueError) as error:
-        raise AudioError(
-            f"`{name}` must be an array of real numbers. Received: {name}={describe(audio)}."
-        ) from error
+        raise AudioError(f"`{name}` must be an array of real numbers. Received: {name}={describe(audio)}.") from error
     if not (np.issubdtype(array.dtype, np.floating) or np.issubdtype(array.dtype, np.integer)):
         raise AudioError(
             f"`{name}` must be an array of real numbers (float or integer). Received: {name}={describe(array)}."

@@ -120,8 +120,11 @@ def _cmd_synthesize(args):
     _check_inputs(args.files)
     encodings = [load_encoding(p) for p in args.files]  # every file checked before the model loads
     # a file may hold a batch of encodings: one wav per row
-    rows = [(f"{Path(p).stem}_{i}" if len(e) > 1 else Path(p).stem, row)
-            for p, e in zip(args.files, encodings) for i, row in enumerate(e)]
+    rows = [
+        (f"{Path(p).stem}_{i}" if len(e) > 1 else Path(p).stem, row)
+        for p, e in zip(args.files, encodings)
+        for i, row in enumerate(e)
+    ]
     outputs = _output_folder(args.output, [name + ".wav" for name, _ in rows], args.overwrite)
     model = load_model(args.model)
     if args.transpose:
@@ -130,11 +133,18 @@ def _cmd_synthesize(args):
         group = [row for _, row in rows[start : start + args.batch_size]]
         total = max(len(row) for row in group) * model.config.hop_length
         with _progress_bar(total, f"synthesize {start + 1}-{start + len(group)}/{len(rows)}", "sample") as bar:
+
             def progress(done, _total, _partial):
                 bar.update(done - bar.n)
 
-            audio = model.synthesize(group, seed=args.seed, temperature=args.temperature, greedy=args.greedy,
-                                     progress=progress, precision=args.precision)
+            audio = model.synthesize(
+                group,
+                seed=args.seed,
+                temperature=args.temperature,
+                greedy=args.greedy,
+                progress=progress,
+                precision=args.precision,
+            )
         for output, samples in zip(outputs[start:], audio):
             print(f"-> {save_audio(output, samples, sample_rate=model.config.sample_rate)}")
 
@@ -182,10 +192,21 @@ def _cmd_grid(args):
 
     try:
         result = render_grid(
-            args.corners, args.output, resolution=args.resolution, seconds=args.seconds, pitches=args.pitches,
-            model=args.model, precision=args.precision, batch_size=args.batch_size, scheduler=args.scheduler,
-            workers=args.workers, seed=args.seed, temperature=args.temperature,
-            corners_per_pitch=args.corners_per_pitch, force=args.force, progress=progress,
+            args.corners,
+            args.output,
+            resolution=args.resolution,
+            seconds=args.seconds,
+            pitches=args.pitches,
+            model=args.model,
+            precision=args.precision,
+            batch_size=args.batch_size,
+            scheduler=args.scheduler,
+            workers=args.workers,
+            seed=args.seed,
+            temperature=args.temperature,
+            corners_per_pitch=args.corners_per_pitch,
+            force=args.force,
+            progress=progress,
         )
     except KeyboardInterrupt:
         print(f"nsynth-widgets: stopped; run the same command again to resume {args.output}", file=sys.stderr)
@@ -223,11 +244,19 @@ def _cmd_train(args):
     from .training.train import TrainConfig, train
 
     configs = {"embedded": EMBEDDED, "h512_bo16": H512_BO16}
-    config = TrainConfig(steps=args.steps, batch_size=args.batch_size, crop_length=args.crop_length,
-                         learning_rate=args.learning_rate, warmup_steps=args.warmup_steps,
-                         checkpoint_every=args.checkpoint_every, eval_every=args.eval_every, seed=args.seed,
-                         input_noise=args.input_noise,
-                         phase_lock=not args.no_phase_lock, encoder_pitch_shift=args.encoder_pitch_shift)
+    config = TrainConfig(
+        steps=args.steps,
+        batch_size=args.batch_size,
+        crop_length=args.crop_length,
+        learning_rate=args.learning_rate,
+        warmup_steps=args.warmup_steps,
+        checkpoint_every=args.checkpoint_every,
+        eval_every=args.eval_every,
+        seed=args.seed,
+        input_noise=args.input_noise,
+        phase_lock=not args.no_phase_lock,
+        encoder_pitch_shift=args.encoder_pitch_shift,
+    )
     train_data = NoteDataset(args.data_dir, "train", crops=args.crops)
     valid_data = NoteDataset(args.data_dir, "valid")
     bar = _progress_bar(config.steps, "train", "step")
@@ -238,13 +267,24 @@ def _cmd_train(args):
 
     model_config = configs[args.config]
     if args.width is not None:
-        model_config = model_config.replace(name=f"{args.config}_w{args.width}", width=args.width, skip_width=args.width)
+        model_config = model_config.replace(
+            name=f"{args.config}_w{args.width}", width=args.width, skip_width=args.width
+        )
     if args.excitation_harmonics is not None:
-        model_config = model_config.replace(name=f"{model_config.name}_h{args.excitation_harmonics}",
-                                            excitation_harmonics=args.excitation_harmonics)
+        model_config = model_config.replace(
+            name=f"{model_config.name}_h{args.excitation_harmonics}", excitation_harmonics=args.excitation_harmonics
+        )
     with bar:
-        train(model_config, train_data, args.run_dir, config, valid_data=valid_data, resume=not args.restart,
-              progress=progress, init_weights=args.init_weights)
+        train(
+            model_config,
+            train_data,
+            args.run_dir,
+            config,
+            valid_data=valid_data,
+            resume=not args.restart,
+            progress=progress,
+            init_weights=args.init_weights,
+        )
     print(f"weights: {args.run_dir / 'weights.npz'}")
 
 
@@ -280,9 +320,18 @@ def _cmd_evaluate(args):
             bar.update(n_done - bar.n)
 
         results = evaluate_weights(
-            args.weights, args.data_dir, args.out, notes=args.notes, seed=args.seed, batch_size=args.batch_size,
-            figures=args.figures, validation_crops=args.validation_crops, temperature=args.temperature,
-            unpitched=args.unpitched, transpositions=args.transpositions, progress=progress,
+            args.weights,
+            args.data_dir,
+            args.out,
+            notes=args.notes,
+            seed=args.seed,
+            batch_size=args.batch_size,
+            figures=args.figures,
+            validation_crops=args.validation_crops,
+            temperature=args.temperature,
+            unpitched=args.unpitched,
+            transpositions=args.transpositions,
+            progress=progress,
         )
     print(results_markdown(results))
 
@@ -300,18 +349,18 @@ def _cmd_dashboard(args):
         from .widgets.dashboard import MODEL_PATHS_ENV
 
         os.environ[MODEL_PATHS_ENV] = "0"  # inherited by the kernels Voila starts
-    command = voila_command(port=args.port, host=args.host, open_browser=not args.no_browser,
-                            max_visitors=args.max_visitors)
+    command = voila_command(
+        port=args.port, host=args.host, open_browser=not args.no_browser, max_visitors=args.max_visitors
+    )
     os.execvp(command[0], command)
 
 
 def build_parser():
+    """The ``nsynth-widgets`` argument parser: one subcommand per job, every flag with its help."""
     from .model.config import DEFAULT_MODEL_TEMPERATURE, PRECISIONS
     from .training.train import TrainConfig
 
-    temperature_help = (
-        f"softmax temperature > 0 (default: the model's: {DEFAULT_MODEL_TEMPERATURE:g} for the embedded model, else 1.0)"
-    )
+    temperature_help = f"softmax temperature > 0 (default: the model's: {DEFAULT_MODEL_TEMPERATURE:g} for the embedded model, else 1.0)"
 
     parser = argparse.ArgumentParser(prog="nsynth-widgets", description="NSynth WaveNet autoencoder tools.")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -329,23 +378,38 @@ def build_parser():
     p.add_argument("-o", "--output", type=Path, required=True, help="folder for the <name>.wav results")
     p.add_argument("--model", default="default", help=_MODEL_HELP)
     p.add_argument("--batch-size", type=int, default=8, help="encodings generated together (default: %(default)s)")
-    p.add_argument("--seed", type=int, default=0, help="sampling seed; equal seeds give equal audio (default: %(default)s)")
+    p.add_argument(
+        "--seed", type=int, default=0, help="sampling seed; equal seeds give equal audio (default: %(default)s)"
+    )
     p.add_argument("--temperature", type=float, default=None, help=temperature_help)
     p.add_argument("--greedy", action="store_true", help="take the most likely sample instead of sampling")
-    p.add_argument("--precision", choices=PRECISIONS, default="float32",
-                   help="decoder weights: int8 is ~4x faster for the published model; w8a8 (int8 weights and "
-                        "activations) is the fastest for batches (default: %(default)s)")
-    p.add_argument("--transpose", type=float, default=0.0,
-                   help="play the encodings this many semitones higher (negative: lower); needs a model with pitch "
-                        "channels, such as the embedded one (default: %(default)s)")
+    p.add_argument(
+        "--precision",
+        choices=PRECISIONS,
+        default="float32",
+        help="decoder weights: int8 is ~4x faster for the published model; w8a8 (int8 weights and "
+        "activations) is the fastest for batches (default: %(default)s)",
+    )
+    p.add_argument(
+        "--transpose",
+        type=float,
+        default=0.0,
+        help="play the encodings this many semitones higher (negative: lower); needs a model with pitch "
+        "channels, such as the embedded one (default: %(default)s)",
+    )
     p.add_argument("--overwrite", action="store_true", help="replace results already in the output folder")
     p.set_defaults(run=_cmd_synthesize)
 
     p = sub.add_parser("mix", help="mix two encodings in latent space; write .npy or synthesize to .wav")
     p.add_argument("first", type=Path, help="first encoding (.npy)")
     p.add_argument("second", type=Path, help="second encoding (.npy)")
-    p.add_argument("-o", "--output", type=Path, required=True,
-                   help="result: .npy (the mixed encoding), or .wav or .flac (synthesized audio)")
+    p.add_argument(
+        "-o",
+        "--output",
+        type=Path,
+        required=True,
+        help="result: .npy (the mixed encoding), or .wav or .flac (synthesized audio)",
+    )
     p.add_argument("--weight", type=float, default=0.5, help="0 = first, 1 = second (default: %(default)s)")
     p.add_argument("--stretch", type=float, default=1.0, help="time-stretch factor in [0.25, 4] (default: %(default)s)")
     p.add_argument("--model", default="default", help=_MODEL_HELP)
@@ -354,25 +418,48 @@ def build_parser():
     p.set_defaults(run=_cmd_mix)
 
     p = sub.add_parser("grid", help="render an NSynth-Super-style grid of latent mixes between four corner sounds")
-    p.add_argument("corners", nargs=4, type=Path, metavar="CORNER",
-                   help="four sounds: top-left, top-right, bottom-left, bottom-right (with --corners-per-pitch, "
-                        "only their names count)")
-    p.add_argument("-o", "--output", type=Path, required=True,
-                   help="folder for manifest.json and r<row>_c<column>[_p<pitch>].wav (a second run resumes it)")
+    p.add_argument(
+        "corners",
+        nargs=4,
+        type=Path,
+        metavar="CORNER",
+        help="four sounds: top-left, top-right, bottom-left, bottom-right (with --corners-per-pitch, "
+        "only their names count)",
+    )
+    p.add_argument(
+        "-o",
+        "--output",
+        type=Path,
+        required=True,
+        help="folder for manifest.json and r<row>_c<column>[_p<pitch>].wav (a second run resumes it)",
+    )
     p.add_argument("--resolution", type=int, default=5, help="points per side, corners included (default: %(default)s)")
     p.add_argument("--seconds", type=float, default=2.0, help="length of every sound (default: %(default)s)")
-    p.add_argument("--pitches", type=_pitch_list, default=None,
-                   help="MIDI pitches to render each point at, e.g. 48,55,60,67 (default: the mix's own pitch)")
-    p.add_argument("--corners-per-pitch", type=Path, default=None, metavar="DIR",
-                   help="folder with <corner>_<pitch>.wav for every corner and pitch (the Open NSynth Super layout; "
-                        "needed for --pitches with a model without pitch channels)")
+    p.add_argument(
+        "--pitches",
+        type=_pitch_list,
+        default=None,
+        help="MIDI pitches to render each point at, e.g. 48,55,60,67 (default: the mix's own pitch)",
+    )
+    p.add_argument(
+        "--corners-per-pitch",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="folder with <corner>_<pitch>.wav for every corner and pitch (the Open NSynth Super layout; "
+        "needed for --pitches with a model without pitch channels)",
+    )
     p.add_argument("--model", default="default", help=_MODEL_HELP)
     p.add_argument("--precision", choices=PRECISIONS, default="float32", help="decoder weights (default: %(default)s)")
-    p.add_argument("--batch-size", type=int, default=16,
-                   help="sounds generated together, one Dask task (default: %(default)s)")
-    p.add_argument("--scheduler", default="local",
-                   help="'local' (this process), 'processes' (a local Dask cluster of --workers processes) or a "
-                        "Dask scheduler address such as tcp://HOST:8786 (default: %(default)s)")
+    p.add_argument(
+        "--batch-size", type=int, default=16, help="sounds generated together, one Dask task (default: %(default)s)"
+    )
+    p.add_argument(
+        "--scheduler",
+        default="local",
+        help="'local' (this process), 'processes' (a local Dask cluster of --workers processes) or a "
+        "Dask scheduler address such as tcp://HOST:8786 (default: %(default)s)",
+    )
     p.add_argument("--workers", type=int, default=2, help="processes for --scheduler processes (default: %(default)s)")
     p.add_argument("--seed", type=int, default=0, help="batch b is sampled with seed + b (default: %(default)s)")
     p.add_argument("--temperature", type=float, default=None, help=temperature_help)
@@ -381,8 +468,12 @@ def build_parser():
 
     p = sub.add_parser("download-checkpoint", help="download and unpack the published NSynth checkpoint (about 1 GB)")
     p.add_argument("--url", default=None, help="where to fetch wavenet-ckpt.tar (default: magenta's published URL)")
-    p.add_argument("--cache-dir", type=Path, default=None,
-                   help="where to keep it (default: $NSYNTH_WIDGETS_CACHE or ~/.cache/nsynth_widgets)")
+    p.add_argument(
+        "--cache-dir",
+        type=Path,
+        default=None,
+        help="where to keep it (default: $NSYNTH_WIDGETS_CACHE or ~/.cache/nsynth_widgets)",
+    )
     p.add_argument("--sha256", default=None, help="expected sha256 of the tar (checked when given, or when pinned)")
     p.add_argument("--force", action="store_true", help="download again even when a complete copy is cached")
     p.set_defaults(run=_cmd_download)
@@ -395,8 +486,12 @@ def build_parser():
     p.add_argument("out_dir", type=Path, help="folder for audio/*.wav, examples.json, silent.json and pitch.npz")
     p.add_argument("--pitch-step", type=int, default=1, help="keep every N-th pitch (default: %(default)s)")
     p.add_argument("--programs", type=int, nargs="+", help="General MIDI programs (default: all of NSynth's families)")
-    p.add_argument("--velocities", type=int, nargs="+", default=list(VELOCITIES), help="MIDI velocities (default: %(default)s)")
-    p.add_argument("--seed", type=int, default=0, help="seed of the train/valid split by instrument (default: %(default)s)")
+    p.add_argument(
+        "--velocities", type=int, nargs="+", default=list(VELOCITIES), help="MIDI velocities (default: %(default)s)"
+    )
+    p.add_argument(
+        "--seed", type=int, default=0, help="seed of the train/valid split by instrument (default: %(default)s)"
+    )
     p.add_argument("--limit", type=int, default=None, help="render at most N notes, spread evenly over the plan")
     p.add_argument("--soundfont", default=DEFAULT_SOUNDFONT, help="SoundFont 2 file (default: %(default)s)")
     p.add_argument("--gain", type=float, default=DEFAULT_GAIN, help="FluidSynth's master gain (default: %(default)s)")
@@ -404,64 +499,134 @@ def build_parser():
 
     p = sub.add_parser("train", help="train a model on notes rendered by `nsynth-widgets render-notes`")
     p.add_argument("data_dir", type=Path, help="folder with examples.json and audio/ (rendered notes)")
-    p.add_argument("run_dir", type=Path, help="folder for weights.npz, optimizer.npz and log.jsonl (resumed if present)")
-    p.add_argument("--config", choices=["embedded", "h512_bo16"], default="embedded", help="architecture (default: %(default)s)")
-    p.add_argument("--width", type=int, default=None,
-                   help="decoder residual and skip channels instead of the config's (e.g. 96 to train a larger "
-                        "candidate of the embedded model; the encoder is unchanged)")
+    p.add_argument(
+        "run_dir", type=Path, help="folder for weights.npz, optimizer.npz and log.jsonl (resumed if present)"
+    )
+    p.add_argument(
+        "--config", choices=["embedded", "h512_bo16"], default="embedded", help="architecture (default: %(default)s)"
+    )
+    p.add_argument(
+        "--width",
+        type=int,
+        default=None,
+        help="decoder residual and skip channels instead of the config's (e.g. 96 to train a larger "
+        "candidate of the embedded model; the encoder is unchanged)",
+    )
     defaults = TrainConfig()  # the flags' defaults are the configuration's
     p.add_argument("--steps", type=int, default=defaults.steps, help="total optimisation steps (default: %(default)s)")
     p.add_argument("--batch-size", type=int, default=defaults.batch_size, help="crops per step (default: %(default)s)")
-    p.add_argument("--crop-length", type=int, default=defaults.crop_length, help="samples per crop (default: %(default)s)")
-    p.add_argument("--learning-rate", type=float, default=defaults.learning_rate,
-                   help="peak Adam learning rate (default: %(default)s)")
-    p.add_argument("--warmup-steps", type=int, default=defaults.warmup_steps,
-                   help="linear warm-up steps (default: %(default)s)")
-    p.add_argument("--checkpoint-every", type=int, default=defaults.checkpoint_every,
-                   help="steps between checkpoints (default: %(default)s)")
-    p.add_argument("--eval-every", type=int, default=defaults.eval_every,
-                   help="steps between validation losses (default: %(default)s)")
-    p.add_argument("--seed", type=int, default=defaults.seed, help="data and initialisation seed (default: %(default)s)")
-    p.add_argument("--crops", choices=("uniform", "sounding"), default="uniform",
-                   help="where training crops start: anywhere in a note, or where at least half of the crop "
-                        "sounds (skips crops of silence; validation crops stay uniform) (default: %(default)s)")
-    p.add_argument("--input-noise", type=float, default=defaults.input_noise,
-                   help="largest standard deviation, in mu-law code steps, of Gaussian noise added to the past "
-                        "samples the decoder reads on training steps (each crop's level drawn below it), so that it "
-                        "learns to recover from its own sampling errors; 0 turns it off (default: %(default)s)")
-    p.add_argument("--excitation-harmonics", type=int, default=None,
-                   help="harmonics of the oscillator a pitch-conditioned decoder hears, instead of the config's "
-                        "(the embedded config: 8); 0 trains a model without pitch channels")
-    p.add_argument("--no-phase-lock", action="store_true",
-                   help="pitch-conditioned models: start the oscillator at phase 0 in every crop instead of aligning "
-                        "it with the crop's fundamental")
-    p.add_argument("--encoder-pitch-shift", type=float, default=defaults.encoder_pitch_shift,
-                   help="pitch-conditioned models: on training steps the encoder hears each crop shifted by a random "
-                        "interval of up to this many semitones, so that the pitch comes from the f0 channel, not from "
-                        "the learned ones; 0 turns it off (default: %(default)s)")
+    p.add_argument(
+        "--crop-length", type=int, default=defaults.crop_length, help="samples per crop (default: %(default)s)"
+    )
+    p.add_argument(
+        "--learning-rate",
+        type=float,
+        default=defaults.learning_rate,
+        help="peak Adam learning rate (default: %(default)s)",
+    )
+    p.add_argument(
+        "--warmup-steps", type=int, default=defaults.warmup_steps, help="linear warm-up steps (default: %(default)s)"
+    )
+    p.add_argument(
+        "--checkpoint-every",
+        type=int,
+        default=defaults.checkpoint_every,
+        help="steps between checkpoints (default: %(default)s)",
+    )
+    p.add_argument(
+        "--eval-every",
+        type=int,
+        default=defaults.eval_every,
+        help="steps between validation losses (default: %(default)s)",
+    )
+    p.add_argument(
+        "--seed", type=int, default=defaults.seed, help="data and initialisation seed (default: %(default)s)"
+    )
+    p.add_argument(
+        "--crops",
+        choices=("uniform", "sounding"),
+        default="uniform",
+        help="where training crops start: anywhere in a note, or where at least half of the crop "
+        "sounds (skips crops of silence; validation crops stay uniform) (default: %(default)s)",
+    )
+    p.add_argument(
+        "--input-noise",
+        type=float,
+        default=defaults.input_noise,
+        help="largest standard deviation, in mu-law code steps, of Gaussian noise added to the past "
+        "samples the decoder reads on training steps (each crop's level drawn below it), so that it "
+        "learns to recover from its own sampling errors; 0 turns it off (default: %(default)s)",
+    )
+    p.add_argument(
+        "--excitation-harmonics",
+        type=int,
+        default=None,
+        help="harmonics of the oscillator a pitch-conditioned decoder hears, instead of the config's "
+        "(the embedded config: 8); 0 trains a model without pitch channels",
+    )
+    p.add_argument(
+        "--no-phase-lock",
+        action="store_true",
+        help="pitch-conditioned models: start the oscillator at phase 0 in every crop instead of aligning "
+        "it with the crop's fundamental",
+    )
+    p.add_argument(
+        "--encoder-pitch-shift",
+        type=float,
+        default=defaults.encoder_pitch_shift,
+        help="pitch-conditioned models: on training steps the encoder hears each crop shifted by a random "
+        "interval of up to this many semitones, so that the pitch comes from the f0 channel, not from "
+        "the learned ones; 0 turns it off (default: %(default)s)",
+    )
     p.add_argument("--restart", action="store_true", help="start from scratch even if run_dir holds a checkpoint")
-    p.add_argument("--init-weights", type=Path, default=None,
-                   help="start a new run from these weights, e.g. nsynth_widgets/assets/default_model.npz "
-                        "(fresh optimizer; ignored when resuming)")
+    p.add_argument(
+        "--init-weights",
+        type=Path,
+        default=None,
+        help="start a new run from these weights, e.g. nsynth_widgets/assets/default_model.npz "
+        "(fresh optimizer; ignored when resuming)",
+    )
     p.set_defaults(run=_cmd_train)
 
     p = sub.add_parser("evaluate", help="measure resynthesis quality of a weights file on held-out notes (valid split)")
     p.add_argument("weights", type=Path, help="weights file (.npz) written by NSynth.save_weights or `train`")
     p.add_argument("data_dir", type=Path, help="dataset folder written by `render-notes`")
-    p.add_argument("--out", type=Path, default=Path("evaluation"),
-                   help="folder for results.json and figures/ (default: %(default)s)")
+    p.add_argument(
+        "--out",
+        type=Path,
+        default=Path("evaluation"),
+        help="folder for results.json and figures/ (default: %(default)s)",
+    )
     p.add_argument("--notes", type=int, default=24, help="notes to evaluate (default: %(default)s)")
-    p.add_argument("--seed", type=int, default=0, help="seed of the choice of notes and of sampling (default: %(default)s)")
+    p.add_argument(
+        "--seed", type=int, default=0, help="seed of the choice of notes and of sampling (default: %(default)s)"
+    )
     p.add_argument("--batch-size", type=int, default=8, help="most notes per decoder call (default: %(default)s)")
     p.add_argument("--figures", type=int, default=4, help="notes to draw (default: %(default)s)")
-    p.add_argument("--validation-crops", type=int, default=64,
-                   help="crops of 4096 samples for the validation loss (default: %(default)s)")
-    p.add_argument("--temperature", type=float, default=1.0,
-                   help="sampling temperature > 0 (default: %(default)s, the model's own distribution)")
-    p.add_argument("--unpitched", action="store_true",
-                   help="also resynthesize sounds without a pitch (noise, clicks, FluidR3 sound effects)")
-    p.add_argument("--transpositions", type=float, nargs="*", default=[-12, -7, 7, 12],
-                   help="semitones of the transposition check of a pitch-conditioned model (default: %(default)s)")
+    p.add_argument(
+        "--validation-crops",
+        type=int,
+        default=64,
+        help="crops of 4096 samples for the validation loss (default: %(default)s)",
+    )
+    p.add_argument(
+        "--temperature",
+        type=float,
+        default=1.0,
+        help="sampling temperature > 0 (default: %(default)s, the model's own distribution)",
+    )
+    p.add_argument(
+        "--unpitched",
+        action="store_true",
+        help="also resynthesize sounds without a pitch (noise, clicks, FluidR3 sound effects)",
+    )
+    p.add_argument(
+        "--transpositions",
+        type=float,
+        nargs="*",
+        default=[-12, -7, 7, 12],
+        help="semitones of the transposition check of a pitch-conditioned model (default: %(default)s)",
+    )
     p.set_defaults(run=_cmd_evaluate)
 
     p = sub.add_parser("make-examples", help="render the example sounds bundled with the package")
@@ -470,23 +635,46 @@ def build_parser():
 
     p = sub.add_parser("dashboard", help="serve the dashboard with Voila")
     p.add_argument("--port", type=int, default=8866, help="port to listen on (default: %(default)s)")
-    p.add_argument("--host", default="127.0.0.1", help="address to bind; 0.0.0.0 for a classroom server (default: %(default)s)")
+    p.add_argument(
+        "--host", default="127.0.0.1", help="address to bind; 0.0.0.0 for a classroom server (default: %(default)s)"
+    )
     p.add_argument("--no-browser", action="store_true", help="do not open a browser")
-    p.add_argument("--public", action="store_true",
-                   help="for a shared server: visitors can use the embedded model only, not load files by path")
-    p.add_argument("--max-visitors", type=int, default=None,
-                   help="visitors served at once; more get a 'server busy' page (default: about one per 0.9 GB "
-                        "of this machine's memory)")
+    p.add_argument(
+        "--public",
+        action="store_true",
+        help="for a shared server: visitors can use the embedded model only, not load files by path",
+    )
+    p.add_argument(
+        "--max-visitors",
+        type=int,
+        default=None,
+        help="visitors served at once; more get a 'server busy' page (default: about one per 0.9 GB "
+        "of this machine's memory)",
+    )
     p.set_defaults(run=_cmd_dashboard)
     return parser
 
 
 #: Integer flags and their smallest (and largest) allowed values, checked before any work.
 _INTEGER_FLAGS = {
-    "batch_size": (1, None), "steps": (1, None), "width": (1, None), "length": (1, None), "seed": (0, 2**63 - 1),
-    "port": (1, 65535), "max_visitors": (1, None), "crop_length": (1, None), "warmup_steps": (0, None),
-    "checkpoint_every": (1, None), "eval_every": (1, None), "excitation_harmonics": (0, None), "workers": (1, None),
-    "pitch_step": (1, 127), "limit": (1, None), "notes": (1, None), "figures": (0, None), "validation_crops": (1, None),
+    "batch_size": (1, None),
+    "steps": (1, None),
+    "width": (1, None),
+    "length": (1, None),
+    "seed": (0, 2**63 - 1),
+    "port": (1, 65535),
+    "max_visitors": (1, None),
+    "crop_length": (1, None),
+    "warmup_steps": (0, None),
+    "checkpoint_every": (1, None),
+    "eval_every": (1, None),
+    "excitation_harmonics": (0, None),
+    "workers": (1, None),
+    "pitch_step": (1, 127),
+    "limit": (1, None),
+    "notes": (1, None),
+    "figures": (0, None),
+    "validation_crops": (1, None),
 }
 
 

@@ -65,8 +65,15 @@ def default_max_visitors():
     return max(1, total // VISITOR_BYTES)
 
 
-def voila_command(port=8866, host="127.0.0.1", open_browser=True, notebook=DASHBOARD_NOTEBOOK, max_visitors=None,
-                  unconnected_timeout=UNCONNECTED_TIMEOUT_S, cull_interval=CULL_INTERVAL_S):
+def voila_command(
+    port=8866,
+    host="127.0.0.1",
+    open_browser=True,
+    notebook=DASHBOARD_NOTEBOOK,
+    max_visitors=None,
+    unconnected_timeout=UNCONNECTED_TIMEOUT_S,
+    cull_interval=CULL_INTERVAL_S,
+):
     """The argv that serves the dashboard.
 
     Parameters
@@ -98,7 +105,10 @@ def voila_command(port=8866, host="127.0.0.1", open_browser=True, notebook=DASHB
         raise ParameterError(f"`notebook` must be an existing notebook file. Received: notebook={describe(notebook)}.")
     os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"
     return [
-        sys.executable, "-m", "nsynth_widgets.dashboard_server", str(notebook),
+        sys.executable,
+        "-m",
+        "nsynth_widgets.dashboard_server",
+        str(notebook),
         f"--port={port}",
         f"--Voila.ip={host}",
         f"--Voila.open_browser={open_browser}",
@@ -198,8 +208,11 @@ def _server_classes():
         async def cull_kernel_if_idle(self, kernel_id):
             waited = time.monotonic() - self._started.get(kernel_id, time.monotonic())
             if kernel_id not in self._connected_once and waited > self.unconnected_timeout:
-                self.log.warning("Shutting down kernel %s: its page did not connect within %d s.", kernel_id,
-                                 self.unconnected_timeout)
+                self.log.warning(
+                    "Shutting down kernel %s: its page did not connect within %d s.",
+                    kernel_id,
+                    self.unconnected_timeout,
+                )
                 await ensure_async(self.shutdown_kernel(kernel_id))
                 return
             await super().cull_kernel_if_idle(kernel_id)
@@ -244,8 +257,10 @@ def _dashboard_app():
         """Voila serving :class:`DashboardHandler` in place of its page handler."""
 
         def init_handlers(self):
-            return [(rule[0], handler, *rule[2:]) if rule[1] is TornadoVoilaHandler else rule
-                    for rule in super().init_handlers()]
+            return [
+                (rule[0], handler, *rule[2:]) if rule[1] is TornadoVoilaHandler else rule
+                for rule in super().init_handlers()
+            ]
 
     return DashboardApp
 

@@ -53,9 +53,7 @@ def validate_encoding(encoding, channels=16, name="encoding"):
         raise EncodingError(f"`{name}` must hold at least one frame. Received: {name}={describe(array)}.")
     bad = ~np.isfinite(array)
     if bad.any():
-        raise EncodingError(
-            f"`{name}` must be finite. Received: {name} with {int(bad.sum())} NaN/Inf value(s)."
-        )
+        raise EncodingError(f"`{name}` must be finite. Received: {name} with {int(bad.sum())} NaN/Inf value(s).")
     return array
 
 
@@ -144,7 +142,9 @@ def _read_npy(file, size, shown, channels, max_frames):
     argument = shown.split("=", 1)[0]
 
     def malformed(why):
-        return EncodingError(f"`{argument}` must be a .npy file written by NumPy (an encoding). Received: {shown} ({why}).")
+        return EncodingError(
+            f"`{argument}` must be a .npy file written by NumPy (an encoding). Received: {shown} ({why})."
+        )
 
     if size == 0:
         raise malformed("the file is empty")

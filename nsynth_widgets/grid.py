@@ -48,7 +48,13 @@ from ._files import atomic_path
 from .dsp.mix import bilinear_grid, weighted_mix
 from .dsp.pitch import median_pitch
 from .errors import (
-    CheckpointError, ParameterError, check_bool, check_choice, check_integer, check_number, describe,
+    CheckpointError,
+    ParameterError,
+    check_bool,
+    check_choice,
+    check_integer,
+    check_number,
+    describe,
 )
 from .runtime import DEFAULT_MODEL, PRECISIONS, Synthesizer
 
@@ -141,7 +147,14 @@ def set_pitch(model, encoding, pitch):
 
 
 def synthesize_batch(
-    synthesizer, encodings, seed=0, batch=0, temperature=None, precision="float32", chunk_size=4096, progress=None,
+    synthesizer,
+    encodings,
+    seed=0,
+    batch=0,
+    temperature=None,
+    precision="float32",
+    chunk_size=4096,
+    progress=None,
     cancel=None,
 ):
     """Batch number ``batch`` of a grid: ``encodings`` generated together with seed ``seed + batch``.
@@ -166,14 +179,31 @@ def synthesize_batch(
     audio : np.ndarray [shape=(n, frames * hop_length)], float32
     """
     return synthesizer.synthesize(
-        encodings, seed=seed + batch, temperature=temperature, chunk_size=chunk_size, progress=progress,
-        cancel=cancel, precision=precision,
+        encodings,
+        seed=seed + batch,
+        temperature=temperature,
+        chunk_size=chunk_size,
+        progress=progress,
+        cancel=cancel,
+        precision=precision,
     )
 
 
 def render_grid(
-    corners, out_dir, resolution=5, seconds=2.0, pitches=None, model=DEFAULT_MODEL, precision="float32",
-    batch_size=16, scheduler="local", workers=2, seed=0, temperature=None, corners_per_pitch=None, force=False,
+    corners,
+    out_dir,
+    resolution=5,
+    seconds=2.0,
+    pitches=None,
+    model=DEFAULT_MODEL,
+    precision="float32",
+    batch_size=16,
+    scheduler="local",
+    workers=2,
+    seed=0,
+    temperature=None,
+    corners_per_pitch=None,
+    force=False,
     progress=None,
 ):
     """Render every point of a bilinear grid between four corner sounds, at each pitch, to wav files.
@@ -316,7 +346,9 @@ def _check_pitches(pitches):
     if pitches is None:
         return None
     if isinstance(pitches, (str, bytes)) or not hasattr(pitches, "__iter__"):
-        raise ParameterError(f"`pitches` must be a list of MIDI pitches (integers in [0, 127]). Received: pitches={describe(pitches)}.")
+        raise ParameterError(
+            f"`pitches` must be a list of MIDI pitches (integers in [0, 127]). Received: pitches={describe(pitches)}."
+        )
     values = [check_integer("pitches", p, 0, 127) for p in pitches]
     if not values or len(set(values)) != len(values):
         raise ParameterError(
@@ -420,7 +452,9 @@ def _load_corners(sources, corners_per_pitch, pitches, samples, sample_rate):
             f"`corners_per_pitch` must hold {{corner}}_{{pitch}}.wav for every corner and pitch. "
             f"Received: corners_per_pitch='{folder}', which lacks {shown}."
         )
-    return {p: np.stack([fit(load_audio(path, sample_rate=sample_rate)) for path in group]) for p, group in paths.items()}
+    return {
+        p: np.stack([fit(load_audio(path, sample_rate=sample_rate)) for path in group]) for p, group in paths.items()
+    }
 
 
 def _corner_encoder(synthesizer, corner_audio):
@@ -467,13 +501,20 @@ def _plan(resolution, pitches, batch_size, seed):
         for row in range(resolution):
             for column in range(resolution):
                 batch = len(items) // batch_size
-                items.append({
-                    "row": row, "column": column, "pitch": pitch,
-                    "weights": [float(w) for w in weights[row, column]],
-                    "file": _file_name(row, column, pitch, resolution),
-                    "batch": batch, "seed": seed + batch,
-                    "samples": None, "sha256": None, "status": "pending",
-                })
+                items.append(
+                    {
+                        "row": row,
+                        "column": column,
+                        "pitch": pitch,
+                        "weights": [float(w) for w in weights[row, column]],
+                        "file": _file_name(row, column, pitch, resolution),
+                        "batch": batch,
+                        "seed": seed + batch,
+                        "samples": None,
+                        "sha256": None,
+                        "status": "pending",
+                    }
+                )
     return items
 
 
@@ -582,7 +623,10 @@ def _run_on_dask(scheduler, workers, spec, digest, jobs, run, writer):
             client = scheduler
         elif scheduler == "processes":
             cluster = LocalCluster(  # the workers' "still alive after 4 s" notices at close are noise
-                n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None,
+                n_workers=workers,
+                threads_per_worker=1,
+                processes=True,
+                dashboard_address=None,
                 silence_logs=logging.ERROR,
             )
             owned.append(cluster)
@@ -601,7 +645,14 @@ def _run_on_dask(scheduler, workers, spec, digest, jobs, run, writer):
         futures = {}
         for batch, items, encodings in jobs:
             future = client.submit(
-                _render_batch_task, spec, digest, encodings, batch, **run, key=f"nsynth-grid-{token}-{batch}", pure=False,
+                _render_batch_task,
+                spec,
+                digest,
+                encodings,
+                batch,
+                **run,
+                key=f"nsynth-grid-{token}-{batch}",
+                pure=False,
             )
             futures[future.key] = (future, items)
         done = 0
@@ -641,4 +692,6 @@ def _render_batch_task(spec, digest, encodings, batch, seed, temperature, precis
             f"`model` must be the same on every worker: '{spec}' on {socket.gethostname()} holds other weights "
             f"(sha256 {loaded[:12]}…) than the client's ({digest[:12]}…). Received: model='{spec}'."
         )
-    return synthesize_batch(synthesizer, encodings, seed=seed, batch=batch, temperature=temperature, precision=precision)
+    return synthesize_batch(
+        synthesizer, encodings, seed=seed, batch=batch, temperature=temperature, precision=precision
+    )

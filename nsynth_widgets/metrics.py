@@ -98,8 +98,7 @@ def spectral_distance(reference, estimate, sample_rate=SAMPLE_RATE, fft_sizes=(2
     check_number("sample_rate", sample_rate, 0, low_open=True)
     if not isinstance(fft_sizes, (list, tuple, np.ndarray)) or len(fft_sizes) == 0:
         raise ParameterError(
-            "`fft_sizes` must be a non-empty sequence of integers >= 2. "
-            f"Received: fft_sizes={describe(fft_sizes)}."
+            f"`fft_sizes` must be a non-empty sequence of integers >= 2. Received: fft_sizes={describe(fft_sizes)}."
         )
     sizes = [check_integer("fft_sizes", n, 2) for n in fft_sizes]
     n = min(reference.size, estimate.size)
@@ -186,7 +185,7 @@ def _paired_tracks(reference, estimate, sample_rate, fmin, fmax):
 
 
 def pitch_track(audio, sample_rate=SAMPLE_RATE, fmin=_FMIN, fmax=_FMAX):
-    """pYIN f0 in Hz per frame (2048 samples, hop 512) of the first 3 s; NaN where unvoiced.
+    """PYIN f0 in Hz per frame (2048 samples, hop 512) of the first 3 s; NaN where unvoiced.
 
     A frame is voiced when pYIN's decoding says so *and* its voicing probability is at least
     0.5: the decoding alone calls half the frames of white noise voiced (at a random pitch).

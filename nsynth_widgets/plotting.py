@@ -53,9 +53,7 @@ def _check_encoding(encoding):
     except ValueError:
         array = None
     if array is None or array.dtype.kind not in "fiu":
-        raise EncodingError(
-            f"`encoding` must be a numeric array. Received: encoding={describe(encoding)}."
-        )
+        raise EncodingError(f"`encoding` must be a numeric array. Received: encoding={describe(encoding)}.")
     if array.ndim == 3 and array.shape[0] == 1:
         array = array[0]
     if array.ndim != 2 or 0 in array.shape:
@@ -85,9 +83,7 @@ def _check_cmap(cmap):
         return cmap
     if isinstance(cmap, str) and cmap in colormaps:
         return colormaps[cmap]
-    raise ParameterError(
-        f"`cmap` must be a matplotlib colormap or the name of one. Received: cmap={describe(cmap)}."
-    )
+    raise ParameterError(f"`cmap` must be a matplotlib colormap or the name of one. Received: cmap={describe(cmap)}.")
 
 
 # --------------------------------------------------------------------------------------------
@@ -459,9 +455,7 @@ def compare_figure(original, resynthesis, sample_rate=SAMPLE_RATE):
     figure = Figure(figsize=(11, 6), layout="constrained")
     axes = figure.subplots(2, 2, sharex=True, sharey="row")
     suffix = f" (spectral distance {distance:.2f} dB)"
-    for column, (audio, name, note) in enumerate(
-        [(original, "Original", ""), (resynthesis, "Resynthesis", suffix)]
-    ):
+    for column, (audio, name, note) in enumerate([(original, "Original", ""), (resynthesis, "Resynthesis", suffix)]):
         plot_waveform(audio, sample_rate, ax=axes[0, column])
         plot_spectrogram(audio, sample_rate, ax=axes[1, column])
         axes[0, column].set_title(f"{name} waveform{note}")

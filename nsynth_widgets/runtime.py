@@ -102,6 +102,7 @@ class Synthesizer:
 
     @property
     def config(self):
+        """The loaded model's :class:`~nsynth_widgets.model.config.ModelConfig`."""
         return self.model.config
 
     @property
@@ -194,7 +195,14 @@ class Synthesizer:
         return self.model.transpose(encoding, semitones)
 
     def synthesize(
-        self, encoding, seed=0, temperature=None, greedy=False, chunk_size=2048, progress=None, cancel=None,
+        self,
+        encoding,
+        seed=0,
+        temperature=None,
+        greedy=False,
+        chunk_size=2048,
+        progress=None,
+        cancel=None,
         precision="float32",
     ):
         """Synthesize ``(batch, frames, 16)`` encodings → ``(batch, frames * hop)`` audio (cached).
@@ -219,8 +227,14 @@ class Synthesizer:
         def compute():
             with self._lock:
                 return self.model.synthesize(
-                    encoding, seed=seed, temperature=temperature, greedy=greedy, chunk_size=chunk_size,
-                    progress=progress, cancel=should_stop, precision=precision,
+                    encoding,
+                    seed=seed,
+                    temperature=temperature,
+                    greedy=greedy,
+                    chunk_size=chunk_size,
+                    progress=progress,
+                    cancel=should_stop,
+                    precision=precision,
                 )
 
         return self._remember(key, compute).copy()

@@ -10,8 +10,15 @@ from nsynth_widgets.model.config import ModelConfig
 
 #: Small but structurally complete: 2 dilation stacks in both nets, batch-friendly, hop 64.
 TINY = ModelConfig(
-    name="tiny", num_layers=6, num_stages=3, width=8, skip_width=12,
-    ae_num_layers=4, ae_num_stages=2, ae_width=8, hop_length=64,
+    name="tiny",
+    num_layers=6,
+    num_stages=3,
+    width=8,
+    skip_width=12,
+    ae_num_layers=4,
+    ae_num_stages=2,
+    ae_width=8,
+    hop_length=64,
 )
 
 #: TINY with pitch channels and a 3-harmonic oscillator (a source-filter WaveNet).
@@ -23,7 +30,9 @@ def random_arrays(config, seed=0, scale=0.3):
     from nsynth_widgets.model.checkpoint import expected_variables
 
     rng = np.random.default_rng(seed)
-    return {name: rng.normal(0.0, scale, shape).astype(np.float32) for name, shape in expected_variables(config).items()}
+    return {
+        name: rng.normal(0.0, scale, shape).astype(np.float32) for name, shape in expected_variables(config).items()
+    }
 
 
 def midi_hz(midi):

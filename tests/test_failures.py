@@ -57,7 +57,9 @@ def files(tmp_path_factory):
         "long.flac": _flac(np.full((16000, 1), 0.25, np.float32), 16000, seconds=61),
         "sixteen_channels.wav": wav_bytes(np.full((1600, 16), 0.1, np.float32)),
         "high_rate.wav": wav_bytes(np.full(3840, 0.1, np.float32), sample_rate=384000),
-        "truncated.flac": _flac(np.random.default_rng(0).uniform(-0.5, 0.5, (48000, 1)).astype(np.float32), 16000)[:20000],
+        "truncated.flac": _flac(np.random.default_rng(0).uniform(-0.5, 0.5, (48000, 1)).astype(np.float32), 16000)[
+            :20000
+        ],
         "encoding.npy": _npy(np.zeros((1, 9, 16), np.float32)),
         "archive.npz": b"",  # written below
         "empty.npy": b"",
@@ -90,85 +92,237 @@ ENCODING = np.zeros((1, 4, 16), np.float32)
 
 API = [
     # -- encode
-    ("silence", lambda m, f: m.encode(SILENT), AudioError,
-     r"`audio` must not be silent \(peak amplitude below 1e-06\). Received: audio with peak 0"),
-    ("nan", lambda m, f: m.encode(np.r_[np.full(1000, 0.1), np.nan].astype(np.float32)), AudioError,
-     r"`audio` must not contain NaN or Inf. .*the first at index 1000"),
-    ("3 axes", lambda m, f: m.encode(np.full((1, 1, 1024), 0.1, np.float32)), AudioError,
-     r"`audio` must have shape \(n,\) or \(batch, n\). Received: audio=array\(shape=\(1, 1, 1024\)"),
+    (
+        "silence",
+        lambda m, f: m.encode(SILENT),
+        AudioError,
+        r"`audio` must not be silent \(peak amplitude below 1e-06\). Received: audio with peak 0",
+    ),
+    (
+        "nan",
+        lambda m, f: m.encode(np.r_[np.full(1000, 0.1), np.nan].astype(np.float32)),
+        AudioError,
+        r"`audio` must not contain NaN or Inf. .*the first at index 1000",
+    ),
+    (
+        "3 axes",
+        lambda m, f: m.encode(np.full((1, 1, 1024), 0.1, np.float32)),
+        AudioError,
+        r"`audio` must have shape \(n,\) or \(batch, n\). Received: audio=array\(shape=\(1, 1, 1024\)",
+    ),
     ("strings", lambda m, f: m.encode(np.array(["a"] * 1024)), AudioError, r"`audio` must be an array of real numbers"),
-    ("over full scale", lambda m, f: m.encode(np.full(1024, 1.5, np.float32)), AudioError,
-     r"`audio` must lie in \[-1, 1\]. Received: audio with peak \|x\| = 1.5"),
+    (
+        "over full scale",
+        lambda m, f: m.encode(np.full(1024, 1.5, np.float32)),
+        AudioError,
+        r"`audio` must lie in \[-1, 1\]. Received: audio with peak \|x\| = 1.5",
+    ),
     ("empty", lambda m, f: m.encode(np.zeros(0, np.float32)), AudioError, r"`audio` must not be empty"),
-    ("under one frame", lambda m, f: m.encode(np.full(63, 0.1, np.float32)), AudioError,
-     r"`audio` must have at least 64 samples"),
-    *[(f"batch_size={v!r}", lambda m, f, v=v: m.encode(SOUND, batch_size=v), ParameterError,
-       rf"`batch_size` must be an integer >= 1. Received: batch_size={v!r}.") for v in (0, -1, 1.5, True)],
-    ("block_frames=0", lambda m, f: m.encode(SOUND, block_frames=0), ParameterError,
-     r"`block_frames` must be an integer >= 1. Received: block_frames=0."),
+    (
+        "under one frame",
+        lambda m, f: m.encode(np.full(63, 0.1, np.float32)),
+        AudioError,
+        r"`audio` must have at least 64 samples",
+    ),
+    *[
+        (
+            f"batch_size={v!r}",
+            lambda m, f, v=v: m.encode(SOUND, batch_size=v),
+            ParameterError,
+            rf"`batch_size` must be an integer >= 1. Received: batch_size={v!r}.",
+        )
+        for v in (0, -1, 1.5, True)
+    ],
+    (
+        "block_frames=0",
+        lambda m, f: m.encode(SOUND, block_frames=0),
+        ParameterError,
+        r"`block_frames` must be an integer >= 1. Received: block_frames=0.",
+    ),
     # -- synthesize (numpy's own message for a negative seed used to reach the user)
-    *[(f"seed={v!r}", lambda m, f, v=v: m.synthesize(ENCODING, seed=v), ParameterError,
-       rf"`seed` must be None, a np.random.Generator or an integer >= 0. Received: seed={v!r}.")
-      for v in (-1, 1.5, "7", True)],
-    *[(f"temperature={v!r}", lambda m, f, v=v: m.synthesize(ENCODING, temperature=v), ParameterError,
-       r"`temperature` must be a finite number > 0. Received: temperature=") for v in (0, -1.0, float("nan"), "hot")],
-    ("greedy='yes'", lambda m, f: m.synthesize(ENCODING, greedy="yes"), ParameterError,
-     r"`greedy` must be True or False. Received: greedy='yes'."),
-    ("chunk_size=0", lambda m, f: m.synthesize(ENCODING, chunk_size=0), ParameterError,
-     r"`chunk_size` must be an integer >= 1. Received: chunk_size=0."),
-    ("precision", lambda m, f: m.synthesize(ENCODING, precision="fp16"), ParameterError,
-     r"`precision` must be one of \['float32', 'int8'\]. Received: precision='fp16'."),
-    ("config", lambda m, f: type(m)("h512"), ParameterError, r"`config` must be a ModelConfig. Received: config='h512'"),
+    *[
+        (
+            f"seed={v!r}",
+            lambda m, f, v=v: m.synthesize(ENCODING, seed=v),
+            ParameterError,
+            rf"`seed` must be None, a np.random.Generator or an integer >= 0. Received: seed={v!r}.",
+        )
+        for v in (-1, 1.5, "7", True)
+    ],
+    *[
+        (
+            f"temperature={v!r}",
+            lambda m, f, v=v: m.synthesize(ENCODING, temperature=v),
+            ParameterError,
+            r"`temperature` must be a finite number > 0. Received: temperature=",
+        )
+        for v in (0, -1.0, float("nan"), "hot")
+    ],
+    (
+        "greedy='yes'",
+        lambda m, f: m.synthesize(ENCODING, greedy="yes"),
+        ParameterError,
+        r"`greedy` must be True or False. Received: greedy='yes'.",
+    ),
+    (
+        "chunk_size=0",
+        lambda m, f: m.synthesize(ENCODING, chunk_size=0),
+        ParameterError,
+        r"`chunk_size` must be an integer >= 1. Received: chunk_size=0.",
+    ),
+    (
+        "precision",
+        lambda m, f: m.synthesize(ENCODING, precision="fp16"),
+        ParameterError,
+        r"`precision` must be one of \['float32', 'int8', 'w8a8'\]. Received: precision='fp16'.",
+    ),
+    (
+        "config",
+        lambda m, f: type(m)("h512"),
+        ParameterError,
+        r"`config` must be a ModelConfig. Received: config='h512'",
+    ),
     # -- audio files: checked from the header before decoding
-    ("region over max_duration", lambda m, f: load_audio(f["long.flac"], max_duration=60), AudioError,
-     r"`source` must hold at most 60 s from `offset` \(`max_duration`\); pass a shorter `duration`. "
-     r"Received: source='.*long.flac' with 61.00 s from offset 0 s."),
-    ("channels", lambda m, f: load_audio(f["bomb.flac"].read_bytes(), max_channels=2), AudioError,
-     r"`source` must have at most 2 channels \(`max_channels`\). Received: source=<\d+ bytes: .*> with 8 channels."),
-    ("rate", lambda m, f: load_audio(f["high_rate.wav"], max_sample_rate=192000), AudioError,
-     r"`source` must have a sample rate of at most 192000 Hz \(`max_sample_rate`\). Received: .* at 384000 Hz."),
-    ("truncated flac", lambda m, f: load_audio(f["truncated.flac"]), AudioError,
-     r"`source` must be a complete, uncorrupted flac file; nothing was loaded. Received: source='.*truncated.flac' "
-     r"\(decoder said: .*\)."),
-    ("mp3 decoded from its start", lambda m, f: load_audio(f["long.mp3"], offset=50, duration=5, max_duration=30),
-     AudioError, r"`offset` \+ `duration` must be at most 30 s for an mp3 \(`max_duration`: libsndfile decodes an mp3 "
-                 r"from its beginning\); convert it to wav, flac or ogg to read a later part."),
-    ("max_duration=0", lambda m, f: load_audio(f["tone.wav"], max_duration=0), ParameterError,
-     r"`max_duration` must be None or a finite number > 0. Received: max_duration=0."),
-    ("max_channels=0", lambda m, f: load_audio(f["tone.wav"], max_channels=0), ParameterError,
-     r"`max_channels` must be None or an integer >= 1. Received: max_channels=0."),
+    (
+        "region over max_duration",
+        lambda m, f: load_audio(f["long.flac"], max_duration=60),
+        AudioError,
+        r"`source` must hold at most 60 s from `offset` \(`max_duration`\); pass a shorter `duration`. "
+        r"Received: source='.*long.flac' with 61.00 s from offset 0 s.",
+    ),
+    (
+        "channels",
+        lambda m, f: load_audio(f["bomb.flac"].read_bytes(), max_channels=2),
+        AudioError,
+        r"`source` must have at most 2 channels \(`max_channels`\). Received: source=<\d+ bytes: .*> with 8 channels.",
+    ),
+    (
+        "rate",
+        lambda m, f: load_audio(f["high_rate.wav"], max_sample_rate=192000),
+        AudioError,
+        r"`source` must have a sample rate of at most 192000 Hz \(`max_sample_rate`\). Received: .* at 384000 Hz.",
+    ),
+    (
+        "truncated flac",
+        lambda m, f: load_audio(f["truncated.flac"]),
+        AudioError,
+        r"`source` must be a complete, uncorrupted flac file; nothing was loaded. Received: source='.*truncated.flac' "
+        r"\(decoder said: .*\).",
+    ),
+    (
+        "mp3 decoded from its start",
+        lambda m, f: load_audio(f["long.mp3"], offset=50, duration=5, max_duration=30),
+        AudioError,
+        r"`offset` \+ `duration` must be at most 30 s for an mp3 \(`max_duration`: libsndfile decodes an mp3 "
+        r"from its beginning\); convert it to wav, flac or ogg to read a later part.",
+    ),
+    (
+        "max_duration=0",
+        lambda m, f: load_audio(f["tone.wav"], max_duration=0),
+        ParameterError,
+        r"`max_duration` must be None or a finite number > 0. Received: max_duration=0.",
+    ),
+    (
+        "max_channels=0",
+        lambda m, f: load_audio(f["tone.wav"], max_channels=0),
+        ParameterError,
+        r"`max_channels` must be None or an integer >= 1. Received: max_channels=0.",
+    ),
     # -- encoding files: reported as malformed by name, never loaded in part
-    ("npz", lambda m, f: load_encoding(f["archive.npz"]), EncodingError,
-     r"`path` must be a .npy file written by NumPy \(an encoding\). Received: path='.*archive.npz' "
-     r"\(a .npz archive of several arrays, not one .npy array: save one with np.save\)."),
-    ("empty npy", lambda m, f: load_encoding(f["empty.npy"]), EncodingError,
-     r"Received: path='.*empty.npy' \(the file is empty\)."),
-    ("pickle", lambda m, f: load_encoding(f["pickle.npy"]), EncodingError,
-     r"Received: path='.*pickle.npy' \(it holds Python objects \(a pickle\), which are never loaded\)."),
-    ("truncated npy", lambda m, f: load_encoding(f["truncated.npy"]), EncodingError,
-     r"\(its header promises 144 values \(\d+ bytes\), but the file has \d+ bytes: truncated or padded\)."),
+    (
+        "npz",
+        lambda m, f: load_encoding(f["archive.npz"]),
+        EncodingError,
+        r"`path` must be a .npy file written by NumPy \(an encoding\). Received: path='.*archive.npz' "
+        r"\(a .npz archive of several arrays, not one .npy array: save one with np.save\).",
+    ),
+    (
+        "empty npy",
+        lambda m, f: load_encoding(f["empty.npy"]),
+        EncodingError,
+        r"Received: path='.*empty.npy' \(the file is empty\).",
+    ),
+    (
+        "pickle",
+        lambda m, f: load_encoding(f["pickle.npy"]),
+        EncodingError,
+        r"Received: path='.*pickle.npy' \(it holds Python objects \(a pickle\), which are never loaded\).",
+    ),
+    (
+        "truncated npy",
+        lambda m, f: load_encoding(f["truncated.npy"]),
+        EncodingError,
+        r"\(its header promises 144 values \(\d+ bytes\), but the file has \d+ bytes: truncated or padded\).",
+    ),
     ("not npy", lambda m, f: load_encoding(f["text.npy"]), EncodingError, r"Received: path='.*text.npy' \(.*\)."),
-    ("complex", lambda m, f: load_encoding(f["complex.npy"]), EncodingError,
-     r"\(its dtype is complex64, not a real number type\)."),
-    ("four axes", lambda m, f: load_encoding(f["four_axes.npy"]), EncodingError,
-     r"`path` must hold an array of shape \(frames, channels\) or \(batch, frames, channels\). "
-     r"Received: path='.*four_axes.npy' with shape \(1, 1, 9, 16\)."),
-    ("max_frames", lambda m, f: load_encoding(f["long.npy"], max_frames=1875), EncodingError,
-     r"`path` must hold at most 1875 frames \(`max_frames`\). Received: path='.*long.npy' with 61000 frames."),
-    ("channels of a file", lambda m, f: load_encoding(f["three_channels.npy"], channels=16), EncodingError,
-     r"`encoding` must have 16 channels in its last axis"),
-    ("bytes with a name", lambda m, f: load_encoding(b"\x93NUMPY", name="x.npy"), EncodingError,
-     r"`file` must be a .npy file written by NumPy \(an encoding\). Received: file='x.npy' \("),
-    ("missing", lambda m, f: load_encoding(f["tone.wav"].with_name("absent.npy")), EncodingError,
-     r"`path` must be an existing .npy file. Received: path='.*absent.npy' \(not found\)."),
-    ("source type", lambda m, f: load_encoding(3), ParameterError, r"`source` must be a path to a .npy file or its bytes"),
-    ("save path type", lambda m, f: save_encoding(3, ENCODING), ParameterError, r"`path` must be a str or os.PathLike."),
+    (
+        "complex",
+        lambda m, f: load_encoding(f["complex.npy"]),
+        EncodingError,
+        r"\(its dtype is complex64, not a real number type\).",
+    ),
+    (
+        "four axes",
+        lambda m, f: load_encoding(f["four_axes.npy"]),
+        EncodingError,
+        r"`path` must hold an array of shape \(frames, channels\) or \(batch, frames, channels\). "
+        r"Received: path='.*four_axes.npy' with shape \(1, 1, 9, 16\).",
+    ),
+    (
+        "max_frames",
+        lambda m, f: load_encoding(f["long.npy"], max_frames=1875),
+        EncodingError,
+        r"`path` must hold at most 1875 frames \(`max_frames`\). Received: path='.*long.npy' with 61000 frames.",
+    ),
+    (
+        "channels of a file",
+        lambda m, f: load_encoding(f["three_channels.npy"], channels=16),
+        EncodingError,
+        r"`encoding` must have 16 channels in its last axis",
+    ),
+    (
+        "bytes with a name",
+        lambda m, f: load_encoding(b"\x93NUMPY", name="x.npy"),
+        EncodingError,
+        r"`file` must be a .npy file written by NumPy \(an encoding\). Received: file='x.npy' \(",
+    ),
+    (
+        "missing",
+        lambda m, f: load_encoding(f["tone.wav"].with_name("absent.npy")),
+        EncodingError,
+        r"`path` must be an existing .npy file. Received: path='.*absent.npy' \(not found\).",
+    ),
+    (
+        "source type",
+        lambda m, f: load_encoding(3),
+        ParameterError,
+        r"`source` must be a path to a .npy file or its bytes",
+    ),
+    (
+        "save path type",
+        lambda m, f: save_encoding(3, ENCODING),
+        ParameterError,
+        r"`path` must be a str or os.PathLike.",
+    ),
     # -- server settings
-    ("port", lambda m, f: _voila(port=0), ParameterError, r"`port` must be an integer in \[1, 65535\]. Received: port=0."),
-    ("max_visitors", lambda m, f: _voila(max_visitors=0), ParameterError,
-     r"`max_visitors` must be an integer >= 1. Received: max_visitors=0."),
-    ("notebook", lambda m, f: _voila(notebook=f["tone.wav"].with_name("absent.ipynb")), ParameterError,
-     r"`notebook` must be an existing notebook file."),
+    (
+        "port",
+        lambda m, f: _voila(port=0),
+        ParameterError,
+        r"`port` must be an integer in \[1, 65535\]. Received: port=0.",
+    ),
+    (
+        "max_visitors",
+        lambda m, f: _voila(max_visitors=0),
+        ParameterError,
+        r"`max_visitors` must be an integer >= 1. Received: max_visitors=0.",
+    ),
+    (
+        "notebook",
+        lambda m, f: _voila(notebook=f["tone.wav"].with_name("absent.ipynb")),
+        ParameterError,
+        r"`notebook` must be an existing notebook file.",
+    ),
 ]
 
 
@@ -192,8 +346,9 @@ def test_encode_never_modifies_its_input(tiny_model):
 
 def test_numpy_scalars_are_accepted_where_numbers_are_asked(tiny_model):
     assert tiny_model.encode(SOUND, batch_size=np.int64(2), block_frames=np.int32(3)).shape == (1, 10, 16)
-    audio = tiny_model.synthesize(ENCODING, seed=np.int64(3), temperature=np.float32(0.5), greedy=np.bool_(False),
-                                  chunk_size=np.int64(64))
+    audio = tiny_model.synthesize(
+        ENCODING, seed=np.int64(3), temperature=np.float32(0.5), greedy=np.bool_(False), chunk_size=np.int64(64)
+    )
     np.testing.assert_array_equal(audio, tiny_model.synthesize(ENCODING, seed=3, temperature=0.5, chunk_size=64))
 
 
@@ -201,42 +356,92 @@ def test_numpy_scalars_are_accepted_where_numbers_are_asked(tiny_model):
 
 CLI = [
     # (id, argv with {name} for files and {out} for a fresh folder, message)
-    ("output is a file", "encode {tone.wav} -o {tone.wav} --model {out}/absent.npz",
-     "`--output` must be a folder (it receives one file per input). Received: --output='{tone.wav}', a file."),
-    ("output under a file", "encode {tone.wav} -o {tone.wav}/sub --model {out}/absent.npz",
-     "`--output` must be a folder that can be created and written. Received: --output='{tone.wav}/sub' (Not a directory)."),
-    ("result exists", "encode {tone.wav} -o {out}/existing --model {out}/absent.npz",
-     "`--output` must not already hold the results; pass --overwrite to replace them. Received: {out}/existing/tone.npy."),
-    ("same names", "encode {a}/same.wav {b}/same.wav -o {out}/x --model {out}/absent.npz",
-     "`files` must have distinct names, since each result is named after its input. Received: 'same.npy' more than once."),
-    ("input missing", "encode {out}/absent.wav -o {out}/x", "`files` must be existing files. Received: '{out}/absent.wav' (no such file)."),
+    (
+        "output is a file",
+        "encode {tone.wav} -o {tone.wav} --model {out}/absent.npz",
+        "`--output` must be a folder (it receives one file per input). Received: --output='{tone.wav}', a file.",
+    ),
+    (
+        "output under a file",
+        "encode {tone.wav} -o {tone.wav}/sub --model {out}/absent.npz",
+        "`--output` must be a folder that can be created and written. Received: --output='{tone.wav}/sub' (Not a directory).",
+    ),
+    (
+        "result exists",
+        "encode {tone.wav} -o {out}/existing --model {out}/absent.npz",
+        "`--output` must not already hold the results; pass --overwrite to replace them. Received: {out}/existing/tone.npy.",
+    ),
+    (
+        "same names",
+        "encode {a}/same.wav {b}/same.wav -o {out}/x --model {out}/absent.npz",
+        "`files` must have distinct names, since each result is named after its input. Received: 'same.npy' more than once.",
+    ),
+    (
+        "input missing",
+        "encode {out}/absent.wav -o {out}/x",
+        "`files` must be existing files. Received: '{out}/absent.wav' (no such file).",
+    ),
     ("input is a folder", "encode {a} -o {out}/x", "`files` must be existing files. Received: '{a}' (a folder)."),
     ("length", "encode {tone.wav} -o {out}/x --length 0", "`--length` must be an integer >= 1. Received: --length=0."),
-    ("npz encoding", "synthesize {archive.npz} -o {out}/x",
-     "`path` must be a .npy file written by NumPy (an encoding). Received: path='{archive.npz}' (a .npz archive"),
+    (
+        "npz encoding",
+        "synthesize {archive.npz} -o {out}/x",
+        "`path` must be a .npy file written by NumPy (an encoding). Received: path='{archive.npz}' (a .npz archive",
+    ),
     ("empty encoding", "synthesize {empty.npy} -o {out}/x", "Received: path='{empty.npy}' (the file is empty)."),
     ("audio as encoding", "synthesize {tone.wav} -o {out}/x", "Received: path='{tone.wav}' ("),
-    ("negative seed", "synthesize {encoding.npy} -o {out}/x --seed -1",
-     "`--seed` must be an integer in [0, 9223372036854775807]. Received: --seed=-1."),
-    ("batch size", "synthesize {encoding.npy} -o {out}/x --batch-size 0",
-     "`--batch-size` must be an integer >= 1. Received: --batch-size=0."),
-    ("synthesis output under a file", "synthesize {encoding.npy} -o {tone.wav}/sub --model {out}/absent.npz",
-     "`--output` must be a folder that can be created and written. Received: --output='{tone.wav}/sub'"),
-    ("synthesis result exists", "synthesize {encoding.npy} -o {out}/existing --model {out}/absent.npz",
-     "pass --overwrite to replace them. Received: {out}/existing/encoding.wav."),
-    ("mix suffix", "mix {encoding.npy} {encoding.npy} -o {out}/m.mp3 --model {out}/absent.npz",
-     "`--output` must end in .npy, .wav, .flac. Received: --output='{out}/m.mp3'."),
-    ("mix result exists", "mix {encoding.npy} {encoding.npy} -o {out}/existing/tone.npy --model {out}/absent.npz",
-     "pass --overwrite to replace them. Received: {out}/existing/tone.npy."),
+    (
+        "negative seed",
+        "synthesize {encoding.npy} -o {out}/x --seed -1",
+        "`--seed` must be an integer in [0, 9223372036854775807]. Received: --seed=-1.",
+    ),
+    (
+        "batch size",
+        "synthesize {encoding.npy} -o {out}/x --batch-size 0",
+        "`--batch-size` must be an integer >= 1. Received: --batch-size=0.",
+    ),
+    (
+        "synthesis output under a file",
+        "synthesize {encoding.npy} -o {tone.wav}/sub --model {out}/absent.npz",
+        "`--output` must be a folder that can be created and written. Received: --output='{tone.wav}/sub'",
+    ),
+    (
+        "synthesis result exists",
+        "synthesize {encoding.npy} -o {out}/existing --model {out}/absent.npz",
+        "pass --overwrite to replace them. Received: {out}/existing/encoding.wav.",
+    ),
+    (
+        "mix suffix",
+        "mix {encoding.npy} {encoding.npy} -o {out}/m.mp3 --model {out}/absent.npz",
+        "`--output` must end in .npy, .wav, .flac. Received: --output='{out}/m.mp3'.",
+    ),
+    (
+        "mix result exists",
+        "mix {encoding.npy} {encoding.npy} -o {out}/existing/tone.npy --model {out}/absent.npz",
+        "pass --overwrite to replace them. Received: {out}/existing/tone.npy.",
+    ),
     ("mix weight", "mix {encoding.npy} {encoding.npy} -o {out}/m.npy --weight 2", "`weight` must be"),
-    ("cache under a file", "download-checkpoint --url file:///absent.tar --cache-dir {tone.wav}/sub",
-     "`cache_dir` must be a folder that can be created and written. Received: cache_dir='{tone.wav}/sub' (Not a directory)."),
-    ("url scheme", "download-checkpoint --url ftp://example.org/x.tar --cache-dir {out}/c",
-     "`url` must be an http://, https:// or file:// URL. Received: url='ftp://example.org/x.tar'."),
-    ("sha256", "download-checkpoint --sha256 abc --cache-dir {out}/c", "`sha256` must be None or 64 hexadecimal digits."),
+    (
+        "cache under a file",
+        "download-checkpoint --url file:///absent.tar --cache-dir {tone.wav}/sub",
+        "`cache_dir` must be a folder that can be created and written. Received: cache_dir='{tone.wav}/sub' (Not a directory).",
+    ),
+    (
+        "url scheme",
+        "download-checkpoint --url ftp://example.org/x.tar --cache-dir {out}/c",
+        "`url` must be an http://, https:// or file:// URL. Received: url='ftp://example.org/x.tar'.",
+    ),
+    (
+        "sha256",
+        "download-checkpoint --sha256 abc --cache-dir {out}/c",
+        "`sha256` must be None or 64 hexadecimal digits.",
+    ),
     ("port", "dashboard --port 0 --no-browser", "`--port` must be an integer in [1, 65535]. Received: --port=0."),
-    ("max visitors", "dashboard --max-visitors 0 --no-browser",
-     "`--max-visitors` must be an integer >= 1. Received: --max-visitors=0."),
+    (
+        "max visitors",
+        "dashboard --max-visitors 0 --no-browser",
+        "`--max-visitors` must be an integer >= 1. Received: --max-visitors=0.",
+    ),
     ("steps", "train {out} {out}/run --steps 0", "`--steps` must be an integer >= 1. Received: --steps=0."),
 ]
 
@@ -273,7 +478,10 @@ def test_cli_read_only_output_folder(files, tmp_path, capsys):
         assert main(["encode", str(files["tone.wav"]), "-o", str(folder), "--model", str(tmp_path / "absent.npz")]) == 2
     finally:
         folder.chmod(0o755)
-    assert f"`--output` must be a folder that can be created and written. Received: --output='{folder}'" in capsys.readouterr().err
+    assert (
+        f"`--output` must be a folder that can be created and written. Received: --output='{folder}'"
+        in capsys.readouterr().err
+    )
 
 
 # ============================================================================================ the dashboard
@@ -305,19 +513,50 @@ def encoder(session):
 
 UPLOADS = [
     # (id, file name or (name, declared size of a file the browser held back), length, message)
-    ("bomb, everything", "bomb.flac", 0,
-     "`length` must be at most 960000 samples (60 s) for this sound, which runs 70.0 s from start=0 s "
-     "(0 keeps all of it). Received: length=0."),
-    ("too many channels", "sixteen_channels.wav", 40000,
-     "`source` must have at most 8 channels (`max_channels`). Received: source=<"),
-    ("rate too high", "high_rate.wav", 40000, "`source` must have a sample rate of at most 192000 Hz (`max_sample_rate`)."),
+    (
+        "bomb, everything",
+        "bomb.flac",
+        0,
+        "`length` must be at most 960000 samples (60 s) for this sound, which runs 70.0 s from start=0 s "
+        "(0 keeps all of it). Received: length=0.",
+    ),
+    (
+        "too many channels",
+        "sixteen_channels.wav",
+        40000,
+        "`source` must have at most 8 channels (`max_channels`). Received: source=<",
+    ),
+    (
+        "rate too high",
+        "high_rate.wav",
+        40000,
+        "`source` must have a sample rate of at most 192000 Hz (`max_sample_rate`).",
+    ),
     ("truncated", "truncated.flac", 40000, "`source` must be a complete, uncorrupted flac file; nothing was loaded."),
-    ("mp3 past 60 s", "long.mp3", 960000,
-     "`start` + `length` must stay within the first 60 s of an mp3 here (an mp3 is decoded from its beginning)"),
-    ("over the cap, sent", ("big.wav", 20 * MIB + 1), 40000, "`file` must be at most 20 MB. Received: file='big.wav' of 20.0 MB."),
-    ("over the cap, held back", ("huge.wav", 300 * MIB), 40000,
-     "`file` must be at most 20 MB. Received: file='huge.wav' of 300.0 MB."),
-    ("not audio", "encoding.npy", 40000, "`file` must be a .wav, .flac, .ogg, .mp3 file. Received: file='encoding.npy'."),
+    (
+        "mp3 past 60 s",
+        "long.mp3",
+        960000,
+        "`start` + `length` must stay within the first 60 s of an mp3 here (an mp3 is decoded from its beginning)",
+    ),
+    (
+        "over the cap, sent",
+        ("big.wav", 20 * MIB + 1),
+        40000,
+        "`file` must be at most 20 MB. Received: file='big.wav' of 20.0 MB.",
+    ),
+    (
+        "over the cap, held back",
+        ("huge.wav", 300 * MIB),
+        40000,
+        "`file` must be at most 20 MB. Received: file='huge.wav' of 300.0 MB.",
+    ),
+    (
+        "not audio",
+        "encoding.npy",
+        40000,
+        "`file` must be a .wav, .flac, .ogg, .mp3 file. Received: file='encoding.npy'.",
+    ),
 ]
 
 
@@ -359,15 +598,27 @@ def test_a_decompression_bomb_costs_only_the_region_kept(loader, session, files)
 
 
 ENCODINGS = [
-    ("pickle", "pickle.npy", "`file` must be a .npy file written by NumPy (an encoding). Received: file='pickle.npy' "
-                             "(it holds Python objects (a pickle), which are never loaded)."),
+    (
+        "pickle",
+        "pickle.npy",
+        "`file` must be a .npy file written by NumPy (an encoding). Received: file='pickle.npy' "
+        "(it holds Python objects (a pickle), which are never loaded).",
+    ),
     ("npz", "archive.npz", "(a .npz archive of several arrays, not one .npy array: save one with np.save)."),
     ("truncated", "truncated.npy", "truncated or padded"),
     ("empty", "empty.npy", "(the file is empty)"),
     # 60 s at the tiny model's hop of 64 is 15000 frames; the 61000-frame file is refused from its header
-    ("too long", "long.npy", "`file` must hold at most 15000 frames (`max_frames`). Received: file='long.npy' with 61000 frames."),
+    (
+        "too long",
+        "long.npy",
+        "`file` must hold at most 15000 frames (`max_frames`). Received: file='long.npy' with 61000 frames.",
+    ),
     ("channels", "three_channels.npy", "`encoding` must have 16 channels in its last axis"),
-    ("over 4 MB, held back", ("big.npy", 50 * MIB), "`file` must be at most 4 MB. Received: file='big.npy' of 50.0 MB."),
+    (
+        "over 4 MB, held back",
+        ("big.npy", 50 * MIB),
+        "`file` must be at most 4 MB. Received: file='big.npy' of 50.0 MB.",
+    ),
 ]
 
 
@@ -405,32 +656,59 @@ def test_dashboard_tampered_settings(session):
 _CORNERS = [np.full(640, 0.1, np.float32)] * 4
 
 
-@pytest.mark.parametrize("kwargs, match", [
-    ({"corners": _CORNERS[:3]}, r"`corners` must be four sounds \(files or 16 kHz arrays: top-left, top-right, "
-                                r"bottom-left, bottom-right\). Received: corners=\[array"),
-    ({"corners": _CORNERS[:3] + [3]}, r"`corners\[3\]` must be a file or a 1-D array of 16 kHz audio. Received: corners\[3\]=3."),
-    ({"resolution": 1}, r"`resolution` must be an integer >= 2. Received: resolution=1."),
-    ({"seconds": 0}, r"`seconds` must be a finite number > 0. Received: seconds=0."),
-    ({"seconds": float("nan")}, r"`seconds` must be a finite number > 0. Received: seconds=nan."),
-    ({"pitches": [60, 128]}, r"`pitches` must be an integer in \[0, 127\]. Received: pitches=128."),
-    ({"pitches": [60, 60]}, r"`pitches` must list at least one MIDI pitch, each once. Received: pitches=\[60, 60\]."),
-    ({"pitches": "60"}, r"`pitches` must be a list of MIDI pitches \(integers in \[0, 127\]\). Received: pitches='60'."),
-    ({"batch_size": 0}, r"`batch_size` must be an integer >= 1. Received: batch_size=0."),
-    ({"workers": True}, r"`workers` must be an integer >= 1. Received: workers=True."),
-    ({"precision": "fp16"}, r"`precision` must be one of \['float32', 'int8'\]. Received: precision='fp16'."),
-    ({"temperature": 0.0}, r"`temperature` must be a finite number > 0. Received: temperature=0.0."),
-    ({"force": "yes"}, r"`force` must be True or False. Received: force='yes'."),
-    ({"scheduler": "cluster"}, r"`scheduler` must be 'local', 'processes', a Dask scheduler address such as "
-                               r"'tcp://host:8786' or a distributed.Client. Received: scheduler='cluster'."),
-    ({"corners": list("abcd"), "corners_per_pitch": "notes"},
-     r"`pitches` must be given with `corners_per_pitch` \(which files to read\). Received: pitches=None."),
-    ({"pitches": [60], "corners_per_pitch": "notes"},
-     r"`corners\[0\]` must be a file name. Received: corners\[0\]=array\(shape=\(640,\), dtype=float32\)."),
-    ({"corners": list("abcd"), "pitches": [60], "corners_per_pitch": "/no/such/folder"},
-     r"`corners_per_pitch` must be an existing folder. Received: corners_per_pitch='/no/such/folder'."),
-    ({"scheduler": "processes"}, r"`model` must be 'default', a .npz weights file or a checkpoint path when the grid "
-                                 r"runs on Dask workers \(each loads it itself\). Received: model=<nsynth_widgets"),
-])
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        (
+            {"corners": _CORNERS[:3]},
+            r"`corners` must be four sounds \(files or 16 kHz arrays: top-left, top-right, "
+            r"bottom-left, bottom-right\). Received: corners=\[array",
+        ),
+        (
+            {"corners": _CORNERS[:3] + [3]},
+            r"`corners\[3\]` must be a file or a 1-D array of 16 kHz audio. Received: corners\[3\]=3.",
+        ),
+        ({"resolution": 1}, r"`resolution` must be an integer >= 2. Received: resolution=1."),
+        ({"seconds": 0}, r"`seconds` must be a finite number > 0. Received: seconds=0."),
+        ({"seconds": float("nan")}, r"`seconds` must be a finite number > 0. Received: seconds=nan."),
+        ({"pitches": [60, 128]}, r"`pitches` must be an integer in \[0, 127\]. Received: pitches=128."),
+        (
+            {"pitches": [60, 60]},
+            r"`pitches` must list at least one MIDI pitch, each once. Received: pitches=\[60, 60\].",
+        ),
+        (
+            {"pitches": "60"},
+            r"`pitches` must be a list of MIDI pitches \(integers in \[0, 127\]\). Received: pitches='60'.",
+        ),
+        ({"batch_size": 0}, r"`batch_size` must be an integer >= 1. Received: batch_size=0."),
+        ({"workers": True}, r"`workers` must be an integer >= 1. Received: workers=True."),
+        ({"precision": "fp16"}, r"`precision` must be one of \['float32', 'int8', 'w8a8'\]. Received: precision='fp16'."),
+        ({"temperature": 0.0}, r"`temperature` must be a finite number > 0. Received: temperature=0.0."),
+        ({"force": "yes"}, r"`force` must be True or False. Received: force='yes'."),
+        (
+            {"scheduler": "cluster"},
+            r"`scheduler` must be 'local', 'processes', a Dask scheduler address such as "
+            r"'tcp://host:8786' or a distributed.Client. Received: scheduler='cluster'.",
+        ),
+        (
+            {"corners": list("abcd"), "corners_per_pitch": "notes"},
+            r"`pitches` must be given with `corners_per_pitch` \(which files to read\). Received: pitches=None.",
+        ),
+        (
+            {"pitches": [60], "corners_per_pitch": "notes"},
+            r"`corners\[0\]` must be a file name. Received: corners\[0\]=array\(shape=\(640,\), dtype=float32\).",
+        ),
+        (
+            {"corners": list("abcd"), "pitches": [60], "corners_per_pitch": "/no/such/folder"},
+            r"`corners_per_pitch` must be an existing folder. Received: corners_per_pitch='/no/such/folder'.",
+        ),
+        (
+            {"scheduler": "processes"},
+            r"`model` must be 'default', a .npz weights file or a checkpoint path when the grid "
+            r"runs on Dask workers \(each loads it itself\). Received: model=<nsynth_widgets",
+        ),
+    ],
+)
 def test_render_grid_rejects(tiny_model, tmp_path, kwargs, match):
     from nsynth_widgets.grid import render_grid
 
@@ -445,16 +723,22 @@ def test_render_grid_refuses_an_unreachable_pitch(pitch_model, tmp_path):
 
     t = np.arange(8000) / 16000
     corners = [(0.5 * np.sin(2 * np.pi * f * t)).astype(np.float32) for f in (220, 330, 440, 660)]
-    with pytest.raises(ParameterError, match=r"`pitches` must be reachable by transposing every point: r0_c0_p127.wav "
-                                             r"cannot be moved to MIDI 127 \(`semitones` must keep the pitch within"):
+    with pytest.raises(
+        ParameterError,
+        match=r"`pitches` must be reachable by transposing every point: r0_c0_p127.wav "
+        r"cannot be moved to MIDI 127 \(`semitones` must keep the pitch within",
+    ):
         render_grid(corners, tmp_path, resolution=2, seconds=0.25, model=pitch_model, pitches=[127])
 
 
-@pytest.mark.parametrize("value, high, match", [
-    (0.0, math.inf, r"`x` must be a finite number > 0. Received: x=0.0."),
-    (-1, math.inf, r"`x` must be a finite number > 0. Received: x=-1."),
-    (0, 1.0, r"`x` must be a number in \(0, 1\]. Received: x=0."),
-])
+@pytest.mark.parametrize(
+    "value, high, match",
+    [
+        (0.0, math.inf, r"`x` must be a finite number > 0. Received: x=0.0."),
+        (-1, math.inf, r"`x` must be a finite number > 0. Received: x=-1."),
+        (0, 1.0, r"`x` must be a number in \(0, 1\]. Received: x=0."),
+    ],
+)
 def test_check_number_with_an_open_lower_bound(value, high, match):
     from nsynth_widgets.errors import check_number
 

@@ -1,4 +1,6 @@
-"""Pure NumPy signal processing: mu-law, framing, mixing and time-stretching of encodings, and the
+"""Pure NumPy signal processing.
+
+Mu-law, framing, mixing and time-stretching of encodings, and the
 pitch channels and oscillator of a pitch-conditioned model (:mod:`.pitch`, :mod:`.excitation`;
 the pitch estimator calls librosa, imported when first used).
 

@@ -35,8 +35,6 @@ def trim_to_hop(audio, hop_length=HOP_LENGTH):
     n = audio.shape[-1]
     if n < hop_length:
         raise AudioError(
-            f"`audio` must have at least {hop_length} samples (one encoding frame). "
-            f"Received: audio with {n} samples."
+            f"`audio` must have at least {hop_length} samples (one encoding frame). Received: audio with {n} samples."
         )
     return audio[..., : frames_for(n, hop_length) * hop_length]
-

@@ -5,7 +5,13 @@ import numpy as np
 from ..errors import EncodingError, ParameterError, check_integer, check_number, describe
 
 __all__ = [
-    "interpolate", "crossfade", "bilinear_weights", "bilinear_grid", "weighted_mix", "time_stretch", "match_lengths",
+    "interpolate",
+    "crossfade",
+    "bilinear_weights",
+    "bilinear_grid",
+    "weighted_mix",
+    "time_stretch",
+    "match_lengths",
     "with_pitch_of",
 ]
 

@@ -63,8 +63,7 @@ def mu_law_decode(codes, mu=255, bits=8):
     codes = np.asarray(codes)
     if codes.size and (codes.min() < -half or codes.max() > half - 1):
         raise ParameterError(
-            f"`codes` must lie in [{-half}, {half - 1}]. "
-            f"Received: codes with range [{codes.min()}, {codes.max()}]."
+            f"`codes` must lie in [{-half}, {half - 1}]. Received: codes with range [{codes.min()}, {codes.max()}]."
         )
     codes = codes.astype(np.float64)
     y = (codes + 0.5) / half

@@ -137,15 +137,21 @@ def estimate_pitch(audio, sample_rate=SAMPLE_RATE, hop_length=HOP_LENGTH):
 
 
 def _pyin(audio, sample_rate, hop_length):
-    """pYIN over one stretch of whole frames: ``(refined f0 in Hz or NaN, voicing probability)``, each ``(..., frames)``."""
+    """PYIN over one stretch of whole frames: ``(refined f0 in Hz or NaN, voicing probability)``, each ``(..., frames)``."""
     import librosa
 
     frames = audio.shape[-1] // hop_length
     # centre=True puts analysis frame j at y[j * hop]: start y half a hop in to centre it on the span
     y = audio[..., hop_length // 2 : frames * hop_length]
     f0, _, probability = librosa.pyin(
-        y, fmin=PITCH_FMIN, fmax=PITCH_FMAX, sr=sample_rate, frame_length=_FRAME, hop_length=hop_length,
-        resolution=_RESOLUTION, fill_na=np.nan,
+        y,
+        fmin=PITCH_FMIN,
+        fmax=PITCH_FMAX,
+        sr=sample_rate,
+        frame_length=_FRAME,
+        hop_length=hop_length,
+        resolution=_RESOLUTION,
+        fill_na=np.nan,
     )
     f0, probability = f0[..., :frames], probability[..., :frames]
     return _refine(y, f0, sample_rate, hop_length), probability
@@ -221,4 +227,3 @@ def transpose_pitch(pitch_channel, semitones):
             f"which moves it to {f0.min():.1f}-{f0.max():.1f} Hz."
         )
     return moved.astype(np.float32)
-

@@ -29,8 +29,17 @@ from numba import types
 from numba.core import cgutils
 from numba.extending import intrinsic
 
-__all__ = ["HAS_VNNI", "PANEL", "accumulate", "float_from_bits", "from_panels", "interleave_rows", "padded",
-           "product_int8", "to_panels"]
+__all__ = [
+    "HAS_VNNI",
+    "PANEL",
+    "accumulate",
+    "float_from_bits",
+    "from_panels",
+    "interleave_rows",
+    "padded",
+    "product_int8",
+    "to_panels",
+]
 
 PANEL = 16  # columns per panel: the lanes of one 512-bit register of float32 or int32
 _GROUP = 4  # rows per VNNI byte group
@@ -95,10 +104,12 @@ def _address(builder, base, *terms):
 
 
 def _panel_kernel(n_rows, n_panels, int8_activations):
-    """An intrinsic ``(x, x0, w, p0, r0, r1, b0, out)`` for batch rows ``b0 .. b0 + n_rows - 1`` and panels
-    ``p0 .. p0 + n_panels - 1``. Float activations: ``out[b, 16 p : 16 p + 16] += x[b, x0 : x0 + r1 - r0]
+    """An intrinsic ``(x, x0, w, p0, r0, r1, b0, out)`` over a block of batch rows and panels.
+
+    Batch rows ``b0 .. b0 + n_rows - 1`` and panels ``p0 .. p0 + n_panels - 1``. Float activations: ``out[b, 16 p : 16 p + 16] += x[b, x0 : x0 + r1 - r0]
     @ w[p, r0:r1]``. int8 activations: ``out[b, 16 p ...] = xq[b, ...] @ packed[p, r0 / 4 : r1 / 4]`` (int32,
-    overwritten)."""
+    overwritten).
+    """
 
     @intrinsic
     def kernel(typingctx, x, x0, w, p0, r0, r1, b0, out):
@@ -119,8 +130,12 @@ def _panel_kernel(n_rows, n_panels, int8_activations):
             else:
                 first, count, step = r0_v, builder.sub(r1_v, r0_v), _I64(4)
             w_base = _address(builder, builder.ptrtoint(w_array.data, _I64), (p0_v, panel_bytes), (first, row_bytes))
-            x_rows = [_address(builder, builder.ptrtoint(x_array.data, _I64), (builder.add(b0_v, _I64(r)), x_row),
-                               (x0_v, item)) for r in range(n_rows)]
+            x_rows = [
+                _address(
+                    builder, builder.ptrtoint(x_array.data, _I64), (builder.add(b0_v, _I64(r)), x_row), (x0_v, item)
+                )
+                for r in range(n_rows)
+            ]
             vector = _INTS if int8_activations else _FLOATS
             accumulators = [[cgutils.alloca_once(builder, vector) for _ in range(n_panels)] for _ in range(n_rows)]
             zero = ir.Constant(vector, [0 if int8_activations else 0.0] * PANEL)
@@ -129,10 +144,12 @@ def _panel_kernel(n_rows, n_panels, int8_activations):
                     builder.store(zero, slot)
             if int8_activations:
                 dot = cgutils.get_or_insert_function(
-                    builder.module, ir.FunctionType(_INTS, [_INTS] * 3), "llvm.x86.avx512.vpdpbusd.512")
+                    builder.module, ir.FunctionType(_INTS, [_INTS] * 3), "llvm.x86.avx512.vpdpbusd.512"
+                )
             else:
-                fma = cgutils.get_or_insert_function(builder.module, ir.FunctionType(_FLOATS, [_FLOATS] * 3),
-                                                     "llvm.fma.v16f32")
+                fma = cgutils.get_or_insert_function(
+                    builder.module, ir.FunctionType(_FLOATS, [_FLOATS] * 3), "llvm.fma.v16f32"
+                )
             with cgutils.for_range(builder, count) as loop:
                 i = loop.index
                 weights = []
@@ -147,8 +164,10 @@ def _panel_kernel(n_rows, n_panels, int8_activations):
                         weights.append(builder.load(builder.inttoptr(address, _FLOATS.as_pointer()), align=4))
                 for r in range(n_rows):
                     address = builder.add(x_rows[r], builder.mul(i, step))
-                    scalar = builder.load(builder.inttoptr(address, (_I32 if int8_activations else _F32).as_pointer()),
-                                          align=1 if int8_activations else 4)
+                    scalar = builder.load(
+                        builder.inttoptr(address, (_I32 if int8_activations else _F32).as_pointer()),
+                        align=1 if int8_activations else 4,
+                    )
                     spread = _broadcast(builder, scalar, vector)
                     for v in range(n_panels):
                         slot = accumulators[r][v]
@@ -159,8 +178,12 @@ def _panel_kernel(n_rows, n_panels, int8_activations):
             out_base = builder.ptrtoint(out_array.data, _I64)
             for r in range(n_rows):
                 for v in range(n_panels):
-                    address = _address(builder, out_base, (builder.add(b0_v, _I64(r)), out_row),
-                                       (builder.add(p0_v, _I64(v)), _I64(PANEL * 4)))
+                    address = _address(
+                        builder,
+                        out_base,
+                        (builder.add(b0_v, _I64(r)), out_row),
+                        (builder.add(p0_v, _I64(v)), _I64(PANEL * 4)),
+                    )
                     pointer = builder.inttoptr(address, vector.as_pointer())
                     value = builder.load(accumulators[r][v])
                     if not int8_activations:
@@ -176,6 +199,7 @@ def _panel_kernel(n_rows, n_panels, int8_activations):
 @intrinsic
 def float_from_bits(typingctx, bits):
     """The float32 whose IEEE-754 bits are the int32 ``bits`` (a bit cast, as C's memcpy)."""
+
     def codegen(context, builder, signature, args):
         return builder.bitcast(args[0], _F32)
 

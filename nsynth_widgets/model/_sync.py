@@ -42,6 +42,7 @@ def _slot_pointer(context, builder, array_type, array, index):
 @intrinsic
 def _load_acquire(typingctx, counters, index):
     """``counters[index]`` as an atomic acquire load (later reads see what was written before the store)."""
+
     def codegen(context, builder, signature, args):
         pointer = _slot_pointer(context, builder, signature.args[0], args[0], args[1])
         return builder.load_atomic(pointer, "acquire", 8)
@@ -62,6 +63,7 @@ def _store_release(typingctx, counters, index, value):
 @intrinsic
 def _compare_exchange(typingctx, counters, index, expected, value):
     """Atomically: if ``counters[index] == expected``, set it to ``value``; return whether it was set."""
+
     def codegen(context, builder, signature, args):
         pointer = _slot_pointer(context, builder, signature.args[0], args[0], args[1])
         result = builder.cmpxchg(pointer, args[2], args[3], "acq_rel", "acquire")
@@ -73,9 +75,12 @@ def _compare_exchange(typingctx, counters, index, expected, value):
 @intrinsic
 def _pause(typingctx):
     """The spin-wait hint (x86 ``pause``; nothing elsewhere)."""
+
     def codegen(context, builder, signature, args):
         if platform.machine().lower() in ("x86_64", "amd64"):
-            hint = cgutils.get_or_insert_function(builder.module, ir.FunctionType(ir.VoidType(), []), "llvm.x86.sse2.pause")
+            hint = cgutils.get_or_insert_function(
+                builder.module, ir.FunctionType(ir.VoidType(), []), "llvm.x86.sse2.pause"
+            )
             builder.call(hint, [])
         return context.get_dummy_value()
 

@@ -47,8 +47,11 @@ class WaveNetAutoencoder(keras.Model):
             for i, d in enumerate(c.dilations)
         ]
         self.cond_maps = [NSynthConv1D(2 * c.width, name=f"cond_map_{i + 1}") for i in range(c.num_layers)]
-        self.exc_maps = [NSynthConv1D(2 * c.width, name=f"exc_map_{i + 1}") for i in range(c.num_layers)] \
-            if c.pitch_conditioned else []
+        self.exc_maps = (
+            [NSynthConv1D(2 * c.width, name=f"exc_map_{i + 1}") for i in range(c.num_layers)]
+            if c.pitch_conditioned
+            else []
+        )
         # The last block's residual output feeds nothing, so the original graph never creates
         # `res_{num_layers}` at inference; the published checkpoint still holds it (training graph).
         self.res = [NSynthConv1D(c.width, name=f"res_{i + 1}") for i in range(c.num_layers)]
@@ -159,14 +162,29 @@ class WaveNetAutoencoder(keras.Model):
 
     def conv_layers(self):
         """Every convolution, by its checkpoint scope name: ``dict[str, NSynthConv1D]``."""
-        layers = [self.ae_startconv, *self.ae_dilatedconvs, *self.ae_res, self.ae_bottleneck,
-                  self.startconv, self.skip_start, *self.dilatedconvs, *self.cond_maps, *self.exc_maps,
-                  *self.res, *self.skips, self.out1, self.cond_map_out1, self.logits_layer]
+        layers = [
+            self.ae_startconv,
+            *self.ae_dilatedconvs,
+            *self.ae_res,
+            self.ae_bottleneck,
+            self.startconv,
+            self.skip_start,
+            *self.dilatedconvs,
+            *self.cond_maps,
+            *self.exc_maps,
+            *self.res,
+            *self.skips,
+            self.out1,
+            self.cond_map_out1,
+            self.logits_layer,
+        ]
         return {layer.name: layer for layer in layers}
 
     def get_config(self):
+        """Keras serialization: the model configuration as a dict."""
         return {"config": self.config.to_dict()}
 
     @classmethod
     def from_config(cls, config):
+        """Keras deserialization, the inverse of :meth:`get_config`."""
         return cls(ModelConfig.from_dict(config["config"]))

@@ -125,11 +125,15 @@ def _select(available, config, source):
     extra = sorted(n for n in available if n not in known and not _IGNORED.search(n))
     problems = []
     if missing:
-        problems.append(f"missing {len(missing)} variable(s): " + ", ".join(missing[:12]) + (" ..." if len(missing) > 12 else ""))
+        problems.append(
+            f"missing {len(missing)} variable(s): " + ", ".join(missing[:12]) + (" ..." if len(missing) > 12 else "")
+        )
     if misshaped:
         problems.append(f"{len(misshaped)} variable(s) with the wrong shape: " + "; ".join(misshaped[:12]))
     if extra:
-        problems.append(f"{len(extra)} unexpected variable(s): " + ", ".join(extra[:12]) + (" ..." if len(extra) > 12 else ""))
+        problems.append(
+            f"{len(extra)} unexpected variable(s): " + ", ".join(extra[:12]) + (" ..." if len(extra) > 12 else "")
+        )
     if problems:
         raise CheckpointError(
             f"`checkpoint` must hold the variables of model '{config.name}' (layers={config.num_layers}, "
@@ -310,7 +314,9 @@ def load_weights(path):
     """
     path = Path(path)
     if not path.is_file():
-        raise CheckpointError(f"`weights` must be an existing .npz weights file. Received: weights='{path}' (not found).")
+        raise CheckpointError(
+            f"`weights` must be an existing .npz weights file. Received: weights='{path}' (not found)."
+        )
     try:
         with np.load(path, allow_pickle=False) as data:
             config = ModelConfig.from_dict(json.loads(str(data[_CONFIG_KEY])))

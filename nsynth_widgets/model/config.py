@@ -145,6 +145,7 @@ class ModelConfig:
         return dataclasses.asdict(self)
 
     def to_json(self):
+        """The configuration as a JSON string (sorted keys), as stored in a weights file."""
         return json.dumps(self.to_dict(), sort_keys=True)
 
     @classmethod

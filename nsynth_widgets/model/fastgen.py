@@ -63,8 +63,14 @@ from . import _simd
 from ._sync import STOP, claim, load_acquire, store_release, wait_at_least
 from .config import PRECISIONS
 
-__all__ = ["DecoderWeights", "IncrementalDecoder", "PRECISIONS", "default_threads", "generate",
-           "int8_equivalent_arrays"]
+__all__ = [
+    "DecoderWeights",
+    "IncrementalDecoder",
+    "PRECISIONS",
+    "default_threads",
+    "generate",
+    "int8_equivalent_arrays",
+]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -112,6 +118,7 @@ class DecoderWeights:
         arrays : dict[str, np.ndarray]
         config : ModelConfig
         """
+
         def w(name):
             return np.asarray(arrays[f"{name}/W"], dtype=np.float32)[0]
 
@@ -139,8 +146,9 @@ class DecoderWeights:
             start_b=contiguous(b("startconv")),
             skip_start_w=_simd.to_panels(w("skip_start")[0]),
             skip_b=contiguous(b("skip_start") + sum(b(f"skip_{i}") for i in layers)),
-            dilated_w=_layer_panels((w(f"dilatedconv_{i}").reshape(k * c, 2 * c) for i in layers),
-                                    config.num_layers, k * c, 2 * c),
+            dilated_w=_layer_panels(
+                (w(f"dilatedconv_{i}").reshape(k * c, 2 * c) for i in layers), config.num_layers, k * c, 2 * c
+            ),
             cond_w=contiguous(np.stack([w(f"cond_map_{i}")[0] for i in layers])),
             cond_b=contiguous(np.stack([b(f"cond_map_{i}") + b(f"dilatedconv_{i}") for i in layers]) + exc_b),
             exc_w=_layer_panels(exc, config.num_layers, exc[0].shape[0], 2 * c),
@@ -174,7 +182,8 @@ class DecoderWeights:
             return self
         if self.precision == "w8a8":
             return dataclasses.replace(
-                self, dilated_w=_simd.deinterleave_rows(self.dilated_w, self.filter_length * self.width),
+                self,
+                dilated_w=_simd.deinterleave_rows(self.dilated_w, self.filter_length * self.width),
                 res_w=_simd.deinterleave_rows(self.res_w, self.width),
                 skip_w=_simd.deinterleave_rows(self.skip_w, self.width),
             )
@@ -182,8 +191,13 @@ class DecoderWeights:
         res_w, res_scale = _quantize_columns(self.res_w)
         skip_w, skip_scale = _quantize_columns(self.skip_w)
         return dataclasses.replace(
-            self, dilated_w=dilated_w, dilated_scale=dilated_scale, res_w=res_w, res_scale=res_scale,
-            skip_w=skip_w, skip_scale=skip_scale,
+            self,
+            dilated_w=dilated_w,
+            dilated_scale=dilated_scale,
+            res_w=res_w,
+            res_scale=res_scale,
+            skip_w=skip_w,
+            skip_scale=skip_scale,
         )
 
     def quantize_w8a8(self):
@@ -209,7 +223,9 @@ class DecoderWeights:
             raise ParameterError(f"`width` must be a multiple of 4 for w8a8 weights. Received: width={self.width}.")
         int8 = self.quantize_int8()
         return dataclasses.replace(
-            int8, dilated_w=_simd.interleave_rows(int8.dilated_w), res_w=_simd.interleave_rows(int8.res_w),
+            int8,
+            dilated_w=_simd.interleave_rows(int8.dilated_w),
+            res_w=_simd.interleave_rows(int8.res_w),
             skip_w=_simd.interleave_rows(int8.skip_w),
         )
 
@@ -227,8 +243,12 @@ class DecoderWeights:
             return np.ascontiguousarray(q.astype(np.float32) * scale.reshape(n_layers, n_panels, 1, _simd.PANEL))
 
         return dataclasses.replace(
-            self, dilated_w=widen(int8.dilated_w, self.dilated_scale), dilated_scale=None,
-            res_w=widen(int8.res_w, self.res_scale), res_scale=None, skip_w=widen(int8.skip_w, self.skip_scale),
+            self,
+            dilated_w=widen(int8.dilated_w, self.dilated_scale),
+            dilated_scale=None,
+            res_w=widen(int8.res_w, self.res_scale),
+            res_scale=None,
+            skip_w=widen(int8.skip_w, self.skip_scale),
             skip_scale=None,
         )
 
@@ -243,8 +263,11 @@ class DecoderWeights:
             float32, or the int8 values (without their scales) for int8 and w8a8 weights.
         """
         w = self.quantize_int8() if self.precision == "w8a8" else self
-        return (_simd.from_panels(w.dilated_w, 2 * self.width), _simd.from_panels(w.res_w, self.width),
-                _simd.from_panels(w.skip_w, self.skip_width))
+        return (
+            _simd.from_panels(w.dilated_w, 2 * self.width),
+            _simd.from_panels(w.res_w, self.width),
+            _simd.from_panels(w.skip_w, self.skip_width),
+        )
 
     @property
     def precision(self):
@@ -256,23 +279,37 @@ class DecoderWeights:
     @property
     def nbytes_per_step(self):
         """Bytes of weights one generation step reads (what bounds batch 1)."""
-        return sum(a.nbytes for a in (self.skip_start_w, self.dilated_w, self.exc_w, self.res_w, self.skip_w,
-                                      self.out1_w, self.logits_w))
+        return sum(
+            a.nbytes
+            for a in (
+                self.skip_start_w,
+                self.dilated_w,
+                self.exc_w,
+                self.res_w,
+                self.skip_w,
+                self.out1_w,
+                self.logits_w,
+            )
+        )
 
     @property
     def filter_length(self):
+        """Kernel size of the dilated convolutions."""
         return self.start_w.shape[0]
 
     @property
     def width(self):
+        """Residual channels."""
         return self.start_w.shape[1]
 
     @property
     def skip_width(self):
+        """Skip channels."""
         return self.skip_b.shape[0]
 
     @property
     def encoding_width(self):
+        """Channels of the conditioning encoding."""
         return self.cond_w.shape[1]
 
     @property
@@ -392,15 +429,17 @@ def _add_tap_compiled(x, xs, x0, w, r0, r1, out, scratch):  # pragma: no cover -
 
 
 def _tap_input(buffers, h, hq, hs):
-    """This step's input as the ring buffer holds it: ``h`` itself, or (w8a8) ``h`` rounded into ``hq``, ``hs``."""
+    """The step's input as the ring buffer holds it: ``h`` itself, or (w8a8) ``h`` rounded into ``hq``, ``hs``."""
 
 
 @overload(_tap_input, inline="always")
 def _tap_input_compiled(buffers, h, hq, hs):  # pragma: no cover - compiled
     if buffers.dtype == types.int8:
+
         def rounded(buffers, h, hq, hs):
             _quantize_rows(h, hq, hs)
             return hq
+
         return rounded
     return lambda buffers, h, hq, hs: h
 
@@ -413,9 +452,11 @@ def _add_buffered_tap(buffers, buffer_scales, slot, x0, w, r0, r1, out, scratch)
 def _add_buffered_tap_compiled(buffers, buffer_scales, slot, x0, w, r0, r1, out, scratch):  # pragma: no cover
     if buffers.dtype == types.int8:
         return lambda buffers, buffer_scales, slot, x0, w, r0, r1, out, scratch: _add_int8_product(
-            buffers[slot], buffer_scales[slot], x0, w, r0, r1, out, scratch)
+            buffers[slot], buffer_scales[slot], x0, w, r0, r1, out, scratch
+        )
     return lambda buffers, buffer_scales, slot, x0, w, r0, r1, out, scratch: _simd.accumulate(
-        buffers[slot], x0, w, r0, r1, out)
+        buffers[slot], x0, w, r0, r1, out
+    )
 
 
 def _store_input(buffers, buffer_scales, slot, x_now, xs_now):
@@ -425,13 +466,16 @@ def _store_input(buffers, buffer_scales, slot, x_now, xs_now):
 @overload(_store_input, inline="always")
 def _store_input_compiled(buffers, buffer_scales, slot, x_now, xs_now):  # pragma: no cover - compiled
     if buffers.dtype == types.int8:
+
         def with_scales(buffers, buffer_scales, slot, x_now, xs_now):
             buffers[slot] = x_now
             buffer_scales[slot] = xs_now
+
         return with_scales
 
     def values(buffers, buffer_scales, slot, x_now, xs_now):
         buffers[slot] = x_now
+
     return values
 
 
@@ -472,8 +516,15 @@ def _scaled_compiled(value, scales, layer, c):  # pragma: no cover - compiled
 # to ±7.905 (beyond, tanh is ±1 in float32), within 3e-7 of tanh. No table and no branch, so the
 # gate's loop over channels vectorises; sigmoid(x) = (1 + tanh(x / 2)) / 2 reuses it.
 _TANH_CLAMP = 7.90531110763549805
-_TANH_P = (4.89352455891786e-03, 6.37261928875436e-04, 1.48572235717979e-05, 5.12229709037114e-08,
-           -8.60467152213735e-11, 2.00018790482477e-13, -2.76076847742355e-16)
+_TANH_P = (
+    4.89352455891786e-03,
+    6.37261928875436e-04,
+    1.48572235717979e-05,
+    5.12229709037114e-08,
+    -8.60467152213735e-11,
+    2.00018790482477e-13,
+    -2.76076847742355e-16,
+)
 _TANH_Q = (4.89352518554385e-03, 2.26843463243900e-03, 1.18534705686654e-04, 1.19825839466702e-06)
 
 
@@ -498,8 +549,7 @@ _LN2_HI, _LN2_LO = 0.693359375, -2.12194440e-4
 _EXP_P = (5.0000001201e-1, 1.6666665459e-1, 4.1665795894e-2, 8.3334519073e-3, 1.3981999507e-3, 1.9875691500e-4)
 
 
-@numba.njit(cache=True, nogil=True, fastmath={"contract", "afn", "nsz", "arcp"}, error_model="numpy",
-            inline="always")
+@numba.njit(cache=True, nogil=True, fastmath={"contract", "afn", "nsz", "arcp"}, error_model="numpy", inline="always")
 def _exp(x):  # pragma: no cover - compiled
     if x < -87.0:
         return np.float32(0.0)
@@ -581,8 +631,9 @@ def _past_part(w, s, layer, t, excitation_t, scratch):  # pragma: no cover - com
     acc[:] = 0.0
     for j in range(taps - 1):
         slot = s.offsets[layer] + (t - (taps - 1 - j) * d) % ((taps - 1) * d)
-        _add_buffered_tap(s.buffers, s.buffer_scales, slot, 0, w.dilated_w[layer], j * width, (j + 1) * width, acc,
-                          scratch)
+        _add_buffered_tap(
+            s.buffers, s.buffer_scales, slot, 0, w.dilated_w[layer], j * width, (j + 1) * width, acc, scratch
+        )
     _scale_columns(acc, w.dilated_scale, layer)
     _simd.accumulate(excitation_t, 0, w.exc_w[layer], 0, w.exc_w.shape[2], acc)
 
@@ -598,9 +649,11 @@ def _skip_part(w, s, layer, scratch):  # pragma: no cover - compiled
 
 @numba.njit(cache=True, nogil=True, fastmath=_LOOP_MATH, error_model="numpy", inline="always")
 def _obtain(w, s, skips, layer, t, excitation_t, scratch):  # pragma: no cover - compiled
-    """For the present thread on two threads: make sure step ``t``'s past part (``skips`` False) or skip
-    part of ``layer`` is done, computing it here unless the helper has claimed it. While the helper
-    finishes one it claimed, take the next layers' parts of this step (they are needed next)."""
+    """For the present thread on two threads: make sure a part of step ``t`` is done.
+
+    The part is the past part (``skips`` False) or skip part of ``layer``, done computing it here unless the helper has claimed it. While the helper
+    finishes one it claimed, take the next layers' parts of this step (they are needed next).
+    """
     claimed_kind, done_kind = (_SKIP_CLAIMED, _SKIP_DONE) if skips else (_PAST_CLAIMED, _PAST_DONE)
     n_layers = w.dilated_w.shape[0]
     item = layer
@@ -617,8 +670,10 @@ def _obtain(w, s, skips, layer, t, excitation_t, scratch):  # pragma: no cover -
 
 @numba.njit(cache=True, nogil=True, fastmath=_LOOP_MATH, error_model="numpy")
 def _run_helper(t0, n_steps, w, s, excitation):  # pragma: no cover - compiled; the second thread
-    """The helper thread: past parts of steps ``t0 .. t0 + n_steps - 1`` and skip parts of the same
-    steps, those the present thread has not claimed, in the order it needs them.
+    """The helper thread: the past and skip parts the present thread has not claimed.
+
+    Past parts of steps ``t0 .. t0 + n_steps - 1`` and skip parts of the same steps, in the order
+    the present thread needs them.
 
     Step ``t``'s skip part of layer ``l`` waits for that layer's gate output. Its past part needs
     the layer's input at ``t - d`` and a free slot in ``s.past`` (the present thread has read
@@ -647,8 +702,19 @@ def _run_helper(t0, n_steps, w, s, excitation):  # pragma: no cover - compiled; 
 
 @numba.njit(cache=True, nogil=True, fastmath=_LOOP_MATH, error_model="numpy")
 def _run_present(
-    t0, n_steps, w, s, excitation, two_threads, forced, uniforms, inv_temperature, greedy, classes_out,
-    logits_out, record_logits,
+    t0,
+    n_steps,
+    w,
+    s,
+    excitation,
+    two_threads,
+    forced,
+    uniforms,
+    inv_temperature,
+    greedy,
+    classes_out,
+    logits_out,
+    record_logits,
 ):  # pragma: no cover - compiled; exercised through IncrementalDecoder
     """The step loop: ``n_steps`` samples from ``t0``.
 
@@ -708,8 +774,9 @@ def _run_present(
                     z[c] = _tanh(filt) * (np.float32(0.5) + np.float32(0.5) * _tanh(np.float32(0.5) * gate))
             _round_gate(s.gates[layer], s.gates_int8[layer], s.gate_scales[layer], w.res_w)
             # the oldest tap's slot takes this step's input (the past part of step t has read it)
-            _store_input(s.buffers, s.buffer_scales, s.offsets[layer] + t % ((taps - 1) * w.dilations[layer]), x_now,
-                         hs)
+            _store_input(
+                s.buffers, s.buffer_scales, s.offsets[layer] + t % ((taps - 1) * w.dilations[layer]), x_now, hs
+            )
             if two_threads:
                 store_release(s.counters, _slot(_WRITTEN, layer), t + 1)
             if layer == n_layers - 1:
@@ -825,8 +892,22 @@ class IncrementalDecoder:
         spans = (w.filter_length - 1) * w.dilations
         w8a8 = w.precision == "w8a8"
         self._weights = _Weights(
-            w.start_w, w.start_b, w.skip_start_w, w.skip_b, w.dilated_w, w.dilated_scale, w.exc_w, w.res_w,
-            w.res_scale, w.res_b, w.skip_w, w.skip_scale, w.out1_w, w.logits_w, w.logits_b, w.dilations,
+            w.start_w,
+            w.start_b,
+            w.skip_start_w,
+            w.skip_b,
+            w.dilated_w,
+            w.dilated_scale,
+            w.exc_w,
+            w.res_w,
+            w.res_scale,
+            w.res_b,
+            w.skip_w,
+            w.skip_scale,
+            w.out1_w,
+            w.logits_w,
+            w.logits_b,
+            w.dilations,
             int(w.hop_length),
         )
         self._state = _State(
@@ -849,6 +930,7 @@ class IncrementalDecoder:
 
     @property
     def batch_size(self):
+        """Sounds generated together."""
         return self.classes.shape[0]
 
     def step(self, n_steps, rng=None, temperature=1.0, greedy=False, forced=None, record_logits=False):
@@ -892,16 +974,30 @@ class IncrementalDecoder:
 
         def present():
             _run_present(
-                self.position, n, self._weights, self._state, excitation, two_threads, forced_arr, uniforms,
-                1.0 / temperature, greedy, chunk, logits_out, record_logits,
+                self.position,
+                n,
+                self._weights,
+                self._state,
+                excitation,
+                two_threads,
+                forced_arr,
+                uniforms,
+                1.0 / temperature,
+                greedy,
+                chunk,
+                logits_out,
+                record_logits,
             )
+
         if not two_threads:
             present()
         else:
             self._state.counters[8:] = self.position  # every earlier step is written, claimed and done
             helper = threading.Thread(
-                target=_run_helper, args=(self.position, n, self._weights, self._state, excitation),
-                name="nsynth-widgets-fastgen", daemon=True,
+                target=_run_helper,
+                args=(self.position, n, self._weights, self._state, excitation),
+                name="nsynth-widgets-fastgen",
+                daemon=True,
             )
             helper.start()
             try:
@@ -923,15 +1019,27 @@ def _check_sampling(seed, temperature, greedy, chunk_size):
                 f"`seed` must be None, a np.random.Generator or an integer >= 0. Received: seed={describe(seed)}."
             )
         seed = int(seed)
-    if not isinstance(temperature, numbers.Real) or isinstance(temperature, (bool, np.bool_)) or not (
-        math.isfinite(temperature) and temperature > 0
+    if (
+        not isinstance(temperature, numbers.Real)
+        or isinstance(temperature, (bool, np.bool_))
+        or not (math.isfinite(temperature) and temperature > 0)
     ):
-        raise ParameterError(f"`temperature` must be a finite number > 0. Received: temperature={describe(temperature)}.")
+        raise ParameterError(
+            f"`temperature` must be a finite number > 0. Received: temperature={describe(temperature)}."
+        )
     return seed, float(temperature), check_bool("greedy", greedy), check_integer("chunk_size", chunk_size, 1)
 
 
 def generate(
-    weights, encoding, seed=0, temperature=1.0, greedy=False, chunk_size=4096, progress=None, cancel=None, threads=None,
+    weights,
+    encoding,
+    seed=0,
+    temperature=1.0,
+    greedy=False,
+    chunk_size=4096,
+    progress=None,
+    cancel=None,
+    threads=None,
 ):
     """Generate softmax classes for a batch of encodings.
 

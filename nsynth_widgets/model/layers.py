@@ -40,8 +40,7 @@ class NSynthConv1D(keras.layers.Layer):
         causal = check_bool("causal", causal)
         if not causal and kernel_size % 2 == 0:
             raise ParameterError(
-                "`kernel_size` must be odd for a non-causal convolution. "
-                f"Received: kernel_size={kernel_size}."
+                f"`kernel_size` must be odd for a non-causal convolution. Received: kernel_size={kernel_size}."
             )
         self.filters = filters
         self.kernel_size = kernel_size
@@ -49,6 +48,7 @@ class NSynthConv1D(keras.layers.Layer):
         self.causal = causal
 
     def build(self, input_shape):
+        """Create the kernel ``(kernel_size, in_channels, filters)`` and the bias."""
         in_channels = input_shape[-1]
         self.kernel = self.add_weight(
             name="kernel",
@@ -64,6 +64,7 @@ class NSynthConv1D(keras.layers.Layer):
         return (total, 0) if self.causal else (total // 2, total // 2)
 
     def call(self, inputs):
+        """``(batch, time, in_channels)`` → ``(batch, time, filters)``, same length (padded)."""
         if self.kernel_size == 1:
             return ops.matmul(inputs, self.kernel[0]) + self.bias
         padded = ops.pad(inputs, [(0, 0), self.padding, (0, 0)])
@@ -71,10 +72,9 @@ class NSynthConv1D(keras.layers.Layer):
         return outputs + self.bias
 
     def get_config(self):
+        """Keras serialization: the layer's arguments."""
         config = super().get_config()
-        config.update(
-            filters=self.filters, kernel_size=self.kernel_size, dilation=self.dilation, causal=self.causal
-        )
+        config.update(filters=self.filters, kernel_size=self.kernel_size, dilation=self.dilation, causal=self.causal)
         return config
 
 

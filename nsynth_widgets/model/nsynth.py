@@ -12,7 +12,15 @@ from ..dsp.framing import trim_to_hop
 from ..dsp.mulaw import mu_law_decode, mu_law_encode
 from ..dsp.pitch import estimate_pitch, transpose_pitch
 from ..encodings import validate_encoding
-from ..errors import CheckpointError, EncodingError, ParameterError, SynthesisCancelled, check_choice, check_integer, describe
+from ..errors import (
+    CheckpointError,
+    EncodingError,
+    ParameterError,
+    SynthesisCancelled,
+    check_choice,
+    check_integer,
+    describe,
+)
 from . import checkpoint
 from . import config as model_config
 from .config import H512_BO16, PRECISIONS, ModelConfig
@@ -288,8 +296,16 @@ class NSynth:
         return self._decoder_weights[precision]
 
     def synthesize(
-        self, encoding, seed=0, temperature=None, greedy=False, chunk_size=4096, progress=None, cancel=None,
-        precision="float32", threads=None,
+        self,
+        encoding,
+        seed=0,
+        temperature=None,
+        greedy=False,
+        chunk_size=4096,
+        progress=None,
+        cancel=None,
+        precision="float32",
+        threads=None,
     ):
         """Generate audio from encodings, sample by sample.
 
@@ -334,12 +350,19 @@ class NSynth:
 
         def on_chunk(done, total, classes):
             progress(done, total, classes_to_audio(classes))
+
         from . import fastgen
 
         try:
             classes = fastgen.generate(
-                weights, encodings, seed=seed, temperature=temperature, greedy=greedy,
-                chunk_size=chunk_size, progress=None if progress is None else on_chunk, cancel=cancel,
+                weights,
+                encodings,
+                seed=seed,
+                temperature=temperature,
+                greedy=greedy,
+                chunk_size=chunk_size,
+                progress=None if progress is None else on_chunk,
+                cancel=cancel,
                 threads=threads,
             )
         except SynthesisCancelled as stop:

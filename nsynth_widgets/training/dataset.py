@@ -81,8 +81,7 @@ def _read_examples(data_dir):
     examples_path = os.path.join(data_dir, "examples.json")
     if not os.path.isfile(examples_path):
         raise ParameterError(
-            "`data_dir` must hold an examples.json written by render_dataset. "
-            f"Received: data_dir={describe(data_dir)}."
+            f"`data_dir` must hold an examples.json written by render_dataset. Received: data_dir={describe(data_dir)}."
         )
     with open(examples_path, encoding="utf-8") as file:
         return json.load(file)

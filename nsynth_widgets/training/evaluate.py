@@ -65,7 +65,16 @@ __all__ = [
 #: Families whose notes have one clear pitch; their f0 errors make the overall f0 median.
 #: Mallet notes are measured too but reported on their own row only (inharmonic partials).
 HARMONIC_FAMILIES = (
-    "bass", "brass", "flute", "guitar", "keyboard", "organ", "reed", "string", "synth_lead", "vocal",
+    "bass",
+    "brass",
+    "flute",
+    "guitar",
+    "keyboard",
+    "organ",
+    "reed",
+    "string",
+    "synth_lead",
+    "vocal",
 )
 
 _MIX_WEIGHT = 0.5
@@ -203,8 +212,9 @@ def _summarise(rows, f0_rows):
     }
 
 
-def _evaluate(model, dataset, n_notes, seed, harmonic_families, batch_size, progress, pitch_range, min_velocity,
-              transpositions=()):
+def _evaluate(
+    model, dataset, n_notes, seed, harmonic_families, batch_size, progress, pitch_range, min_velocity, transpositions=()
+):
     """:func:`evaluate_model`'s work; also returns ``{note_id: resynthesis}`` for the figures."""
     n_notes = check_integer("n_notes", n_notes, 1)
     seed = check_integer("seed", seed, 0)
@@ -355,7 +365,13 @@ def _transposition_check(model, note_ids, encodings, tracks, transpositions, bat
             track, target = track[:n], target[:n]
             voiced += int(np.isfinite(target).sum())
             recalled += int((np.isfinite(target) & np.isfinite(track)).sum())
-            notes.append({"note_id": note_id, "f0_cents": track_error_cents(track, target), "voiced_recall": track_voiced_recall(track, target)})
+            notes.append(
+                {
+                    "note_id": note_id,
+                    "f0_cents": track_error_cents(track, target),
+                    "voiced_recall": track_voiced_recall(track, target),
+                }
+            )
         cents = np.array([note["f0_cents"] for note in notes], dtype=np.float64)
         measured = cents[np.isfinite(cents)]
         out[f"{semitones:+g}"] = {
@@ -446,7 +462,15 @@ def evaluate_model(
           ``batch_size``).
     """
     results, _ = _evaluate(
-        model, dataset, n_notes, seed, harmonic_families, batch_size, progress, pitch_range, min_velocity,
+        model,
+        dataset,
+        n_notes,
+        seed,
+        harmonic_families,
+        batch_size,
+        progress,
+        pitch_range,
+        min_velocity,
         transpositions,
     )
     return results
@@ -513,8 +537,12 @@ def validation_loss(model, dataset, crops=64, crop_length=4096, seed=0, batch_si
 
 #: FluidR3_GM programs without a pitch, rendered at MIDI 60: name → (program, velocity).
 UNPITCHED_PROGRAMS = {
-    "breath": (121, 100), "seashore": (122, 100), "helicopter": (125, 100), "applause": (126, 100),
-    "gunshot": (127, 100), "reverse_cymbal": (119, 100),
+    "breath": (121, 100),
+    "seashore": (122, 100),
+    "helicopter": (125, 100),
+    "applause": (126, 100),
+    "gunshot": (127, 100),
+    "reverse_cymbal": (119, 100),
 }
 
 
@@ -577,7 +605,9 @@ def unpitched_check(model, sounds, seed=0, batch_size=8):
         reference = sounds[name][: audio.size]
         rows[name] = {
             "spectral_distance": spectral_distance(reference, audio),
-            "noise_distance": spectral_distance(reference, envelope_noise(reference, np.random.default_rng([seed, index]))),
+            "noise_distance": spectral_distance(
+                reference, envelope_noise(reference, np.random.default_rng([seed, index]))
+            ),
         }
     return {
         "sounds": rows,
@@ -586,8 +616,20 @@ def unpitched_check(model, sounds, seed=0, batch_size=8):
     }
 
 
-def evaluate_weights(weights, data_dir, out_dir, notes=24, seed=0, batch_size=8, figures=4, validation_crops=64,
-                     temperature=1.0, unpitched=False, transpositions=(-12, -7, 7, 12), progress=None):
+def evaluate_weights(
+    weights,
+    data_dir,
+    out_dir,
+    notes=24,
+    seed=0,
+    batch_size=8,
+    figures=4,
+    validation_crops=64,
+    temperature=1.0,
+    unpitched=False,
+    transpositions=(-12, -7, 7, 12),
+    progress=None,
+):
     """Evaluate a weights file on a dataset's valid split and write what the model card reports.
 
     :func:`evaluate_model` on ``notes`` held-out notes (pitches 48-84, velocity >= 75), then

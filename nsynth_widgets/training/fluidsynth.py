@@ -77,6 +77,7 @@ def _fluidsynth():
         getattr(lib, function).argtypes = argtypes
     return lib
 
+
 class NoteRenderer:
     """Render single notes from a SoundFont with libfluidsynth, loading the SoundFont once.
 

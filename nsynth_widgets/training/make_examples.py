@@ -56,7 +56,8 @@ def make_examples(out_dir):
     with NoteRenderer() as renderer:
         for name, (program, pitch, velocity) in EXAMPLES.items():
             save_audio(out_dir / f"{name}.wav", renderer.render(program, pitch, velocity))
-            rows.append(f"- {name}.wav: GM program {program} ({_family(program)}), MIDI pitch {pitch}, velocity {velocity}")
+            rows.append(
+                f"- {name}.wav: GM program {program} ({_family(program)}), MIDI pitch {pitch}, velocity {velocity}"
+            )
     (out_dir / "LICENSE.txt").write_text(_LICENCE.format(table="\n".join(rows)))
     return out_dir
-

@@ -22,7 +22,14 @@ from ..errors import ParameterError, check_integer, describe
 from .fluidsynth import NoteRenderer
 
 __all__ = [
-    "VELOCITIES", "FAMILIES", "PITCH_RANGES", "SILENCE_PEAK", "family_of", "plan_notes", "render_dataset", "spread",
+    "VELOCITIES",
+    "FAMILIES",
+    "PITCH_RANGES",
+    "SILENCE_PEAK",
+    "family_of",
+    "plan_notes",
+    "render_dataset",
+    "spread",
 ]
 
 #: The velocities of a plan by default.

@@ -180,7 +180,9 @@ def results_markdown(results):
             )
     unpitched = results.get("unpitched")
     if unpitched:
-        listing = ", ".join(f"{name} {_number(row['spectral_distance'], 1)}" for name, row in unpitched["sounds"].items())
+        listing = ", ".join(
+            f"{name} {_number(row['spectral_distance'], 1)}" for name, row in unpitched["sounds"].items()
+        )
         lines += [
             "",
             f"**Sounds without a pitch** (noise, clicks, FluidR3's sound effects): median spectral distance "

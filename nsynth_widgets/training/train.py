@@ -92,7 +92,9 @@ class TrainConfig:
             name: check_integer(name, getattr(self, name), 1)
             for name in ("steps", "batch_size", "crop_length", "checkpoint_every", "eval_every", "eval_batches")
         }
-        checked["learning_rate"] = check_number("learning_rate", self.learning_rate, 0, 1, low_open=True, high_open=True)
+        checked["learning_rate"] = check_number(
+            "learning_rate", self.learning_rate, 0, 1, low_open=True, high_open=True
+        )
         checked["input_noise"] = check_number("input_noise", self.input_noise, 0)
         checked["encoder_pitch_shift"] = check_number("encoder_pitch_shift", self.encoder_pitch_shift, 0, 24)
         checked["phase_lock"] = check_bool("phase_lock", self.phase_lock)
@@ -210,7 +212,12 @@ def warm_start_arrays(arrays, source, target):
             old = np.asarray(arrays[name], np.float32)
             region = tuple(slice(0, min(a, b)) for a, b in zip(shape, old.shape))
             value[region] = old[region]
-            if target.pitch_conditioned and not source.pitch_conditioned and name.startswith("cond_map") and name.endswith("/W"):
+            if (
+                target.pitch_conditioned
+                and not source.pitch_conditioned
+                and name.startswith("cond_map")
+                and name.endswith("/W")
+            ):
                 value[..., target.f0_channel :, :] = 0.0
         out[name] = value
     return out
@@ -277,8 +284,17 @@ def _trainee(net, input_noise, seed):
     return Trainee()
 
 
-def train(model_config, train_data, run_dir, config=TrainConfig(), valid_data=None, resume=True,
-          progress=None, cancel=None, init_weights=None):
+def train(
+    model_config,
+    train_data,
+    run_dir,
+    config=TrainConfig(),
+    valid_data=None,
+    resume=True,
+    progress=None,
+    cancel=None,
+    init_weights=None,
+):
     """Train (or continue training) a model.
 
     Parameters
@@ -375,9 +391,9 @@ def train(model_config, train_data, run_dir, config=TrainConfig(), valid_data=No
 
     rng = np.random.default_rng([config.seed, start_step])
     valid_rng = np.random.default_rng([config.seed, 10**9])
-    valid_batches = [] if valid_data is None else [
-        batch(valid_data, valid_rng, training=False) for _ in range(config.eval_batches)
-    ]
+    valid_batches = (
+        [] if valid_data is None else [batch(valid_data, valid_rng, training=False) for _ in range(config.eval_batches)]
+    )
 
     def checkpoint(step):
         model.weights_changed()

@@ -280,8 +280,6 @@ class SynthesisJob(ipywidgets.VBox):
         self.progress.value = int(done)
         elapsed = time.monotonic() - self._started
         left = elapsed * (total - done) / done if done else float("nan")
-        self.time_label.value = (
-            f"{done} / {total} samples · {elapsed:.1f} s elapsed · about {left:.1f} s left"
-        )
+        self.time_label.value = f"{done} / {total} samples · {elapsed:.1f} s elapsed · about {left:.1f} s left"
         if self.show_partial and self._chunks % PARTIAL_EVERY == 0 and partial_audio.shape[-1]:
             self.partial_player.value = wav(partial_audio[0])

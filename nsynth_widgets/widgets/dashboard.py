@@ -86,7 +86,9 @@ class Dashboard(ipywidgets.VBox):
         if session is None:
             session = Session(model)
         elif not isinstance(session, Session):
-            raise ParameterError(f"`session` must be a nsynth_widgets Session or None. Received: session={describe(session)}.")
+            raise ParameterError(
+                f"`session` must be a nsynth_widgets Session or None. Received: session={describe(session)}."
+            )
         run_in_thread = check_bool("run_in_thread", run_in_thread)
         model_paths = check_bool("model_paths", model_paths, optional=True)
         if model_paths is None:
@@ -98,16 +100,21 @@ class Dashboard(ipywidgets.VBox):
         self._model_named = False
         self.model_source = ipywidgets.Dropdown(options=_SOURCES, description="model")
         self.model_path = ipywidgets.Text(
-            placeholder="wavenet-ckpt/model.ckpt-200000 or weights.npz", description="path",
+            placeholder="wavenet-ckpt/model.ckpt-200000 or weights.npz",
+            description="path",
             layout=ipywidgets.Layout(width="28em"),
         )
         self.load_button = ipywidgets.Button(description="Load model", icon="download")
         self.precision = ipywidgets.ToggleButtons(
             options=[("float32", "float32"), ("int8 (faster)", "int8"), ("w8a8 (batches)", "w8a8")],
-            value=session.precision, description="weights",
-            tooltips=["the model's own weights", "int8 weights: a quarter of the memory traffic, slightly different sound",
-                      "int8 weights and activations: the fastest for batches (the Play keyboard), a little further "
-                      "from float32"],
+            value=session.precision,
+            description="weights",
+            tooltips=[
+                "the model's own weights",
+                "int8 weights: a quarter of the memory traffic, slightly different sound",
+                "int8 weights and activations: the fastest for batches (the Play keyboard), a little further "
+                "from float32",
+            ],
         )
         self.model_status = ipywidgets.HTML()
         self.status = ipywidgets.HTML()
@@ -116,15 +123,19 @@ class Dashboard(ipywidgets.VBox):
         self.tabs = ipywidgets.Tab(list(self._boxes.values()), titles=tuple(title for title, *_ in _TABS))
         self.tabs.observe(lambda change: self._open_tab(change["new"]), names="selected_index")
         self._open_tab(self.tabs.selected_index)
-        super().__init__([
-            ipywidgets.HTML("<h2>NSynth: encode, resynthesize and mix sounds</h2>"),
-            ipywidgets.HBox([self.model_source, self.model_path, self.load_button],
-                            layout=ipywidgets.Layout(display=None if model_paths else "none")),
-            self.precision,
-            self.model_status,
-            self.status,
-            self.tabs,
-        ])
+        super().__init__(
+            [
+                ipywidgets.HTML("<h2>NSynth: encode, resynthesize and mix sounds</h2>"),
+                ipywidgets.HBox(
+                    [self.model_source, self.model_path, self.load_button],
+                    layout=ipywidgets.Layout(display=None if model_paths else "none"),
+                ),
+                self.precision,
+                self.model_status,
+                self.status,
+                self.tabs,
+            ]
+        )
         self.load_button.on_click(lambda _: self._load())
         self.precision.observe(lambda _: self._set_precision(), names="value")
         session.observe(lambda change: setattr(self.precision, "value", change["new"]), names="precision")
@@ -200,7 +211,9 @@ class Dashboard(ipywidgets.VBox):
         if source == DEFAULT_MODEL:
             return DEFAULT_MODEL
         if source != "path" or not self.model_paths:
-            raise ParameterError(f"`model_source` must be one of {[v for _, v in _SOURCES]}. Received: model_source={describe(source)}.")
+            raise ParameterError(
+                f"`model_source` must be one of {[v for _, v in _SOURCES]}. Received: model_source={describe(source)}."
+            )
         path = self.model_path.value
         if not isinstance(path, str) or not path.strip() or len(path) > _MAX_PATH:
             raise ParameterError(

@@ -95,14 +95,16 @@ class EncodePanel(Panel):
         self.encode_button = ipywidgets.Button(description="Encode selected", button_style="primary", icon="cogs")
         self.downloads = ipywidgets.HTML()
         self.load_upload = Upload(MAX_ENCODING_BYTES, accept=".npy", description="Load encoding")
-        super().__init__([
-            ipywidgets.HTML("<b>Encode</b>: N samples → N // hop frames of 16 numbers"),
-            ipywidgets.HBox([self.sounds, self.encode_button]),
-            self.error,
-            self.message,
-            self.downloads,
-            self.load_upload,
-        ])
+        super().__init__(
+            [
+                ipywidgets.HTML("<b>Encode</b>: N samples → N // hop frames of 16 numbers"),
+                ipywidgets.HBox([self.sounds, self.encode_button]),
+                self.error,
+                self.message,
+                self.downloads,
+                self.load_upload,
+            ]
+        )
         self.encode_button.on_click(lambda _: self._run(self._encode))
         self.sounds.observe(self._guarded(self._on_choice), names="value")
         self.load_upload.on_file(self._guarded(self._load))
@@ -131,7 +133,9 @@ class EncodePanel(Panel):
             )
         name = Path(file.name).stem.strip()[:MAX_NAME_LENGTH] or "encoding"
         config = self.session.synthesizer.config  # loads the model: its width and hop set the rules
-        encoding = read_npy(file.content, file.name, channels=config.bottleneck_width, max_frames=self.session.max_frames)
+        encoding = read_npy(
+            file.content, file.name, channels=config.bottleneck_width, max_frames=self.session.max_frames
+        )
         self.session.set_encoding(name, encoding)
         self._ok(f"Loaded the encoding '{name}' ({encoding.shape[1]} frames).")
 

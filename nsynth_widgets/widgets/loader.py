@@ -24,7 +24,17 @@ from ..dsp.framing import SAMPLE_RATE
 from .session import MAX_NAME_LENGTH, MAX_SAMPLES
 from .upload import Upload
 
-__all__ = ["LoadPanel", "trim", "load_region", "ACCEPTED", "MAX_UPLOAD_BYTES", "MAX_FILES", "MAX_CHANNELS", "MAX_FILE_RATE", "DEFAULT_LENGTH"]
+__all__ = [
+    "LoadPanel",
+    "trim",
+    "load_region",
+    "ACCEPTED",
+    "MAX_UPLOAD_BYTES",
+    "MAX_FILES",
+    "MAX_CHANNELS",
+    "MAX_FILE_RATE",
+    "DEFAULT_LENGTH",
+]
 
 #: File types the upload button offers (anything else is refused by name).
 ACCEPTED = (".wav", ".flac", ".ogg", ".mp3")
@@ -129,8 +139,13 @@ def load_region(source, start=0.0, length=DEFAULT_LENGTH):
                 f"Received: start={start:g} s, length={length} (to {end:.1f} s)."
             )
     audio = load_audio(
-        source, sample_rate=SAMPLE_RATE, offset=start, duration=length / SAMPLE_RATE if length else None,
-        max_duration=_MAX_SECONDS, max_channels=MAX_CHANNELS, max_sample_rate=MAX_FILE_RATE,
+        source,
+        sample_rate=SAMPLE_RATE,
+        offset=start,
+        duration=length / SAMPLE_RATE if length else None,
+        max_duration=_MAX_SECONDS,
+        max_channels=MAX_CHANNELS,
+        max_sample_rate=MAX_FILE_RATE,
     )
     return audio[: length or MAX_SAMPLES]  # resampling may give one sample more
 
@@ -170,22 +185,28 @@ class LoadPanel(Panel):
         self.recorder = Recorder()
         self.start = ipywidgets.BoundedFloatText(0.0, min=0.0, max=_MAX_START, step=0.1, description="start (s)")
         self.length = ipywidgets.BoundedIntText(
-            DEFAULT_LENGTH, min=0, max=MAX_SAMPLES, step=1000, description="length",
+            DEFAULT_LENGTH,
+            min=0,
+            max=MAX_SAMPLES,
+            step=1000,
+            description="length",
             style={"description_width": "initial"},
         )
         self.sound = ipywidgets.Dropdown(description="sound")
         self.player = audio_player()
         self.remove_button = ipywidgets.Button(description="Remove", icon="trash")
-        super().__init__([
-            ipywidgets.HTML(f"<b>Load a sound</b> ({', '.join(ACCEPTED)}, at most {MAX_UPLOAD_BYTES // 2**20} MB)"),
-            ipywidgets.HBox([self.upload, self.example, self.add_example_button]),
-            ipywidgets.HBox([ipywidgets.Label("Microphone:"), self.recorder]),
-            ipywidgets.HBox([self.start, self.length, ipywidgets.Label("samples (0 = to the end)")]),
-            self.error,
-            self.message,
-            ipywidgets.HBox([self.sound, self.remove_button]),
-            self.player,
-        ])
+        super().__init__(
+            [
+                ipywidgets.HTML(f"<b>Load a sound</b> ({', '.join(ACCEPTED)}, at most {MAX_UPLOAD_BYTES // 2**20} MB)"),
+                ipywidgets.HBox([self.upload, self.example, self.add_example_button]),
+                ipywidgets.HBox([ipywidgets.Label("Microphone:"), self.recorder]),
+                ipywidgets.HBox([self.start, self.length, ipywidgets.Label("samples (0 = to the end)")]),
+                self.error,
+                self.message,
+                ipywidgets.HBox([self.sound, self.remove_button]),
+                self.player,
+            ]
+        )
         self.upload.on_file(self._on_upload)
         self.upload.on_refused(self._fail)
         self.add_example_button.on_click(lambda _: self._run(self._add_example))
@@ -237,12 +258,16 @@ class LoadPanel(Panel):
         self._enqueue(add)
 
     def _enqueue(self, add):
-        """Queue ``add()`` (which returns a message) with the current pick's messages; one worker decodes the
-        queue in arrival order and shows each pick's messages together."""
+        """Queue ``add()`` (which returns a message) with the current pick's messages.
+
+        One worker decodes the queue in arrival order and shows each pick's messages together.
+        """
         with self._pending_lock:
             if len(self._pending) >= MAX_FILES:
-                self._fail(f"`files` must be at most {MAX_FILES} waiting to be decoded; wait for them. "
-                           f"Received: one more while {len(self._pending)} wait.")
+                self._fail(
+                    f"`files` must be at most {MAX_FILES} waiting to be decoded; wait for them. "
+                    f"Received: one more while {len(self._pending)} wait."
+                )
                 return
             self._pending.append((add, self._pick))
             if len(self._pending) > 1:

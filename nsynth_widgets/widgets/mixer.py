@@ -56,15 +56,19 @@ class MixPanel(Panel):
         self._setup(session, run_in_thread)
         self.sound_a = ipywidgets.Dropdown(description="A")
         self.sound_b = ipywidgets.Dropdown(description="B")
-        self.weight = ipywidgets.FloatSlider(0.5, min=0.0, max=1.0, step=0.05, description="A → B",
-                                             continuous_update=False)
+        self.weight = ipywidgets.FloatSlider(
+            0.5, min=0.0, max=1.0, step=0.05, description="A → B", continuous_update=False
+        )
         self.crossfade = ipywidgets.Checkbox(False, description="hear the plain audio crossfade")
         self.crossfade_player = audio_player()
         self.crossfade_player.layout.display = "none"
-        self.stretch = ipywidgets.FloatSlider(1.0, min=STRETCH_RANGE[0], max=STRETCH_RANGE[1], step=0.05,
-                                              description="stretch ×", continuous_update=False)
+        self.stretch = ipywidgets.FloatSlider(
+            1.0, min=STRETCH_RANGE[0], max=STRETCH_RANGE[1], step=0.05, description="stretch ×", continuous_update=False
+        )
         self.pitch = ipywidgets.ToggleButtons(
-            options=[("in between", "mix"), ("A's", "a"), ("B's", "b")], value="mix", description="pitch",
+            options=[("in between", "mix"), ("A's", "a"), ("B's", "b")],
+            value="mix",
+            description="pitch",
             tooltips=["the f0 channels mixed at the same weight", "keep A's pitch", "keep B's pitch"],
         )
         self.synthesize_button = ipywidgets.Button(description="Synthesize mix", button_style="primary", icon="play")
@@ -73,19 +77,21 @@ class MixPanel(Panel):
         self.keep_button = ipywidgets.Button(description="Add to sounds", icon="plus", disabled=True)
         self.result = None
         self._result_name = None
-        super().__init__([
-            ipywidgets.HTML("<b>Mix</b>: interpolate two encodings, or crossfade the two sounds to compare"),
-            ipywidgets.HBox([self.sound_a, self.sound_b]),
-            ipywidgets.HBox([self.weight, self.crossfade]),
-            self.crossfade_player,
-            self.stretch,
-            self.pitch,
-            self.synthesize_button,
-            self.job,
-            self.error,
-            self.message,
-            ipywidgets.HBox([ipywidgets.Label("Latent mix"), self.result_player, self.keep_button]),
-        ])
+        super().__init__(
+            [
+                ipywidgets.HTML("<b>Mix</b>: interpolate two encodings, or crossfade the two sounds to compare"),
+                ipywidgets.HBox([self.sound_a, self.sound_b]),
+                ipywidgets.HBox([self.weight, self.crossfade]),
+                self.crossfade_player,
+                self.stretch,
+                self.pitch,
+                self.synthesize_button,
+                self.job,
+                self.error,
+                self.message,
+                ipywidgets.HBox([ipywidgets.Label("Latent mix"), self.result_player, self.keep_button]),
+            ]
+        )
         self.synthesize_button.on_click(self._guarded(lambda _: self._start()))
         self.keep_button.on_click(self._guarded(lambda _: self._keep()))
         for control in (self.sound_a, self.sound_b, self.weight, self.crossfade):
@@ -111,8 +117,11 @@ class MixPanel(Panel):
         synthesizer = self.session.synthesizer
         if not synthesizer.pitch_conditioned:
             pitch = "mix"
-        name = (f"mix {a[:30]}+{b[:30]} {weight:.2f}" + (f" ×{factor:.2f}" if factor != 1.0 else "")
-                + ("" if pitch == "mix" else f" at {pitch.upper()}'s pitch"))
+        name = (
+            f"mix {a[:30]}+{b[:30]} {weight:.2f}"
+            + (f" ×{factor:.2f}" if factor != 1.0 else "")
+            + ("" if pitch == "mix" else f" at {pitch.upper()}'s pitch")
+        )
 
         def work(progress, cancel):
             encodings = self.session.encode([a, b])
@@ -127,7 +136,11 @@ class MixPanel(Panel):
                     f"Received: stretch={factor} ({samples / SAMPLE_RATE:.1f} s)."
                 )
             return self.session.synthesizer.synthesize(
-                mixed, seed=0, chunk_size=CHUNK_SIZE, progress=progress, cancel=cancel,
+                mixed,
+                seed=0,
+                chunk_size=CHUNK_SIZE,
+                progress=progress,
+                cancel=cancel,
                 precision=self.session.precision,
             )
 

@@ -73,8 +73,9 @@ class PadPanel(Panel):
     def __init__(self, session, run_in_thread=True):
         self._setup(session, run_in_thread)
         self.corners = tuple(ipywidgets.Dropdown(description=corner) for corner in CORNERS)
-        self.grid_size = ipywidgets.IntSlider(3, min=GRID_RANGE[0], max=GRID_RANGE[1], description="grid",
-                                              continuous_update=False)
+        self.grid_size = ipywidgets.IntSlider(
+            3, min=GRID_RANGE[0], max=GRID_RANGE[1], description="grid", continuous_update=False
+        )
         self.precompute_button = ipywidgets.Button(description="Precompute", button_style="primary", icon="th")
         self.job = SynthesisJob(run_in_thread, show_partial=False)
         self.x = ipywidgets.IntSlider(0, min=0, max=self.grid_size.value - 1, description="x")
@@ -83,16 +84,18 @@ class PadPanel(Panel):
         self.player = audio_player()
         self.grid_audio = None
         self._grid_names = self._grid_encodings = None
-        super().__init__([
-            ipywidgets.HTML("<b>Pad</b>: four corner sounds, bilinear latent mixes in between (NSynth Super)"),
-            ipywidgets.HBox(list(self.corners[:2])),
-            ipywidgets.HBox(list(self.corners[2:])),
-            ipywidgets.HBox([self.grid_size, self.precompute_button]),
-            self.job,
-            self.error,
-            self.message,
-            ipywidgets.HBox([ipywidgets.VBox([self.x, self.y, self.player]), self.pad_view]),
-        ])
+        super().__init__(
+            [
+                ipywidgets.HTML("<b>Pad</b>: four corner sounds, bilinear latent mixes in between (NSynth Super)"),
+                ipywidgets.HBox(list(self.corners[:2])),
+                ipywidgets.HBox(list(self.corners[2:])),
+                ipywidgets.HBox([self.grid_size, self.precompute_button]),
+                self.job,
+                self.error,
+                self.message,
+                ipywidgets.HBox([ipywidgets.VBox([self.x, self.y, self.player]), self.pad_view]),
+            ]
+        )
         self.precompute_button.on_click(self._guarded(lambda _: self._start()))
         for control in (*self.corners, self.grid_size):
             control.observe(self._guarded(lambda _: self._settings_changed()), names="value")
@@ -118,8 +121,14 @@ class PadPanel(Panel):
             encodings = self.session.encode(list(sources))
             corners.extend(encodings[name] for name in sources)
             return synthesize_batch(  # the whole pad is batch 0 of its grid
-                self.session.synthesizer, grid_mixes(corners, weights), seed=0, batch=0, chunk_size=CHUNK_SIZE,
-                progress=progress, cancel=cancel, precision=self.session.precision,
+                self.session.synthesizer,
+                grid_mixes(corners, weights),
+                seed=0,
+                batch=0,
+                chunk_size=CHUNK_SIZE,
+                progress=progress,
+                cancel=cancel,
+                precision=self.session.precision,
             )
 
         def done(audio):
@@ -163,7 +172,9 @@ class PadPanel(Panel):
         if self._quiet:
             return
         if self.grid_audio is None:
-            raise ParameterError("`grid` must be precomputed before a point is played: press Precompute. Received: grid=None.")
+            raise ParameterError(
+                "`grid` must be precomputed before a point is played: press Precompute. Received: grid=None."
+            )
         size = self.grid_audio.shape[0]
         column = check_integer("x", self.x.value, 0, size - 1)
         row = check_integer("y", self.y.value, 0, size - 1)
@@ -173,15 +184,15 @@ class PadPanel(Panel):
     def _pad_html(self, row, column):
         size = self.grid_audio.shape[0]
         cells = "".join(
-            "<tr>" + "".join(
+            "<tr>"
+            + "".join(
                 f'<td style="width:1.6em;height:1.6em;border:1px solid #999;'
                 f'background:{"#1976d2" if (r, c) == (row, column) else "#eee"}"></td>'
                 for c in range(size)
-            ) + "</tr>"
+            )
+            + "</tr>"
             for r in range(size)
         )
         weights = pad_weights(size)[row, column]
-        listing = ", ".join(
-            f"{html.escape(name)} {w:.2f}" for name, w in zip(self._grid_names, weights)
-        )
+        listing = ", ".join(f"{html.escape(name)} {w:.2f}" for name, w in zip(self._grid_names, weights))
         return f'<table style="border-collapse:collapse">{cells}</table><small>weights: {listing}</small>'

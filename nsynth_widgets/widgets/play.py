@@ -90,18 +90,20 @@ class PlayPanel(Panel):
         self.notes = {}
         self.prepared = None
         self._prepared_encoding = None
-        super().__init__([
-            ipywidgets.HTML(
-                "<b>Play</b>: the sound's timbre at any key — its encoding transposed (the embedded model carries "
-                "the pitch in two of its channels)"
-            ),
-            ipywidgets.HBox([self.sound, self.prepare_button]),
-            self.job,
-            self.error,
-            self.message,
-            self.keyboard,
-            self.player,
-        ])
+        super().__init__(
+            [
+                ipywidgets.HTML(
+                    "<b>Play</b>: the sound's timbre at any key — its encoding transposed (the embedded model carries "
+                    "the pitch in two of its channels)"
+                ),
+                ipywidgets.HBox([self.sound, self.prepare_button]),
+                self.job,
+                self.error,
+                self.message,
+                self.keyboard,
+                self.player,
+            ]
+        )
         self._build_keys(keyboard_range(60))
         self.prepare_button.on_click(self._guarded(lambda _: self._prepare()))
         self.session.observe(self._guarded(lambda _: self._names_changed()), names=["sounds", "encodings"])
@@ -131,10 +133,15 @@ class PlayPanel(Panel):
         for midi in keys:
             black = "#" in note_name(midi)
             button = ipywidgets.Button(
-                description=note_name(midi), disabled=True, tooltip=f"MIDI {midi}",
+                description=note_name(midi),
+                disabled=True,
+                tooltip=f"MIDI {midi}",
                 layout=ipywidgets.Layout(width="2.8em", height="3.6em" if black else "5.5em", padding="0"),
-                style=ipywidgets.ButtonStyle(button_color="#222222" if black else "#fafafa",
-                                             text_color="#ffffff" if black else "#000000", font_size="0.7em"),
+                style=ipywidgets.ButtonStyle(
+                    button_color="#222222" if black else "#fafafa",
+                    text_color="#ffffff" if black else "#000000",
+                    font_size="0.7em",
+                ),
             )
             button.midi = midi
             button.on_click(self._guarded(lambda pressed: self.press(pressed.midi)))

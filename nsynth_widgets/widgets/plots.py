@@ -68,15 +68,17 @@ class PlotPanel(Panel):
         self._drawing = False
         self._pngs = {}  # name → (audio, encoding, PNGs) of recently drawn sounds
         self._draw_lock = threading.Lock()
-        super().__init__([
-            ipywidgets.HTML("<b>Plots</b>: the encoding follows the sound's envelope on the same time axis"),
-            self.sound,
-            self.error,
-            self.message,
-            self.waveform,
-            self.spectrogram,
-            self.rainbowgram,
-        ])
+        super().__init__(
+            [
+                ipywidgets.HTML("<b>Plots</b>: the encoding follows the sound's envelope on the same time axis"),
+                self.sound,
+                self.error,
+                self.message,
+                self.waveform,
+                self.spectrogram,
+                self.rainbowgram,
+            ]
+        )
         self.sound.observe(lambda _: self._redraw(), names="value")
         self.session.observe(self._guarded(lambda _: self._sounds_changed()), names="sounds")
         self.session.observe(self._guarded(lambda _: self._follow_selection(self.sound)), names="selected")

@@ -70,12 +70,21 @@ class ResynthPanel(Panel):
         self.sound = ipywidgets.Dropdown(description="sound")
         self.seed = ipywidgets.BoundedIntText(0, min=0, max=MAX_SEED, description="seed")
         self.temperature = ipywidgets.FloatSlider(
-            session.synthesizer.default_temperature, min=TEMPERATURE_RANGE[0], max=TEMPERATURE_RANGE[1], step=0.05, description="temperature",
+            session.synthesizer.default_temperature,
+            min=TEMPERATURE_RANGE[0],
+            max=TEMPERATURE_RANGE[1],
+            step=0.05,
+            description="temperature",
             continuous_update=False,
         )
         self.transpose = ipywidgets.FloatSlider(
-            0.0, min=TRANSPOSE_RANGE[0], max=TRANSPOSE_RANGE[1], step=0.5, description="transpose",
-            continuous_update=False, readout_format="+.1f",
+            0.0,
+            min=TRANSPOSE_RANGE[0],
+            max=TRANSPOSE_RANGE[1],
+            step=0.5,
+            description="transpose",
+            continuous_update=False,
+            readout_format="+.1f",
         )
         self.synthesize_button = ipywidgets.Button(description="Resynthesize", button_style="primary", icon="play")
         self.job = SynthesisJob(run_in_thread, show_partial=True)
@@ -85,21 +94,25 @@ class ResynthPanel(Panel):
         self.distance = ipywidgets.HTML()
         self.distance_db = None
         self._compared = (None, None)  # (original, result) of the image on show
-        super().__init__([
-            ipywidgets.HTML("<b>Resynthesize</b>: the WaveNet decoder regenerates the sound from its encoding"),
-            ipywidgets.HBox([self.sound, self.seed, self.temperature]),
-            self.transpose,
-            self.synthesize_button,
-            self.job,
-            self.error,
-            self.message,
-            ipywidgets.HBox([
-                ipywidgets.VBox([ipywidgets.Label("Original"), self.original_player]),
-                ipywidgets.VBox([ipywidgets.Label("Resynthesis"), self.result_player]),
-            ]),
-            self.distance,
-            self.compare_image,
-        ])
+        super().__init__(
+            [
+                ipywidgets.HTML("<b>Resynthesize</b>: the WaveNet decoder regenerates the sound from its encoding"),
+                ipywidgets.HBox([self.sound, self.seed, self.temperature]),
+                self.transpose,
+                self.synthesize_button,
+                self.job,
+                self.error,
+                self.message,
+                ipywidgets.HBox(
+                    [
+                        ipywidgets.VBox([ipywidgets.Label("Original"), self.original_player]),
+                        ipywidgets.VBox([ipywidgets.Label("Resynthesis"), self.result_player]),
+                    ]
+                ),
+                self.distance,
+                self.compare_image,
+            ]
+        )
         self.synthesize_button.on_click(self._guarded(lambda _: self._start()))
         self.sound.observe(self._guarded(lambda _: self._show_result()), names="value")
         self.session.observe(self._guarded(lambda _: self._names_changed()), names=["sounds", "encodings"])
@@ -125,7 +138,12 @@ class ResynthPanel(Panel):
             if semitones:
                 encoding = self.session.synthesizer.transpose(encoding, semitones)
             return self.session.synthesizer.synthesize(
-                encoding, seed=seed, temperature=temperature, chunk_size=CHUNK_SIZE, progress=progress, cancel=cancel,
+                encoding,
+                seed=seed,
+                temperature=temperature,
+                chunk_size=CHUNK_SIZE,
+                progress=progress,
+                cancel=cancel,
                 precision=precision,
             )
 

@@ -38,7 +38,9 @@ class UploadedFile:
         self.name, self.size, self.content, self.index, self.count = name, size, content, index, count
 
     def __repr__(self):
-        return f"UploadedFile(name={self.name!r}, size={self.size}, content={'None' if self.content is None else '...'})"
+        return (
+            f"UploadedFile(name={self.name!r}, size={self.size}, content={'None' if self.content is None else '...'})"
+        )
 
 
 class Upload(anywidget.AnyWidget):
@@ -71,8 +73,14 @@ class Upload(anywidget.AnyWidget):
     description = traitlets.Unicode("Upload").tag(sync=True)
 
     def __init__(self, max_bytes, accept="", multiple=False, max_files=8, description="Upload", **kwargs):
-        super().__init__(max_bytes=check_integer("max_bytes", max_bytes, 1), accept=accept, multiple=multiple,
-                         max_files=check_integer("max_files", max_files, 1), description=description, **kwargs)
+        super().__init__(
+            max_bytes=check_integer("max_bytes", max_bytes, 1),
+            accept=accept,
+            multiple=multiple,
+            max_files=check_integer("max_files", max_files, 1),
+            description=description,
+            **kwargs,
+        )
         self._callbacks = []
         self._refusals = []
         self.on_msg(self._handle_message)

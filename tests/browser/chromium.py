@@ -6,8 +6,15 @@ import shutil
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 
 #: Headless in a container, and quiet: no sandbox, GPU, background traffic, first-run pages or QUIC.
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--no-first-run", "--disable-quic"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+]
 
 
 def launch(playwright):

@@ -108,7 +108,9 @@ def no_errors(page):
 
 def visible_panel(page):
     """The visible tab panel (Lumino tab panels hide the others)."""
-    return page.locator(".widget-tab-contents > .widget-box:visible, .lm-TabPanel-stackedPanel > .widget-box:visible").first
+    return page.locator(
+        ".widget-tab-contents > .widget-box:visible, .lm-TabPanel-stackedPanel > .widget-box:visible"
+    ).first
 
 
 def upload(page, *paths, button="Upload"):

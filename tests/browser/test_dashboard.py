@@ -73,8 +73,9 @@ def test_upload_encode_plot(page, long_tone):
 
     # the plot is redrawn with the 16 encoding channels on the waveform's time axis
     page.get_by_role("tab", name="Plots").click()
-    page.wait_for_function("([img, old]) => img.src !== old && img.naturalWidth > 100",
-                           arg=[waveform.element_handle(), before])
+    page.wait_for_function(
+        "([img, old]) => img.src !== old && img.naturalWidth > 100", arg=[waveform.element_handle(), before]
+    )
     _shot(page, "2_plots")
     no_errors(page)
 
@@ -115,7 +116,9 @@ def test_mixer_slider_moves(page):
     handle.focus()
     for _ in range(4):
         handle.press("ArrowRight")
-    page.wait_for_function(f"() => [...document.querySelectorAll('.widget-readout')].some(r => r.offsetParent !== null && r.textContent.trim() !== {before.strip()!r})")
+    page.wait_for_function(
+        f"() => [...document.querySelectorAll('.widget-readout')].some(r => r.offsetParent !== null && r.textContent.trim() !== {before.strip()!r})"
+    )
     _shot(page, "5_mixer")
     no_errors(page)
 
@@ -127,7 +130,9 @@ def test_every_upload_over_the_cap_gets_a_message_and_the_page_stays_connected(p
     huge = tmp_path / "huge.wav"
     huge.write_bytes(bytes(30 * 2**20))  # over the cap and over the server's 24 MiB websocket message limit
     upload(page, huge)
-    page.locator(".nw-error", has_text="`file` must be at most 20 MB. Received: file='huge.wav' of 30.0 MB.").first.wait_for()
+    page.locator(
+        ".nw-error", has_text="`file` must be at most 20 MB. Received: file='huge.wav' of 30.0 MB."
+    ).first.wait_for()
     _shot(page, "6_upload_too_large")
     # two 13 MB files in one pick (26 MB together) both arrive: each travels as its own message
     t = np.arange(6_500_000) / 16000

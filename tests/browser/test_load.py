@@ -104,7 +104,9 @@ def test_four_visitors_at_once_then_nothing_is_left(browser, classroom, notes):
     for page in pages:  # each visitor leaves: the page asks the server to shut its kernel down
         page.goto("about:blank")
         page.close()
-    wait_until(lambda: not any(kernel_alive(url, k) for k in kernels), 60, "every kernel shut down after its page closed")
+    wait_until(
+        lambda: not any(kernel_alive(url, k) for k in kernels), 60, "every kernel shut down after its page closed"
+    )
     (ARTIFACTS / "load_test.json").write_text(json.dumps(times, indent=2))
     print(json.dumps(times))
 

@@ -11,7 +11,10 @@ NOTEBOOKS = sorted((Path(__file__).resolve().parents[2] / "notebooks").glob("*.i
 
 def test_the_promised_notebooks_exist():
     assert [p.name for p in NOTEBOOKS] == [
-        "01_wavenet_basics.ipynb", "02_nsynth_encode_decode.ipynb", "03_timbre_mixing.ipynb", "dashboard.ipynb",
+        "01_wavenet_basics.ipynb",
+        "02_nsynth_encode_decode.ipynb",
+        "03_timbre_mixing.ipynb",
+        "dashboard.ipynb",
     ]
 
 
@@ -19,14 +22,19 @@ def test_the_promised_notebooks_exist():
 def test_notebook_executes(path, tmp_path, monkeypatch):
     monkeypatch.setenv("TF_CPP_MIN_LOG_LEVEL", "3")
     notebook = nbformat.read(path, as_version=4)
-    assert all(not cell.get("outputs") for cell in notebook.cells if cell.cell_type == "code"), "commit notebooks without outputs"
-    client = NotebookClient(notebook, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}})
+    assert all(not cell.get("outputs") for cell in notebook.cells if cell.cell_type == "code"), (
+        "commit notebooks without outputs"
+    )
+    client = NotebookClient(
+        notebook, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}
+    )
     client.execute()
     errors = [o for cell in notebook.cells for o in cell.get("outputs", []) if o.get("output_type") == "error"]
     assert not errors
     texts = "".join(
         o.get("text", "") + str(o.get("data", {}).get("text/plain", ""))
-        for cell in notebook.cells for o in cell.get("outputs", [])
+        for cell in notebook.cells
+        for o in cell.get("outputs", [])
     )
     assert "Traceback" not in texts
 
@@ -34,7 +42,9 @@ def test_notebook_executes(path, tmp_path, monkeypatch):
 def test_tutorial_notebook_shows_the_tutorial_shapes(tmp_path):
     path = next(p for p in NOTEBOOKS if p.name.startswith("02_"))
     notebook = nbformat.read(path, as_version=4)
-    NotebookClient(notebook, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}).execute()
+    NotebookClient(
+        notebook, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}
+    ).execute()
     plain = [str(o.get("data", {}).get("text/plain", "")) for c in notebook.cells for o in c.get("outputs", [])]
     assert "(1, 78, 16)" in plain  # 40000 samples -> 78 frames of 16
     assert (tmp_path / "piano_C4.npy").is_file()

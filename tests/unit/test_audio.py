@@ -88,8 +88,14 @@ def minimal_png():
 
 @pytest.mark.parametrize(
     "subtype, tolerance",
-    [("PCM_U8", 1 / 128 + 1e-6), ("PCM_16", 1 / 32768 + 1e-7), ("PCM_24", 1e-6), ("PCM_32", 1e-6),
-     ("FLOAT", 0.0), ("DOUBLE", 0.0)],
+    [
+        ("PCM_U8", 1 / 128 + 1e-6),
+        ("PCM_16", 1 / 32768 + 1e-7),
+        ("PCM_24", 1e-6),
+        ("PCM_32", 1e-6),
+        ("FLOAT", 0.0),
+        ("DOUBLE", 0.0),
+    ],
 )
 def test_wav_subtypes_decode_to_the_written_samples(tmp_path, subtype, tolerance):
     path = tmp_path / f"{subtype}.wav"
@@ -335,7 +341,9 @@ def test_limits_are_checked_before_decoding(tmp_path):
     path = tmp_path / "tone.wav"
     sf.write(path, channel_data(6, rate=48000), 48000)
     assert load_audio(path, max_duration=SECONDS, max_channels=6, max_sample_rate=48000).shape == (4000,)
-    with pytest.raises(AudioError, match=r"`source` must have at most 2 channels \(`max_channels`\)\. Received: .* with 6"):
+    with pytest.raises(
+        AudioError, match=r"`source` must have at most 2 channels \(`max_channels`\)\. Received: .* with 6"
+    ):
         load_audio(path, max_channels=2)
     with pytest.raises(AudioError, match=r"`source` must have a sample rate of at most 44100 Hz"):
         load_audio(path, max_sample_rate=44100)
@@ -571,8 +579,12 @@ def test_normalize_rejects_silence_and_nan():
 
 @pytest.mark.parametrize(
     "name, subtype, tolerance",
-    [("out.wav", "PCM_16", 1 / 32768), ("out.WAV", "FLOAT", 0.0), ("out.flac", "PCM_16", 1 / 32768),
-     ("out.flac", "PCM_24", 1 / 2**23)],
+    [
+        ("out.wav", "PCM_16", 1 / 32768),
+        ("out.WAV", "FLOAT", 0.0),
+        ("out.flac", "PCM_16", 1 / 32768),
+        ("out.flac", "PCM_24", 1 / 2**23),
+    ],
 )
 def test_save_load_round_trip(tmp_path, name, subtype, tolerance):
     path = tmp_path / name

@@ -37,7 +37,13 @@ def test_postbuild_is_strict_and_the_download_is_opt_in():
 def test_postbuild_runs_in_a_fresh_venv_without_network(tmp_path):
     """Dependencies come from the system site-packages (as requirements.txt would provide);
     pip may not reach any index: the script must install the package from the checkout alone."""
-    files = subprocess.run(["git", "ls-files", "--cached", "--others", "--exclude-standard"], cwd=ROOT, capture_output=True, text=True, check=True).stdout.split()
+    files = subprocess.run(
+        ["git", "ls-files", "--cached", "--others", "--exclude-standard"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
     checkout = tmp_path / "repo"
     for name in files:
         if (ROOT / name).is_file():
@@ -45,14 +51,24 @@ def test_postbuild_runs_in_a_fresh_venv_without_network(tmp_path):
             shutil.copy2(ROOT / name, checkout / name)
     env_dir = tmp_path / "venv"
     venv.create(env_dir, system_site_packages=True, with_pip=False)
-    env = {**os.environ, "PATH": f"{env_dir / 'bin'}:{os.environ['PATH']}", "PIP_NO_INDEX": "1",
-           "NSYNTH_DOWNLOAD_CHECKPOINT": "0", "VIRTUAL_ENV": str(env_dir), "PYTHONNOUSERSITE": "1"}
+    env = {
+        **os.environ,
+        "PATH": f"{env_dir / 'bin'}:{os.environ['PATH']}",
+        "PIP_NO_INDEX": "1",
+        "NSYNTH_DOWNLOAD_CHECKPOINT": "0",
+        "VIRTUAL_ENV": str(env_dir),
+        "PYTHONNOUSERSITE": "1",
+    }
     env.pop("PYTHONPATH", None)
     # with_pip=False keeps the venv small: pip itself comes from the system site-packages
     subprocess.run(["bash", str(checkout / "binder" / "postBuild")], env=env, check=True, capture_output=True)
     where = subprocess.run(
         [str(env_dir / "bin" / "python"), "-c", "import nsynth_widgets; print(nsynth_widgets.__file__)"],
-        env=env, capture_output=True, text=True, check=True, cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=tmp_path,
     ).stdout.strip()
     assert Path(where).is_relative_to(checkout)
     assert (env_dir / "bin" / "nsynth-widgets").exists()

@@ -88,6 +88,14 @@ def test_a_sound_of_one_block_is_analysed_whole(small_blocks):
     import librosa  # the whole-signal estimate, run directly
 
     y = audio[256 : 31 * 512]
-    f0, _, probability = librosa.pyin(y, fmin=pitch_module.PITCH_FMIN, fmax=pitch_module.PITCH_FMAX, sr=16000,
-                                      frame_length=2048, hop_length=512, resolution=0.25, fill_na=np.nan)
+    f0, _, probability = librosa.pyin(
+        y,
+        fmin=pitch_module.PITCH_FMIN,
+        fmax=pitch_module.PITCH_FMAX,
+        sr=16000,
+        frame_length=2048,
+        hop_length=512,
+        resolution=0.25,
+        fill_na=np.nan,
+    )
     np.testing.assert_allclose(pitch[:, 1], probability[:31], atol=1e-6)

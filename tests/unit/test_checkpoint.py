@@ -16,7 +16,9 @@ def write_tf1_checkpoint(prefix, tensors):
 
     names = sorted(tensors)
     tf.raw_ops.SaveV2(
-        prefix=str(prefix), tensor_names=names, shape_and_slices=[""] * len(names),
+        prefix=str(prefix),
+        tensor_names=names,
+        shape_and_slices=[""] * len(names),
         tensors=[tf.constant(tensors[n]) for n in names],
     )
     return str(prefix)
@@ -24,7 +26,11 @@ def write_tf1_checkpoint(prefix, tensors):
 
 def _training_extras(arrays):
     """What a magenta training checkpoint holds besides the model: step, Adam slots, powers."""
-    extras = {"global_step": np.array(200000, np.int64), "beta1_power": np.float32(0.9), "beta2_power": np.float32(0.99)}
+    extras = {
+        "global_step": np.array(200000, np.int64),
+        "beta1_power": np.float32(0.9),
+        "beta2_power": np.float32(0.99),
+    }
     for name, value in arrays.items():
         extras[f"{name}/Adam"] = np.ones_like(value)
         extras[f"{name}/Adam_1"] = np.ones_like(value)
@@ -51,7 +57,9 @@ def test_plain_checkpoint_loads_and_model_matches(tmp_path):
     for name, value in arrays.items():
         np.testing.assert_array_equal(loaded[name], value)
     # the Keras kernels really carry the [1, k, in, out] -> [k, in, out] mapping
-    np.testing.assert_array_equal(model.keras_model.conv_layers()["dilatedconv_2"].kernel.numpy(), arrays["dilatedconv_2/W"][0])
+    np.testing.assert_array_equal(
+        model.keras_model.conv_layers()["dilatedconv_2"].kernel.numpy(), arrays["dilatedconv_2/W"][0]
+    )
 
 
 def test_ema_shadows_are_preferred(tmp_path):

@@ -34,8 +34,21 @@ def test_encode_then_synthesize(tmp_path, weights_file, wav_files, tiny_model):
     enc_a = load_encoding(tmp_path / "enc" / "a.npy")
     assert enc_a.shape == (1, 4000 // 64, 16)  # 0.25 s at 44.1 kHz -> 4000 samples at 16 kHz
     assert load_encoding(tmp_path / "enc" / "b.npy").shape == (1, 62, 16)
-    code = main(["synthesize", str(tmp_path / "enc" / "a.npy"), str(tmp_path / "enc" / "b.npy"), "-o",
-                 str(tmp_path / "out"), "--model", str(weights_file), "--batch-size", "2", "--seed", "3"])
+    code = main(
+        [
+            "synthesize",
+            str(tmp_path / "enc" / "a.npy"),
+            str(tmp_path / "enc" / "b.npy"),
+            "-o",
+            str(tmp_path / "out"),
+            "--model",
+            str(weights_file),
+            "--batch-size",
+            "2",
+            "--seed",
+            "3",
+        ]
+    )
     assert code == 0
     audio, rate = sf.read(tmp_path / "out" / "a.wav", dtype="float32")
     assert rate == 16000 and audio.shape == (62 * 64,)
@@ -46,8 +59,20 @@ def test_encode_then_synthesize(tmp_path, weights_file, wav_files, tiny_model):
 def test_synthesize_with_int8_weights(tmp_path, weights_file, tiny_model):
     enc = np.random.default_rng(4).normal(size=(1, 5, 16)).astype(np.float32)
     np.save(tmp_path / "e.npy", enc)
-    code = main(["synthesize", str(tmp_path / "e.npy"), "-o", str(tmp_path / "out"), "--model", str(weights_file),
-                 "--seed", "1", "--precision", "int8"])
+    code = main(
+        [
+            "synthesize",
+            str(tmp_path / "e.npy"),
+            "-o",
+            str(tmp_path / "out"),
+            "--model",
+            str(weights_file),
+            "--seed",
+            "1",
+            "--precision",
+            "int8",
+        ]
+    )
     assert code == 0
     audio, _ = sf.read(tmp_path / "out" / "e.wav", dtype="float32")
     np.testing.assert_allclose(audio, tiny_model.synthesize(enc, seed=1, precision="int8")[0], atol=1 / 32768 + 1e-6)
@@ -59,8 +84,23 @@ def test_synthesize_transposed(tmp_path, pitch_model, tiny_model, weights_file):
     enc[..., 14], enc[..., 15] = -1.0, 1.0  # 220 Hz, voiced
     np.save(tmp_path / "e.npy", enc)
     pitched = pitch_model.save_weights(tmp_path / "pitch.npz")
-    assert main(["synthesize", str(tmp_path / "e.npy"), "-o", str(tmp_path / "out"), "--model", str(pitched),
-                 "--transpose", "7", "--seed", "2"]) == 0
+    assert (
+        main(
+            [
+                "synthesize",
+                str(tmp_path / "e.npy"),
+                "-o",
+                str(tmp_path / "out"),
+                "--model",
+                str(pitched),
+                "--transpose",
+                "7",
+                "--seed",
+                "2",
+            ]
+        )
+        == 0
+    )
     audio, _ = sf.read(tmp_path / "out" / "e.wav", dtype="float32")
     expected = pitch_model.synthesize(pitch_model.transpose(enc, 7), seed=2)[0]
     np.testing.assert_allclose(audio, expected, atol=1 / 32768 + 1e-6)
@@ -69,14 +109,29 @@ def test_synthesize_transposed(tmp_path, pitch_model, tiny_model, weights_file):
 
 def test_transposing_needs_pitch_channels(tmp_path, weights_file, capsys):
     np.save(tmp_path / "e.npy", np.zeros((1, 2, 16), np.float32))
-    assert main(["synthesize", str(tmp_path / "e.npy"), "-o", str(tmp_path), "--model", str(weights_file),
-                 "--transpose", "-3"]) == 2
+    assert (
+        main(
+            [
+                "synthesize",
+                str(tmp_path / "e.npy"),
+                "-o",
+                str(tmp_path),
+                "--model",
+                str(weights_file),
+                "--transpose",
+                "-3",
+            ]
+        )
+        == 2
+    )
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "has no pitch channels. Pitch-shift the audio before encoding instead" in err
 
 
 def test_encode_length_keeps_the_first_samples(tmp_path, weights_file, wav_files):
-    assert main(["encode", str(wav_files[1]), "-o", str(tmp_path), "--model", str(weights_file), "--length", "640"]) == 0
+    assert (
+        main(["encode", str(wav_files[1]), "-o", str(tmp_path), "--model", str(weights_file), "--length", "640"]) == 0
+    )
     assert load_encoding(tmp_path / "b.npy").shape == (1, 10, 16)
 
 
@@ -121,7 +176,9 @@ def test_download_checkpoint_from_localhost(tmp_path, capsys):
     try:
         assert main(["download-checkpoint", "--url", url, "--cache-dir", str(tmp_path)]) == 0
         assert capsys.readouterr().out.strip() == str(tmp_path / "wavenet-ckpt" / "model.ckpt-200000")
-        assert main(["download-checkpoint", "--url", url, "--cache-dir", str(tmp_path / "x"), "--sha256", "0" * 64]) == 2
+        assert (
+            main(["download-checkpoint", "--url", url, "--cache-dir", str(tmp_path / "x"), "--sha256", "0" * 64]) == 2
+        )
         assert "sha256" in capsys.readouterr().err
         assert not (tmp_path / "x" / "wavenet-ckpt").exists()
     finally:
@@ -133,8 +190,17 @@ def test_train_flags_default_to_the_training_configuration():
 
     args = build_parser().parse_args(["train", "data", "run"])
     defaults = TrainConfig()
-    for field in ("steps", "batch_size", "crop_length", "learning_rate", "warmup_steps", "checkpoint_every",
-                  "eval_every", "seed", "input_noise"):
+    for field in (
+        "steps",
+        "batch_size",
+        "crop_length",
+        "learning_rate",
+        "warmup_steps",
+        "checkpoint_every",
+        "eval_every",
+        "seed",
+        "input_noise",
+    ):
         assert getattr(args, field) == getattr(defaults, field), field
     assert not args.no_phase_lock and defaults.phase_lock
 
@@ -161,8 +227,22 @@ def test_grid_renders_resumes_and_refuses_other_settings(tmp_path, capsys, weigh
     for i, frequency in enumerate((220.0, 330.0, 440.0, 660.0)):
         corners.append(str(tmp_path / f"c{i}.wav"))
         sf.write(corners[-1], 0.5 * np.sin(2 * np.pi * frequency * np.arange(4000) / 16000), 16000)
-    command = ["grid", *corners, "-o", str(tmp_path / "grid"), "--resolution", "2", "--seconds", "0.25",
-               "--model", str(weights_file), "--batch-size", "3", "--seed", "4"]
+    command = [
+        "grid",
+        *corners,
+        "-o",
+        str(tmp_path / "grid"),
+        "--resolution",
+        "2",
+        "--seconds",
+        "0.25",
+        "--model",
+        str(weights_file),
+        "--batch-size",
+        "3",
+        "--seed",
+        "4",
+    ]
     assert main(command) == 0
     assert "4 sounds written, 0 kept" in capsys.readouterr().out
     manifest = json.loads((tmp_path / "grid" / "manifest.json").read_text())
@@ -182,14 +262,25 @@ def test_grid_renders_resumes_and_refuses_other_settings(tmp_path, capsys, weigh
         main(command + ["--pitches", "60,sixty"])
     assert exit_.value.code == 2
     assert "`--pitches` must be MIDI pitches separated by commas, e.g. 48,55,60. Received: '60,sixty'." in (
-        capsys.readouterr().err)
+        capsys.readouterr().err
+    )
 
 
 def test_every_flag_is_explained():
     parser = build_parser()
     subparsers = next(a for a in parser._actions if a.dest == "command").choices
-    assert set(subparsers) == {"encode", "synthesize", "mix", "grid", "download-checkpoint", "train", "dashboard",
-                                "render-notes", "evaluate", "make-examples"}
+    assert set(subparsers) == {
+        "encode",
+        "synthesize",
+        "mix",
+        "grid",
+        "download-checkpoint",
+        "train",
+        "dashboard",
+        "render-notes",
+        "evaluate",
+        "make-examples",
+    }
     for name, sub in subparsers.items():
         for action in sub._actions:
             assert action.help, f"{name}: {action.dest} has no help text"
@@ -218,15 +309,33 @@ def test_success_prints_every_path_written_and_overwrite_replaces(tmp_path, caps
     assert f"{wav_files[0]} -> {enc / 'a.npy'}" in out and f"{wav_files[1]} -> {enc / 'b.npy'}" in out
     assert main(["synthesize", str(enc / "a.npy"), "-o", str(tmp_path / "wav"), "--model", str(weights_file)]) == 0
     assert capsys.readouterr().out.strip() == f"-> {tmp_path / 'wav' / 'a.wav'}"
-    assert main(["mix", str(enc / "a.npy"), str(enc / "b.npy"), "-o", str(tmp_path / "m.wav"), "--model",
-                 str(weights_file)]) == 0
+    assert (
+        main(
+            ["mix", str(enc / "a.npy"), str(enc / "b.npy"), "-o", str(tmp_path / "m.wav"), "--model", str(weights_file)]
+        )
+        == 0
+    )
     assert capsys.readouterr().out.strip() == f"-> {tmp_path / 'm.wav'}"
 
     before = (enc / "a.npy").read_bytes()
     assert main(["encode", str(wav_files[0]), "-o", str(enc), "--model", str(weights_file), "--length", "640"]) == 2
     assert "pass --overwrite to replace them" in capsys.readouterr().err and (enc / "a.npy").read_bytes() == before
-    assert main(["encode", str(wav_files[0]), "-o", str(enc), "--model", str(weights_file), "--length", "640",
-                 "--overwrite"]) == 0
+    assert (
+        main(
+            [
+                "encode",
+                str(wav_files[0]),
+                "-o",
+                str(enc),
+                "--model",
+                str(weights_file),
+                "--length",
+                "640",
+                "--overwrite",
+            ]
+        )
+        == 0
+    )
     assert load_encoding(enc / "a.npy").shape == (1, 10, 16)
 
 
@@ -250,9 +359,17 @@ def test_train_a_wider_candidate_from_rendered_notes(tmp_path, capsys, monkeypat
     examples = {}
     for split, program, pitch in (("train", 0, 60), ("train", 0, 64), ("valid", 1, 67)):
         note_id = f"keyboard_{program:03d}-{pitch:03d}-100"
-        examples[note_id] = {"note_str": note_id, "instrument": program, "instrument_str": f"keyboard_{program:03d}",
-                             "family": 4, "family_str": "keyboard", "pitch": pitch, "velocity": 100, "split": split,
-                             "sample_rate": 16000}
+        examples[note_id] = {
+            "note_str": note_id,
+            "instrument": program,
+            "instrument_str": f"keyboard_{program:03d}",
+            "family": 4,
+            "family_str": "keyboard",
+            "pitch": pitch,
+            "velocity": 100,
+            "split": split,
+            "sample_rate": 16000,
+        }
         tone = 0.5 * np.sin(2 * np.pi * 440.0 * 2 ** ((pitch - 69) / 12) * np.arange(64000) / 16000)
         sf.write(data_dir / "audio" / f"{note_id}.wav", tone, 16000, subtype="PCM_16")
     (data_dir / "examples.json").write_text(json.dumps(examples))
@@ -262,9 +379,31 @@ def test_train_a_wider_candidate_from_rendered_notes(tmp_path, capsys, monkeypat
     with pytest.raises(SystemExit, match="2"):
         main(["train", str(data_dir), str(tmp_path / "run"), "--crops", "loud"])
     assert "invalid choice: 'loud'" in capsys.readouterr().err
-    code = main(["train", str(data_dir), str(tmp_path / "run"), "--width", "8", "--steps", "2", "--batch-size", "1",
-                 "--crop-length", "1024", "--warmup-steps", "1", "--checkpoint-every", "1", "--eval-every", "1",
-                 "--crops", "sounding", "--input-noise", "1.5"])
+    code = main(
+        [
+            "train",
+            str(data_dir),
+            str(tmp_path / "run"),
+            "--width",
+            "8",
+            "--steps",
+            "2",
+            "--batch-size",
+            "1",
+            "--crop-length",
+            "1024",
+            "--warmup-steps",
+            "1",
+            "--checkpoint-every",
+            "1",
+            "--eval-every",
+            "1",
+            "--crops",
+            "sounding",
+            "--input-noise",
+            "1.5",
+        ]
+    )
     assert code == 0
     log = [json.loads(line) for line in (tmp_path / "run" / "log.jsonl").read_text().splitlines()]
     assert [r["step"] for r in log] == [1, 2] and all(np.isfinite(r["valid_loss"]) for r in log)
@@ -274,7 +413,27 @@ def test_train_a_wider_candidate_from_rendered_notes(tmp_path, capsys, monkeypat
 
     assert config.pitch_conditioned and (data_dir / "pitch.npz").is_file()  # measured once, for every note
 
-    assert main(["train", str(data_dir), str(tmp_path / "plain"), "--width", "8", "--steps", "1", "--batch-size",
-                 "1", "--crop-length", "1024", "--eval-every", "1", "--excitation-harmonics", "0",
-                 "--no-phase-lock"]) == 0
+    assert (
+        main(
+            [
+                "train",
+                str(data_dir),
+                str(tmp_path / "plain"),
+                "--width",
+                "8",
+                "--steps",
+                "1",
+                "--batch-size",
+                "1",
+                "--crop-length",
+                "1024",
+                "--eval-every",
+                "1",
+                "--excitation-harmonics",
+                "0",
+                "--no-phase-lock",
+            ]
+        )
+        == 0
+    )
     assert not NSynth.from_weights(tmp_path / "plain" / "weights.npz").config.pitch_conditioned

@@ -262,7 +262,9 @@ def test_render_dataset_resumes_without_rendering_again(rendered, plan, monkeypa
 @needs_fluidsynth
 def test_render_dataset_cancel_keeps_what_is_done(tmp_path, renderer, plan):
     asked = []
-    examples = notes.render_dataset(tmp_path, plan, cancel=lambda: len(asked) >= 2 or asked.append(1), renderer=renderer)
+    examples = notes.render_dataset(
+        tmp_path, plan, cancel=lambda: len(asked) >= 2 or asked.append(1), renderer=renderer
+    )
     assert list(examples) == [plan[0]["note_str"], plan[1]["note_str"]]
     with open(tmp_path / "examples.json") as file:
         assert list(json.load(file)) == list(examples)
@@ -295,8 +297,12 @@ def test_note_dataset_loads_a_split_and_crops(rendered):
     assert pitch.shape == (8, 4, 2)
     channels = train.pitch_channels
     for crop, crop_pitch in zip(aligned, pitch):
-        matches = [(r, s) for r in range(len(audio)) for s in range(0, 64000 - 2048 + 1, 512)
-                   if np.array_equal(audio[r, s : s + 2048], crop)]
+        matches = [
+            (r, s)
+            for r in range(len(audio))
+            for s in range(0, 64000 - 2048 + 1, 512)
+            if np.array_equal(audio[r, s : s + 2048], crop)
+        ]
         assert any(np.array_equal(channels[r, s // 512 : s // 512 + 4], crop_pitch) for r, s in matches)
     with pytest.raises(ParameterError, match=r"`length` must be a multiple of 512 samples to cut pitch channels"):
         train.random_crops(2, 1000, 0, with_pitch_channels=True)
@@ -309,7 +315,18 @@ def test_note_dataset_loads_a_split_and_crops(rendered):
 
 @needs_fluidsynth
 def test_render_notes_command_renders_a_limited_plan(tmp_path, capsys):
-    argv = ["render-notes", str(tmp_path), "--programs", "0", "--pitch-step", "12", "--velocities", "100", "--limit", "3"]
+    argv = [
+        "render-notes",
+        str(tmp_path),
+        "--programs",
+        "0",
+        "--pitch-step",
+        "12",
+        "--velocities",
+        "100",
+        "--limit",
+        "3",
+    ]
     assert main(argv) == 0
     with open(tmp_path / "examples.json") as file:
         examples = json.load(file)
@@ -325,9 +342,17 @@ def _write_notes(data_dir, sounding):
     t = np.arange(fluidsynth.NOTE_SAMPLES) / SR
     for i, end in enumerate(sounding):
         note_id = f"keyboard_000-{60 + i:03d}-100"
-        examples[note_id] = {"note_str": note_id, "instrument": 0, "instrument_str": "keyboard_000", "family": 4,
-                             "family_str": "keyboard", "pitch": 60 + i, "velocity": 100, "split": "train",
-                             "sample_rate": SR}
+        examples[note_id] = {
+            "note_str": note_id,
+            "instrument": 0,
+            "instrument_str": "keyboard_000",
+            "family": 4,
+            "family_str": "keyboard",
+            "pitch": 60 + i,
+            "velocity": 100,
+            "split": "train",
+            "sample_rate": SR,
+        }
         tone = 0.1 * np.sqrt(2) * np.sin(2 * np.pi * 1000 * t) * (np.arange(fluidsynth.NOTE_SAMPLES) < end)
         tone[end:] += 1e-4 * np.sin(2 * np.pi * 50 * t[end:])  # a -83 dBFS hum: silence, yet not zero
         soundfile.write(data_dir / "audio" / f"{note_id}.wav", tone, SR, subtype="PCM_16")
@@ -353,5 +378,7 @@ def test_sounding_crops_start_where_the_note_still_sounds(tmp_path):
     assert uniform.crops == "uniform"
     quiet = np.mean(uniform.random_crops(2000, length, 0) ** 2, axis=-1) < 10 ** (dataset.SOUNDING_RMS_DB / 10)
     assert quiet.mean() > 0.4  # what the sounding crops avoid: about half of these are silence
-    with pytest.raises(ParameterError, match=r"`crops` must be one of \['sounding', 'uniform'\]\. Received: crops='loud'\."):
+    with pytest.raises(
+        ParameterError, match=r"`crops` must be one of \['sounding', 'uniform'\]\. Received: crops='loud'\."
+    ):
         dataset.NoteDataset(tmp_path, "train", crops="loud")

@@ -45,8 +45,10 @@ def _sources():
         for number, cell in enumerate(json.loads(path.read_text())["cells"]):
             if cell["cell_type"] == "code":
                 lines = "".join(cell["source"]).splitlines()
-                yield f"{path.relative_to(ROOT)} cell {number}", "\n".join(
-                    line for line in lines if not line.lstrip().startswith(("%", "!")))
+                yield (
+                    f"{path.relative_to(ROOT)} cell {number}",
+                    "\n".join(line for line in lines if not line.lstrip().startswith(("%", "!"))),
+                )
 
 
 def _third_party_imports():
@@ -81,7 +83,9 @@ def test_every_import_comes_from_a_declared_distribution():
     for module, places in sorted(_third_party_imports().items()):
         distributions = {_normalize(name) for name in providers.get(module, [])}
         if not distributions & declared:
-            undeclared[module] = f"from {sorted(distributions) or 'no installed distribution'}, imported in {places[:3]}"
+            undeclared[module] = (
+                f"from {sorted(distributions) or 'no installed distribution'}, imported in {places[:3]}"
+            )
     assert not undeclared, f"add these to [project.dependencies] (and binder/requirements.txt): {undeclared}"
 
 

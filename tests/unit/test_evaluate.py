@@ -46,8 +46,14 @@ class FakeDataset:
             note_id = f"{instrument}-{pitch:03d}-{velocity:03d}"
             self.note_ids.append(note_id)
             self.examples[note_id] = {
-                "note_str": note_id, "instrument": program, "instrument_str": instrument,
-                "family_str": family, "pitch": pitch, "velocity": velocity, "split": "valid", "sample_rate": SR,
+                "note_str": note_id,
+                "instrument": program,
+                "instrument_str": instrument,
+                "family_str": family,
+                "pitch": pitch,
+                "velocity": velocity,
+                "split": "valid",
+                "sample_rate": SR,
             }
             self._audio[note_id] = harmonic_tone(midi_hz(pitch), n, partials, amplitude=0.4 * velocity / 127)
 
@@ -133,7 +139,10 @@ def test_evaluation_picks_qualifying_notes_round_robin_over_families(evaluated):
     assert set(ids) == SELECTABLE and len(ids) == 4
     assert len({row["family"] for row in results["notes"][:3]}) == 3
     assert results["selection"] == {
-        "n_notes": 4, "seed": 0, "pitch_range": [48, 84], "min_velocity": 75,
+        "n_notes": 4,
+        "seed": 0,
+        "pitch_range": [48, 84],
+        "min_velocity": 75,
         "harmonic_families": list(evaluate.HARMONIC_FAMILIES),
     }
     assert {row["note_id"]: row["harmonic"] for row in results["notes"]}["mallet_009-067-100"] is False
@@ -328,8 +337,9 @@ def test_validation_loss_is_the_training_objective_on_seeded_crops(tiny_model):
     keras_loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)(targets, tiny_model.keras_model(x))
     assert loss["nats"] == pytest.approx(float(keras_loss), rel=1e-5)
     assert 0 < loss["nats"] < 2 * math.log(256)
-    assert evaluate.validation_loss(tiny_model, ToneCrops(), crops=6, crop_length=640, seed=2, batch_size=6) == \
-        pytest.approx(loss)  # batching does not change it
+    assert evaluate.validation_loss(
+        tiny_model, ToneCrops(), crops=6, crop_length=640, seed=2, batch_size=6
+    ) == pytest.approx(loss)  # batching does not change it
 
 
 @pytest.mark.parametrize(
@@ -360,8 +370,26 @@ def test_evaluate_command_writes_results_figures_and_prints_the_report(tmp_path,
     weights = tiny_model.save_weights(tmp_path / "tiny.npz")
     out = tmp_path / "eval"
 
-    assert main(["evaluate", str(weights), str(data_dir), "--out", str(out), "--notes", "2", "--figures", "1",
-                          "--temperature", "0.5", "--validation-crops", "3"]) == 0
+    assert (
+        main(
+            [
+                "evaluate",
+                str(weights),
+                str(data_dir),
+                "--out",
+                str(out),
+                "--notes",
+                "2",
+                "--figures",
+                "1",
+                "--temperature",
+                "0.5",
+                "--validation-crops",
+                "3",
+            ]
+        )
+        == 0
+    )
 
     saved = json.loads((out / "results.json").read_text())
     assert [row["note_id"] for row in saved["notes"]] == ["flute_073-060-100", "keyboard_001-060-100"]
@@ -369,8 +397,10 @@ def test_evaluate_command_writes_results_figures_and_prints_the_report(tmp_path,
     assert "sampled at temperature 0.5." in report.results_markdown(saved)
     loss = saved["validation_loss"]
     assert (loss["crops"], loss["crop_length"], loss["seed"]) == (3, 4096, 0) and 0 < loss["nats"] < 12
-    assert f"3 fixed crops of 4096 samples of the held-out notes (seed 0): **{loss['nats']:.3f} nats**" in \
-        report.results_markdown(saved)
+    assert (
+        f"3 fixed crops of 4096 samples of the held-out notes (seed 0): **{loss['nats']:.3f} nats**"
+        in report.results_markdown(saved)
+    )
     assert [path.name for path in (out / "figures").iterdir()] == ["flute_073-060-100.png"]
     assert report.results_markdown(saved) in capsys.readouterr().out
 
@@ -378,7 +408,10 @@ def test_evaluate_command_writes_results_figures_and_prints_the_report(tmp_path,
 def test_evaluate_command_reports_errors_in_one_line(tmp_path, capsys):
     assert main(["evaluate", str(tmp_path / "missing.npz"), str(tmp_path)]) == 2
     err = capsys.readouterr().err
-    assert err.startswith("nsynth-widgets: error: `weights` must be an existing .npz weights file") and err.count("\n") == 1
+    assert (
+        err.startswith("nsynth-widgets: error: `weights` must be an existing .npz weights file")
+        and err.count("\n") == 1
+    )
 
 
 # --------------------------------------------------------------- voicing, transposition, unpitched
@@ -425,8 +458,18 @@ class OscillatorModel:
 
 @pytest.mark.parametrize("follows, expected_cents", [(True, 0.0), (False, None)])
 def test_transposition_check_measures_whether_the_pitch_follows(dataset, follows, expected_cents):
-    results, _ = evaluate._evaluate(OscillatorModel(follows), dataset, 3, 0, evaluate.HARMONIC_FAMILIES, 2, None,
-                                    (48, 84), 75, transpositions=(-7, 12))
+    results, _ = evaluate._evaluate(
+        OscillatorModel(follows),
+        dataset,
+        3,
+        0,
+        evaluate.HARMONIC_FAMILIES,
+        2,
+        None,
+        (48, 84),
+        75,
+        transpositions=(-7, 12),
+    )
     assert results["summary"]["overall"]["voiced_recall"] > 0.9 and results["summary"]["overall"]["f0_cents"] < 10
     check = results["transposition"]
     assert list(check) == ["-7", "+12"] and all(len(c["notes"]) == 2 for c in check.values())
@@ -441,22 +484,39 @@ def test_transposition_check_measures_whether_the_pitch_follows(dataset, follows
 
 
 def test_unpitched_check_measures_each_sound_and_the_median():
-    sounds = {"burst": np.random.default_rng(1).uniform(-0.4, 0.4, 4096).astype(np.float32),
-              "tone": harmonic_tone(330.0, 4096)}
+    sounds = {
+        "burst": np.random.default_rng(1).uniform(-0.4, 0.4, 4096).astype(np.float32),
+        "tone": harmonic_tone(330.0, 4096),
+    }
     model = OscillatorModel()
     check = evaluate.unpitched_check(model, sounds)
     assert set(check["sounds"]) == {"burst", "tone"}
     resynthesized = model.synthesize([model.encode(sounds["burst"])[0]])[0]
     assert check["sounds"]["burst"]["spectral_distance"] == pytest.approx(
-        spectral_distance(sounds["burst"][: resynthesized.size], resynthesized))
-    assert check["spectral_distance"] == pytest.approx(np.median([r["spectral_distance"] for r in check["sounds"].values()]))
+        spectral_distance(sounds["burst"][: resynthesized.size], resynthesized)
+    )
+    assert check["spectral_distance"] == pytest.approx(
+        np.median([r["spectral_distance"] for r in check["sounds"].values()])
+    )
     results = {"unpitched": check}
     assert "**Sounds without a pitch**" in report.results_markdown({**_minimal_results(), **results})
 
 
 def _minimal_results():
-    stats = {"notes": 0, "spectral_distance": math.nan, "mulaw_distance": math.nan, "noise_distance": math.nan,
-             "f0_cents": math.nan, "f0_measured": 0, "f0_within_50_cents": math.nan, "voiced_recall": math.nan}
-    return {"selection": {"harmonic_families": [], "pitch_range": [48, 84], "n_notes": 0, "min_velocity": 75, "seed": 0},
-            "summary": {"overall": stats, "families": {}}, "notes": [], "model": {"config": "x", "source": "x"},
-            "timing": {"audio_seconds": 0.0, "synthesis_seconds": 0.0, "batch_size": 1, "samples_per_second": math.nan}}
+    stats = {
+        "notes": 0,
+        "spectral_distance": math.nan,
+        "mulaw_distance": math.nan,
+        "noise_distance": math.nan,
+        "f0_cents": math.nan,
+        "f0_measured": 0,
+        "f0_within_50_cents": math.nan,
+        "voiced_recall": math.nan,
+    }
+    return {
+        "selection": {"harmonic_families": [], "pitch_range": [48, 84], "n_notes": 0, "min_velocity": 75, "seed": 0},
+        "summary": {"overall": stats, "families": {}},
+        "notes": [],
+        "model": {"config": "x", "source": "x"},
+        "timing": {"audio_seconds": 0.0, "synthesis_seconds": 0.0, "batch_size": 1, "samples_per_second": math.nan},
+    }

@@ -24,9 +24,7 @@ def test_incremental_logits_equal_teacher_forced_at_every_step(tiny_model, weigh
     enc = rng.normal(size=(batch, steps // TINY.hop_length, 16)).astype(np.float32)
     expected = tiny_model.decode_logits(audio, enc)
     decoder = fastgen.IncrementalDecoder(weights, enc)
-    got = np.concatenate(
-        [decoder.step(n, forced=classes, record_logits=True) for n in (1, 63, 200, 376)], axis=1
-    )
+    got = np.concatenate([decoder.step(n, forced=classes, record_logits=True) for n in (1, 63, 200, 376)], axis=1)
     assert got.shape == expected.shape == (batch, steps, 256)
     assert np.abs(got - expected).max() < 1e-4 * max(1.0, np.abs(expected).max())
     np.testing.assert_array_equal(decoder.classes, classes)
@@ -135,23 +133,32 @@ def test_synthesize_cancel_keeps_partial_audio(tiny_model):
     assert partial.shape == (1, 128) and partial.dtype == np.float32
 
 
-@pytest.mark.parametrize("kwargs, error, match", [
-    ({"temperature": 0}, ParameterError, r"`temperature` must be a finite number > 0. Received: temperature=0."),
-    ({"temperature": float("nan")}, ParameterError, r"Received: temperature=nan."),
-    ({"chunk_size": 0}, ParameterError, r"`chunk_size` must be an integer >= 1. Received: chunk_size=0."),
-])
+@pytest.mark.parametrize(
+    "kwargs, error, match",
+    [
+        ({"temperature": 0}, ParameterError, r"`temperature` must be a finite number > 0. Received: temperature=0."),
+        ({"temperature": float("nan")}, ParameterError, r"Received: temperature=nan."),
+        ({"chunk_size": 0}, ParameterError, r"`chunk_size` must be an integer >= 1. Received: chunk_size=0."),
+    ],
+)
 def test_bad_generation_arguments(tiny_model, kwargs, error, match):
     with pytest.raises(error, match=match):
         tiny_model.synthesize(np.zeros((1, 2, 16), np.float32), **kwargs)
 
 
-@pytest.mark.parametrize("encoding, match", [
-    (np.zeros((1, 2, 8), np.float32), r"`encoding` must have 16 channels in its last axis"),
-    (np.zeros((2, 16), np.float32)[None, None], r"`encoding` must have shape \(frames, 16\) or \(batch, frames, 16\)"),
-    (np.zeros((1, 0, 16), np.float32), r"`encoding` must hold at least one frame"),
-    (np.full((1, 2, 16), np.nan, np.float32), r"`encoding` must be finite. Received: encoding with 32 NaN/Inf"),
-    ([], r"`encoding` must hold at least one encoding. Received: encoding=\[\]."),
-])
+@pytest.mark.parametrize(
+    "encoding, match",
+    [
+        (np.zeros((1, 2, 8), np.float32), r"`encoding` must have 16 channels in its last axis"),
+        (
+            np.zeros((2, 16), np.float32)[None, None],
+            r"`encoding` must have shape \(frames, 16\) or \(batch, frames, 16\)",
+        ),
+        (np.zeros((1, 0, 16), np.float32), r"`encoding` must hold at least one frame"),
+        (np.full((1, 2, 16), np.nan, np.float32), r"`encoding` must be finite. Received: encoding with 32 NaN/Inf"),
+        ([], r"`encoding` must hold at least one encoding. Received: encoding=\[\]."),
+    ],
+)
 def test_bad_encodings(tiny_model, encoding, match):
     with pytest.raises(EncodingError, match=match):
         tiny_model.synthesize(encoding)

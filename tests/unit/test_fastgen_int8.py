@@ -77,6 +77,7 @@ def test_synthesize_int8_gives_audio_and_is_reproducible(tiny_model):
 
 
 def test_unknown_precision_is_refused(tiny_model):
-    with pytest.raises(ParameterError, match=r"`precision` must be one of \['float32', 'int8', 'w8a8'\]\. Received: precision='int4'"):
+    with pytest.raises(
+        ParameterError, match=r"`precision` must be one of \['float32', 'int8', 'w8a8'\]\. Received: precision='int4'"
+    ):
         tiny_model.synthesize(np.zeros((1, 2, 16), np.float32), precision="int4")
-

@@ -9,7 +9,6 @@ import pytest
 
 from nsynth_widgets.errors import ParameterError
 from nsynth_widgets.model import _sync, fastgen
-from nsynth_widgets.model.nsynth import classes_to_audio
 
 from ..conftest import TINY, TINY_PITCH, random_arrays
 

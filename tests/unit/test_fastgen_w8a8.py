@@ -16,6 +16,7 @@ from .test_fastgen_int8 import _log_softmax
 #: step distribution from the w8a8 one, in nats, on random weights (real weights do better).
 W8A8_MEAN_KL_TOLERANCE = 0.03
 
+
 @pytest.mark.parametrize("config", [TINY, TINY_PITCH], ids=["plain", "pitch"])
 def test_w8a8_generator_computes_the_model_with_rounded_weights_and_activations(config):
     """Teacher-forced against an independent NumPy decoder whose weights are the dequantized ones and
@@ -32,13 +33,15 @@ def test_w8a8_generator_computes_the_model_with_rounded_weights_and_activations(
         enc[..., 15] = rng.uniform(0.0, 1.0, (3, 10))
         excitation = ref.excitation(enc[..., 14:].astype(np.float64), 3, 64)
     x_scaled = (mu_law_encode(classes_to_audio(classes)) / 128.0).astype(np.float32)
-    expected = ref.decode_logits(x_scaled, enc, fastgen.int8_equivalent_arrays(arrays, config), config, excitation,
-                                 rounded=ref.round_to_int8)
+    expected = ref.decode_logits(
+        x_scaled, enc, fastgen.int8_equivalent_arrays(arrays, config), config, excitation, rounded=ref.round_to_int8
+    )
     float32 = ref.decode_logits(x_scaled, enc, arrays, config, excitation)
     weights = fastgen.DecoderWeights.from_arrays(arrays, config).quantize_w8a8()
     assert weights.precision == "w8a8"
-    got = np.concatenate([fastgen.IncrementalDecoder(weights, enc).step(n, forced=classes, record_logits=True)
-                          for n in (640,)], axis=1)
+    got = np.concatenate(
+        [fastgen.IncrementalDecoder(weights, enc).step(n, forced=classes, record_logits=True) for n in (640,)], axis=1
+    )
     scale = np.abs(expected).max()
     error = np.abs(got - expected)
     assert np.median(error) < 1e-6 * scale

@@ -53,15 +53,30 @@ def _samples(path):
 
 def test_every_point_is_its_batch_of_bilinear_mixes(tmp_path, corner_files, tiny_model):
     calls = []
-    result = render_grid(corner_files, tmp_path, resolution=3, seconds=SECONDS, model=tiny_model, batch_size=4, seed=5,
-                         progress=lambda done, total: calls.append((done, total)))
+    result = render_grid(
+        corner_files,
+        tmp_path,
+        resolution=3,
+        seconds=SECONDS,
+        model=tiny_model,
+        batch_size=4,
+        seed=5,
+        progress=lambda done, total: calls.append((done, total)),
+    )
     assert result.complete and result.kept == 0 and result.batches == 3  # 9 items: batches of 4, 4, 1
     assert calls == [(i, 9) for i in range(10)]
     items = result.manifest["items"]
     assert [(i["row"], i["column"], i["batch"], i["seed"]) for i in items[:5]] == [
-        (0, 0, 0, 5), (0, 1, 0, 5), (0, 2, 0, 5), (1, 0, 0, 5), (1, 1, 1, 6)]
+        (0, 0, 0, 5),
+        (0, 1, 0, 5),
+        (0, 2, 0, 5),
+        (1, 0, 0, 5),
+        (1, 1, 1, 6),
+    ]
     np.testing.assert_array_equal([i["weights"] for i in items], bilinear_grid(3).reshape(9, 4))
-    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([MANIFEST] + [f"r{r}_c{c}.wav" for r in range(3) for c in range(3)])
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+        [MANIFEST] + [f"r{r}_c{c}.wav" for r in range(3) for c in range(3)]
+    )
     assert json.loads((tmp_path / MANIFEST).read_text()) == result.manifest
     settings = result.manifest["settings"]
     assert settings["corners"] == ["flute", "organ", "guitar", "bass"] and settings["samples"] == 8000
@@ -83,8 +98,9 @@ def test_corners_may_be_arrays_and_are_cut_or_padded_to_the_length(tmp_path, tin
     assert {item["samples"] for item in result.manifest["items"]} == {8000}
 
 
-def test_a_second_run_renders_nothing_and_a_damaged_file_is_rendered_again(tmp_path, corner_files, weights_file,
-                                                                             tiny_model):
+def test_a_second_run_renders_nothing_and_a_damaged_file_is_rendered_again(
+    tmp_path, corner_files, weights_file, tiny_model
+):
     args = (corner_files, tmp_path)
     options = {"resolution": 3, "seconds": SECONDS, "model": weights_file, "batch_size": 4}
     first = render_grid(*args, **options)
@@ -103,9 +119,12 @@ def test_a_second_run_renders_nothing_and_a_damaged_file_is_rendered_again(tmp_p
 
 def test_other_settings_are_refused_unless_forced(tmp_path, corner_files, tiny_model):
     render_grid(corner_files, tmp_path, resolution=3, seconds=SECONDS, model=tiny_model)
-    with pytest.raises(ParameterError, match=r"`out_dir` must hold no grid or one made with the same settings; its "
-                                             r"manifest.json differs in resolution \(3 → 2\); seconds \(0.5 → 0.25\)\. "
-                                             r"Pass force=True \(--force\)"):
+    with pytest.raises(
+        ParameterError,
+        match=r"`out_dir` must hold no grid or one made with the same settings; its "
+        r"manifest.json differs in resolution \(3 → 2\); seconds \(0.5 → 0.25\)\. "
+        r"Pass force=True \(--force\)",
+    ):
         render_grid(corner_files, tmp_path, resolution=2, seconds=0.25, model=tiny_model)
     retuned = tmp_path.parent / f"{tmp_path.name}-retuned" / "bass.wav"  # the same name, another sound
     retuned.parent.mkdir()
@@ -122,21 +141,32 @@ def test_other_settings_are_refused_unless_forced(tmp_path, corner_files, tiny_m
 
 
 def test_an_interrupt_leaves_whole_files_and_a_manifest_that_resumes(tmp_path, corner_files, tiny_model):
-    reference = render_grid(corner_files, tmp_path / "reference", resolution=3, seconds=SECONDS, model=tiny_model,
-                            batch_size=3)
+    reference = render_grid(
+        corner_files, tmp_path / "reference", resolution=3, seconds=SECONDS, model=tiny_model, batch_size=3
+    )
 
     def interrupt(done, total):
         if done == 4:  # in the middle of batch 1
             raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
-        render_grid(corner_files, tmp_path / "grid", resolution=3, seconds=SECONDS, model=tiny_model, batch_size=3,
-                    progress=interrupt)
+        render_grid(
+            corner_files,
+            tmp_path / "grid",
+            resolution=3,
+            seconds=SECONDS,
+            model=tiny_model,
+            batch_size=3,
+            progress=interrupt,
+        )
     manifest = json.loads((tmp_path / "grid" / MANIFEST).read_text())
     assert [item["status"] for item in manifest["items"]] == ["done"] * 4 + ["pending"] * 5
-    assert sorted(p.name for p in (tmp_path / "grid").iterdir()) == sorted([MANIFEST, "r0_c0.wav", "r0_c1.wav",
-                                                                           "r0_c2.wav", "r1_c0.wav"])
-    resumed = render_grid(corner_files, tmp_path / "grid", resolution=3, seconds=SECONDS, model=tiny_model, batch_size=3)
+    assert sorted(p.name for p in (tmp_path / "grid").iterdir()) == sorted(
+        [MANIFEST, "r0_c0.wav", "r0_c1.wav", "r0_c2.wav", "r1_c0.wav"]
+    )
+    resumed = render_grid(
+        corner_files, tmp_path / "grid", resolution=3, seconds=SECONDS, model=tiny_model, batch_size=3
+    )
     assert resumed.kept == 4 and len(resumed.written) == 5 and resumed.batches == 2  # batch 1 again, whole; batch 2
     assert _digests(resumed) == _digests(reference)
 
@@ -175,8 +205,9 @@ def _spy(monkeypatch, model):
 
 def test_pitches_move_the_f0_channel_of_each_mix(tmp_path, corner_files, pitch_model, monkeypatch):
     encodings = _spy(monkeypatch, pitch_model)
-    result = render_grid(corner_files, tmp_path, resolution=2, seconds=SECONDS, model=pitch_model, pitches=[57, 64],
-                         batch_size=3)
+    result = render_grid(
+        corner_files, tmp_path, resolution=2, seconds=SECONDS, model=pitch_model, pitches=[57, 64], batch_size=3
+    )
     items = result.manifest["items"]
     assert [item["file"] for item in items[3:5]] == ["r1_c1_p57.wav", "r0_c0_p64.wav"]
     synthesized = np.concatenate(encodings)  # plan order
@@ -198,9 +229,12 @@ def test_pitches_move_the_f0_channel_of_each_mix(tmp_path, corner_files, pitch_m
 
 
 def test_pitches_without_pitch_channels_need_one_corner_file_per_pitch(tmp_path, corner_files, tiny_model, monkeypatch):
-    with pytest.raises(ParameterError, match=r"`pitches` must be played by a pitch-conditioned model or come with "
-                                             r"one corner file per pitch: 'tiny' has no pitch channels\. Pass "
-                                             r"corners_per_pitch=DIR .*flute_48\.wav"):
+    with pytest.raises(
+        ParameterError,
+        match=r"`pitches` must be played by a pitch-conditioned model or come with "
+        r"one corner file per pitch: 'tiny' has no pitch channels\. Pass "
+        r"corners_per_pitch=DIR .*flute_48\.wav",
+    ):
         render_grid(corner_files, tmp_path, resolution=2, model=tiny_model, pitches=[48, 60])
 
     notes = tmp_path / "notes"
@@ -209,18 +243,31 @@ def test_pitches_without_pitch_channels_need_one_corner_file_per_pitch(tmp_path,
         for pitch in (48, 60):
             save_audio(notes / f"{path.stem}_{pitch}.wav", tone(frequency * 2 ** ((pitch - 48) / 12)))
     (notes / "bass_60.wav").unlink()
-    with pytest.raises(ParameterError, match=r"`corners_per_pitch` must hold \{corner\}_\{pitch\}.wav for every "
-                                             r"corner and pitch. Received: .* which lacks bass_60.wav\."):
-        render_grid(corner_files, tmp_path / "grid", resolution=2, model=tiny_model, pitches=[48, 60],
-                    corners_per_pitch=notes)
+    with pytest.raises(
+        ParameterError,
+        match=r"`corners_per_pitch` must hold \{corner\}_\{pitch\}.wav for every "
+        r"corner and pitch. Received: .* which lacks bass_60.wav\.",
+    ):
+        render_grid(
+            corner_files, tmp_path / "grid", resolution=2, model=tiny_model, pitches=[48, 60], corners_per_pitch=notes
+        )
     save_audio(notes / "bass_60.wav", tone(660.0 * 2))
 
     encodings = _spy(monkeypatch, tiny_model)
-    result = render_grid(["flute", "organ", "guitar", "bass"], tmp_path / "grid", resolution=2, seconds=SECONDS,
-                         model=tiny_model, pitches=[48, 60], corners_per_pitch=notes)
+    result = render_grid(
+        ["flute", "organ", "guitar", "bass"],
+        tmp_path / "grid",
+        resolution=2,
+        seconds=SECONDS,
+        model=tiny_model,
+        pitches=[48, 60],
+        corners_per_pitch=notes,
+    )
     assert result.complete and result.manifest["items"][4]["file"] == "r0_c0_p60.wav"
     # the top-left point at pitch 60 is flute_60.wav's own encoding
-    corners_60 = tiny_model.encode(np.stack([_samples(notes / f"{n}_60.wav")[:8000] for n in ("flute", "organ", "guitar", "bass")]))
+    corners_60 = tiny_model.encode(
+        np.stack([_samples(notes / f"{n}_60.wav")[:8000] for n in ("flute", "organ", "guitar", "bass")])
+    )
     np.testing.assert_allclose(np.concatenate(encodings)[4], corners_60[0], atol=1e-6)
 
 
@@ -236,17 +283,23 @@ def test_a_worker_with_other_weights_refuses_to_render(weights_file, tiny_model)
 @pytest.fixture(scope="module")
 def local_grid(corner_files, weights_file, tmp_path_factory):
     """The 3×3 grid rendered in-process: what every cluster must reproduce."""
-    return render_grid(corner_files, tmp_path_factory.mktemp("local"), resolution=3, seconds=1.0, model=weights_file,
-                       batch_size=1)
+    return render_grid(
+        corner_files, tmp_path_factory.mktemp("local"), resolution=3, seconds=1.0, model=weights_file, batch_size=1
+    )
 
 
-def test_a_cluster_renders_the_local_grid_sample_for_sample_even_when_a_worker_dies(local_grid, corner_files,
-                                                                                     weights_file, tmp_path):
+def test_a_cluster_renders_the_local_grid_sample_for_sample_even_when_a_worker_dies(
+    local_grid, corner_files, weights_file, tmp_path
+):
     from distributed import Client, LocalCluster
 
     options = {"resolution": 3, "seconds": 1.0, "model": weights_file, "batch_size": 1}
-    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None,
-                      silence_logs=logging.ERROR) as cluster, Client(cluster) as client:
+    with (
+        LocalCluster(
+            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None, silence_logs=logging.ERROR
+        ) as cluster,
+        Client(cluster) as client,
+    ):
         address = cluster.scheduler_address
         result = render_grid(corner_files, tmp_path / "grid", scheduler=address, **options)
         assert result.complete and sorted(result.written) == sorted(i["file"] for i in local_grid.manifest["items"])
@@ -265,16 +318,18 @@ def test_a_cluster_renders_the_local_grid_sample_for_sample_even_when_a_worker_d
                 killed[worker] = busy[worker]
                 os.kill(pids[worker], signal.SIGKILL)
 
-        survived = render_grid(corner_files, tmp_path / "killed", scheduler=address, progress=kill_a_busy_worker,
-                               **options)
-        (worker, in_flight), = killed.items()
+        survived = render_grid(
+            corner_files, tmp_path / "killed", scheduler=address, progress=kill_a_busy_worker, **options
+        )
+        ((worker, in_flight),) = killed.items()
         assert in_flight and worker not in client.scheduler_info()["workers"]
     assert survived.complete and len(survived.written) == 9 and len(set(survived.written)) == 9
     assert _digests(survived) == _digests(local_grid)
 
 
-def test_the_processes_scheduler_starts_a_local_cluster_only_when_there_is_work(corner_files, weights_file, tmp_path,
-                                                                                 monkeypatch):
+def test_the_processes_scheduler_starts_a_local_cluster_only_when_there_is_work(
+    corner_files, weights_file, tmp_path, monkeypatch
+):
     options = {"resolution": 2, "seconds": SECONDS, "model": weights_file}
     local = render_grid(corner_files, tmp_path / "local", **options)
     result = render_grid(corner_files, tmp_path / "processes", scheduler="processes", workers=1, **options)

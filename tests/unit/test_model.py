@@ -93,14 +93,26 @@ def test_keras_layer_config_round_trip():
 
     layer = NSynthConv1D(4, 3, dilation=2, causal=False, name="dilatedconv_3")
     clone = NSynthConv1D.from_config(layer.get_config())
-    assert (clone.filters, clone.kernel_size, clone.dilation, clone.causal, clone.name) == (4, 3, 2, False, "dilatedconv_3")
+    assert (clone.filters, clone.kernel_size, clone.dilation, clone.causal, clone.name) == (
+        4,
+        3,
+        2,
+        False,
+        "dilatedconv_3",
+    )
 
 
-@pytest.mark.parametrize("kwargs, match", [
-    ({"filters": 0}, r"`filters` must be an integer >= 1. Received: filters=0."),
-    ({"filters": 4, "kernel_size": 2, "causal": False}, r"`kernel_size` must be odd for a non-causal convolution. Received: kernel_size=2."),
-    ({"filters": 4, "dilation": -1}, r"Received: dilation=-1."),
-])
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        ({"filters": 0}, r"`filters` must be an integer >= 1. Received: filters=0."),
+        (
+            {"filters": 4, "kernel_size": 2, "causal": False},
+            r"`kernel_size` must be odd for a non-causal convolution. Received: kernel_size=2.",
+        ),
+        ({"filters": 4, "dilation": -1}, r"Received: dilation=-1."),
+    ],
+)
 def test_layer_argument_errors(kwargs, match):
     from nsynth_widgets.model.layers import NSynthConv1D
 
@@ -108,11 +120,14 @@ def test_layer_argument_errors(kwargs, match):
         NSynthConv1D(**kwargs)
 
 
-@pytest.mark.parametrize("changes, match", [
-    ({"width": 0}, r"`width` must be an integer >= 1. Received: width=0."),
-    ({"num_layers": 2.0}, r"`num_layers` must be an integer >= 1. Received: num_layers=2.0."),
-    ({"quantization_channels": 65536}, r"`quantization_channels` must be 256"),
-])
+@pytest.mark.parametrize(
+    "changes, match",
+    [
+        ({"width": 0}, r"`width` must be an integer >= 1. Received: width=0."),
+        ({"num_layers": 2.0}, r"`num_layers` must be an integer >= 1. Received: num_layers=2.0."),
+        ({"quantization_channels": 65536}, r"`quantization_channels` must be 256"),
+    ],
+)
 def test_config_errors(changes, match):
     with pytest.raises(ParameterError, match=match):
         TINY.replace(**changes)

@@ -69,11 +69,14 @@ def test_bits_and_mu_parameters():
     assert mulaw.mu_law_encode(np.array([-1.0]), bits=4)[0] == -8
 
 
-@pytest.mark.parametrize("kwargs, match", [
-    ({"mu": 0}, r"`mu` must be an integer >= 1. Received: mu=0."),
-    ({"mu": 2.5}, r"`mu` must be an integer >= 1. Received: mu=2.5."),
-    ({"bits": 0}, r"`bits` must be an integer in \[1, 16\]. Received: bits=0."),
-])
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        ({"mu": 0}, r"`mu` must be an integer >= 1. Received: mu=0."),
+        ({"mu": 2.5}, r"`mu` must be an integer >= 1. Received: mu=2.5."),
+        ({"bits": 0}, r"`bits` must be an integer in \[1, 16\]. Received: bits=0."),
+    ],
+)
 def test_bad_parameters(kwargs, match):
     with pytest.raises(ParameterError, match=match):
         mulaw.mu_law_encode(np.zeros(3), **kwargs)

@@ -42,7 +42,7 @@ def test_frames_are_centred_on_their_hop():
 
 def test_batches_and_extra_samples():
     audio = np.stack([_tone(220.0), _tone(440.0)])
-    pitch = estimate_pitch(audio[:, :16000 + 100])  # the 100 samples past the last whole frame are ignored
+    pitch = estimate_pitch(audio[:, : 16000 + 100])  # the 100 samples past the last whole frame are ignored
     assert pitch.shape == (2, 31, 2)
     np.testing.assert_allclose(channel_to_f0(pitch[:, 10, 0]), [220.0, 440.0], rtol=1e-3)
     np.testing.assert_allclose(pitch[1], estimate_pitch(audio[1]), atol=1e-6)
@@ -57,7 +57,9 @@ def test_unvoiced_frames_take_the_pitch_of_their_voiced_neighbours():
     inside = np.flatnonzero(gap[10:40]) + 10
     steps = np.diff(channel[inside[0] - 1 : inside[-1] + 2])
     np.testing.assert_allclose(steps, steps.mean(), rtol=1e-3)  # a straight glide in log f0 ...
-    assert channel[inside[0] - 1] < f0_to_channel(221.0) and channel[inside[-1] + 1] > f0_to_channel(439.0)  # ... 220 → 440
+    assert channel[inside[0] - 1] < f0_to_channel(221.0) and channel[inside[-1] + 1] > f0_to_channel(
+        439.0
+    )  # ... 220 → 440
     assert np.all(estimate_pitch(np.zeros(4096, np.float32))[:, 0] == 0.0)  # nothing voiced: 440 Hz
 
 
@@ -70,13 +72,17 @@ def test_channel_conversions_round_trip():
 def test_transpose_pitch_moves_by_semitones_and_checks_its_argument():
     channel = f0_to_channel([220.0, 440.0])
     np.testing.assert_allclose(channel_to_f0(transpose_pitch(channel, 12)), [440.0, 880.0], rtol=1e-6)
-    np.testing.assert_allclose(channel_to_f0(transpose_pitch(channel, -0.5)), np.array([220.0, 440.0]) / 2 ** (0.5 / 12),
-                               rtol=1e-6)
+    np.testing.assert_allclose(
+        channel_to_f0(transpose_pitch(channel, -0.5)), np.array([220.0, 440.0]) / 2 ** (0.5 / 12), rtol=1e-6
+    )
     for bad in (float("nan"), float("inf"), True, "7", None):
         with pytest.raises(ParameterError, match=r"`semitones` must be a finite number. Received: semitones="):
             transpose_pitch(channel, bad)
-    with pytest.raises(ParameterError, match=r"`semitones` must keep the pitch within 20-4000 Hz. Received: "
-                                              r"semitones=48, which moves it to 3520.0-7040.0 Hz."):
+    with pytest.raises(
+        ParameterError,
+        match=r"`semitones` must keep the pitch within 20-4000 Hz. Received: "
+        r"semitones=48, which moves it to 3520.0-7040.0 Hz.",
+    ):
         transpose_pitch(channel, 48)
     with pytest.raises(ParameterError, match=r"within 20-4000 Hz. Received: semitones=-48"):
         transpose_pitch(channel, -48)

@@ -74,11 +74,14 @@ def test_model_loads_lazily_and_once(tiny_model, tmp_path):
     assert "tiny: 6 layers × 8 channels, hop 64" in synth.description
 
 
-@pytest.mark.parametrize("spec, error, match", [
-    ("", ParameterError, r"`model` must be 'default', a .npz weights file or a checkpoint prefix"),
-    (42, ParameterError, r"Received: model=42."),
-    ("missing.npz", CheckpointError, r"`weights` must be an existing .npz weights file"),
-])
+@pytest.mark.parametrize(
+    "spec, error, match",
+    [
+        ("", ParameterError, r"`model` must be 'default', a .npz weights file or a checkpoint prefix"),
+        (42, ParameterError, r"Received: model=42."),
+        ("missing.npz", CheckpointError, r"`weights` must be an existing .npz weights file"),
+    ],
+)
 def test_bad_model_specs(spec, error, match):
     with pytest.raises(error, match=match):
         load_model(spec)
@@ -113,4 +116,6 @@ def test_incremental_decoder_steps_to_what_synthesize_makes(tiny_model):
     rng = np.random.default_rng(5)
     while decoder.position < decoder.total:
         decoder.step(50, rng=rng, temperature=0.7)  # another chunking than synthesize's
-    np.testing.assert_array_equal(mu_law_decode(decoder.classes - 128), synth.synthesize(encoding, seed=5, temperature=0.7))
+    np.testing.assert_array_equal(
+        mu_law_decode(decoder.classes - 128), synth.synthesize(encoding, seed=5, temperature=0.7)
+    )

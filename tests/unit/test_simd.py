@@ -7,8 +7,14 @@ from nsynth_widgets.model import _simd
 
 # (batch, rows, columns, first row, end row, offset into x): groups of 4 and 16 batch rows and lone
 # ones, widths that are not whole panels or whole groups of 8 panels, row ranges against an offset
-SHAPES = [(1, 64, 32, 0, 64, 0), (5, 24, 20, 8, 20, 3), (16, 1536, 1024, 512, 1536, 0), (21, 16, 7, 4, 16, 1),
-          (9, 40, 200, 4, 36, 2), (1, 512, 768, 0, 512, 0)]
+SHAPES = [
+    (1, 64, 32, 0, 64, 0),
+    (5, 24, 20, 8, 20, 3),
+    (16, 1536, 1024, 512, 1536, 0),
+    (21, 16, 7, 4, 16, 1),
+    (9, 40, 200, 4, 36, 2),
+    (1, 512, 768, 0, 512, 0),
+]
 
 
 @pytest.mark.parametrize("batch, rows, cols, r0, r1, x0", SHAPES)

@@ -55,8 +55,9 @@ def test_decoder_with_the_oscillator_agrees_with_numpy_reference(pitch_model, pi
     enc = _encoding(rng, 2, 4)
     got = pitch_model.decode_logits(audio, enc)
     excitation = ref.excitation(enc[..., 14:].astype(np.float64), 3, 64)
-    expected = ref.decode_logits((mu_law_encode(audio) / 128.0).astype(np.float32), enc, pitch_arrays, TINY_PITCH,
-                                 excitation)
+    expected = ref.decode_logits(
+        (mu_law_encode(audio) / 128.0).astype(np.float32), enc, pitch_arrays, TINY_PITCH, excitation
+    )
     np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-3 * np.abs(expected).max())
     # the oscillator matters: a different pitch in one frame changes the logits from that frame's span on
     moved = enc.copy()
@@ -110,8 +111,11 @@ def test_transpose_moves_only_the_f0_channel_and_round_trips(pitch_model):
 
 
 def test_transposing_with_a_model_without_pitch_channels_points_to_pitch_shift(tiny_model):
-    with pytest.raises(ParameterError, match=r"has no pitch channels. Pitch-shift the audio before encoding instead: "
-                                              r"nsynth_widgets.audio.pitch_shift"):
+    with pytest.raises(
+        ParameterError,
+        match=r"has no pitch channels. Pitch-shift the audio before encoding instead: "
+        r"nsynth_widgets.audio.pitch_shift",
+    ):
         tiny_model.transpose(np.zeros((1, 2, 16), np.float32), 7)
 
 

@@ -15,8 +15,17 @@ from nsynth_widgets.training.train import TrainConfig, batch_to_inputs, model_in
 INPUT_NOISE_STEPS = 400
 """Steps for the tiny model to lean on its exact past (and, with input noise, to learn not to)."""
 
-CONFIG = ModelConfig(name="train-test", num_layers=4, num_stages=2, width=16, skip_width=16,
-                     ae_num_layers=2, ae_num_stages=2, ae_width=16, hop_length=64)
+CONFIG = ModelConfig(
+    name="train-test",
+    num_layers=4,
+    num_stages=2,
+    width=16,
+    skip_width=16,
+    ae_num_layers=2,
+    ae_num_stages=2,
+    ae_width=16,
+    hop_length=64,
+)
 
 
 class Tones:
@@ -38,8 +47,16 @@ class PitchedTones:
 
 
 def _settings(steps):
-    return TrainConfig(steps=steps, batch_size=4, crop_length=512, learning_rate=3e-3, warmup_steps=5,
-                       checkpoint_every=10, eval_every=10, eval_batches=2)
+    return TrainConfig(
+        steps=steps,
+        batch_size=4,
+        crop_length=512,
+        learning_rate=3e-3,
+        warmup_steps=5,
+        checkpoint_every=10,
+        eval_every=10,
+        eval_batches=2,
+    )
 
 
 def _teacher_forced_loss(model, rng):
@@ -82,8 +99,14 @@ def test_saved_weights_reload_bit_exactly_in_the_inference_core(tmp_path):
 
 def test_cancel_checkpoints_and_returns(tmp_path):
     calls = []
-    train(CONFIG, Tones(), tmp_path, _settings(50), cancel=lambda: len(calls) >= 3,
-          progress=lambda step, total, record: calls.append(step))
+    train(
+        CONFIG,
+        Tones(),
+        tmp_path,
+        _settings(50),
+        cancel=lambda: len(calls) >= 3,
+        progress=lambda step, total, record: calls.append(step),
+    )
     assert calls == [1, 2, 3]
     assert NSynth.from_weights(tmp_path / "weights.npz").config == CONFIG
 
@@ -94,13 +117,16 @@ def test_resuming_with_another_configuration_is_refused(tmp_path):
         train(CONFIG.replace(width=8), Tones(), tmp_path, _settings(2))
 
 
-@pytest.mark.parametrize("changes, match", [
-    ({"steps": 0}, r"`steps` must be an integer >= 1. Received: steps=0."),
-    ({"learning_rate": 5.0}, r"`learning_rate` must be a number in \(0, 1\). Received: learning_rate=5.0."),
-    ({"phase_lock": 1}, r"`phase_lock` must be True or False. Received: phase_lock=1."),
-    ({"input_noise": -1}, r"`input_noise` must be a finite number >= 0. Received: input_noise=-1."),
-    ({"input_noise": float("inf")}, r"`input_noise` must be a finite number >= 0. Received: input_noise=inf."),
-])
+@pytest.mark.parametrize(
+    "changes, match",
+    [
+        ({"steps": 0}, r"`steps` must be an integer >= 1. Received: steps=0."),
+        ({"learning_rate": 5.0}, r"`learning_rate` must be a number in \(0, 1\). Received: learning_rate=5.0."),
+        ({"phase_lock": 1}, r"`phase_lock` must be True or False. Received: phase_lock=1."),
+        ({"input_noise": -1}, r"`input_noise` must be a finite number >= 0. Received: input_noise=-1."),
+        ({"input_noise": float("inf")}, r"`input_noise` must be a finite number >= 0. Received: input_noise=inf."),
+    ],
+)
 def test_bad_training_settings(changes, match):
     with pytest.raises(ParameterError, match=match):
         TrainConfig(**changes)
@@ -146,7 +172,9 @@ def test_a_new_run_can_start_from_given_weights(tmp_path):
     moved = max(np.abs(started.variables()[n] - v).max() for n, v in first.variables().items())
     assert 0 < moved < 0.05  # one small step away from the given weights, not a fresh random model
     with pytest.raises(ParameterError, match=r"`init_weights` must hold a model of the configuration being trained"):
-        train(CONFIG.replace(width=8), Tones(), tmp_path / "c", _settings(1), init_weights=tmp_path / "a" / "weights.npz")
+        train(
+            CONFIG.replace(width=8), Tones(), tmp_path / "c", _settings(1), init_weights=tmp_path / "a" / "weights.npz"
+        )
 
 
 def test_a_pitch_conditioned_model_trains_on_crops_with_their_pitch(tmp_path):
@@ -181,19 +209,27 @@ def test_the_encoder_can_hear_pitch_shifted_crops_while_the_decoder_learns_the_o
     tones = PitchedTones().random_crops(4, 4096, np.random.default_rng(2))
     shifted = training.shift_for_encoder(tones, 7.0, np.random.default_rng(3))
     assert shifted.shape == tones.shape and shifted.dtype == np.float32
-    before, after = (np.median(channel_to_f0(estimate_pitch(x, hop_length=64)[:, 10:-10, 0]), axis=1) for x in (tones, shifted))
+    before, after = (
+        np.median(channel_to_f0(estimate_pitch(x, hop_length=64)[:, 10:-10, 0]), axis=1) for x in (tones, shifted)
+    )
     intervals = 12 * np.log2(after / before)
     expected = np.random.default_rng(3).uniform(-7.0, 7.0, 4)
     np.testing.assert_allclose(intervals, expected, atol=0.1)
 
     heard = []
     original = training.model_inputs
-    monkeypatch.setattr(training, "model_inputs", lambda *a, **k: heard.append(a[4] if len(a) > 4 else k.get("encoder_audio")) or original(*a, **k))
+    monkeypatch.setattr(
+        training,
+        "model_inputs",
+        lambda *a, **k: heard.append(a[4] if len(a) > 4 else k.get("encoder_audio")) or original(*a, **k),
+    )
     config = CONFIG.replace(name="train-test-pitch", excitation_harmonics=2)
     settings = dataclasses.replace(_settings(2), encoder_pitch_shift=7.0, eval_every=2)
     train(config, PitchedTones(), tmp_path, settings, valid_data=PitchedTones())
     validation, training_steps = heard[:2], heard[2:]
-    assert all(h is None for h in validation) and len(training_steps) == 2 and all(h is not None for h in training_steps)
+    assert (
+        all(h is None for h in validation) and len(training_steps) == 2 and all(h is not None for h in training_steps)
+    )
     with pytest.raises(ParameterError, match=r"`encoder_pitch_shift` must be 0 for a model without pitch channels"):
         train(CONFIG, Tones(), tmp_path / "plain", settings)
     with pytest.raises(ParameterError, match=r"`encoder_pitch_shift` must be a number in \[0, 24\]"):
@@ -221,13 +257,15 @@ def _loss_with_noisy_past(model, sigma, seed):
 
 
 def test_input_noise_makes_the_decoder_robust_to_errors_in_its_past(tmp_path):
-    settings = dataclasses.replace(_settings(INPUT_NOISE_STEPS), checkpoint_every=INPUT_NOISE_STEPS,
-                                   eval_every=INPUT_NOISE_STEPS)
+    settings = dataclasses.replace(
+        _settings(INPUT_NOISE_STEPS), checkpoint_every=INPUT_NOISE_STEPS, eval_every=INPUT_NOISE_STEPS
+    )
     clean = train(CONFIG, Tones(), tmp_path / "clean", settings, valid_data=Tones())
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        noisy = train(CONFIG, Tones(), tmp_path / "noisy", dataclasses.replace(settings, input_noise=4.0),
-                      valid_data=Tones())
+        noisy = train(
+            CONFIG, Tones(), tmp_path / "noisy", dataclasses.replace(settings, input_noise=4.0), valid_data=Tones()
+        )
     # both learned (a fresh model is at about 5.5 nats); only the noise-trained one holds up when its
     # past is off by a few code steps, as it is when the decoder feeds back its own samples
     assert _loss_with_noisy_past(clean, 0, 7) < 3.0 and _loss_with_noisy_past(noisy, 0, 7) < 3.0

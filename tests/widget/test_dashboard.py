@@ -28,8 +28,15 @@ def test_dashboard_composes_the_panels(session):
     dashboard.tabs.selected_index = 3  # opening a tab builds its panel
     assert built() == [True, False, False, True, False, False, False]
     assert dashboard.tabs.children[3].children == (dashboard.resynth,)
-    panels = [dashboard.loader, dashboard.encoder, dashboard.plots, dashboard.resynth, dashboard.mixer, dashboard.pad,
-              dashboard.play]
+    panels = [
+        dashboard.loader,
+        dashboard.encoder,
+        dashboard.plots,
+        dashboard.resynth,
+        dashboard.mixer,
+        dashboard.pad,
+        dashboard.play,
+    ]
     assert [box.children for box in dashboard.tabs.children] == [(panel,) for panel in panels]
     assert all(panel.session is session for panel in panels)
     assert dashboard.model_status.value == "Model: loads on first use."
@@ -54,8 +61,9 @@ def test_tampered_weights_toggle_is_refused(session):
     dashboard = Dashboard(session=session, run_in_thread=False)
     dashboard.precision.options = ["float32", "int8", "w8a8", "int4"]
     dashboard.precision.value = "int4"
-    assert "`precision` must be one of [&#x27;float32&#x27;, &#x27;int8&#x27;, &#x27;w8a8&#x27;]. Received: precision=&#x27;int4&#x27;." in (
-        dashboard.status.value
+    assert (
+        "`precision` must be one of [&#x27;float32&#x27;, &#x27;int8&#x27;, &#x27;w8a8&#x27;]. Received: precision=&#x27;int4&#x27;."
+        in (dashboard.status.value)
     )
     assert session.precision == "float32" and dashboard.precision.value == "float32"
 
@@ -143,8 +151,17 @@ def test_loading_a_large_model_suggests_int8_weights(tmp_path, missing_default):
 
     from ..conftest import random_arrays
 
-    wide = ModelConfig(name="wide", num_layers=2, num_stages=2, width=256, skip_width=16,
-                       ae_num_layers=2, ae_num_stages=2, ae_width=8, hop_length=64)
+    wide = ModelConfig(
+        name="wide",
+        num_layers=2,
+        num_stages=2,
+        width=256,
+        skip_width=16,
+        ae_num_layers=2,
+        ae_num_stages=2,
+        ae_width=8,
+        hop_length=64,
+    )
     path = NSynth(wide, random_arrays(wide, scale=0.05)).save_weights(tmp_path / "wide.npz")
     dashboard = Dashboard(run_in_thread=False)
     dashboard.model_source.value = "path"

@@ -63,10 +63,19 @@ def test_trim_settings_apply_to_uploads(panel, session):
     "files, message",
     [
         ([("fake.wav", PNG)], "`source` must be a readable audio file"),
-        ([("picture.png", PNG)], "`file` must be a .wav, .flac, .ogg, .mp3 file. Received: file=&#x27;picture.png&#x27;."),
+        (
+            [("picture.png", PNG)],
+            "`file` must be a .wav, .flac, .ogg, .mp3 file. Received: file=&#x27;picture.png&#x27;.",
+        ),
         ([("empty.wav", b"")], "the file is empty"),
-        ([("huge.wav", bytes(MAX_UPLOAD_BYTES + 1))], "`file` must be at most 20 MB. Received: file=&#x27;huge.wav&#x27; of 20.0 MB."),
-        ([("held back.wav", 300 * 2**20)], "`file` must be at most 20 MB. Received: file=&#x27;held back.wav&#x27; of 300.0 MB."),
+        (
+            [("huge.wav", bytes(MAX_UPLOAD_BYTES + 1))],
+            "`file` must be at most 20 MB. Received: file=&#x27;huge.wav&#x27; of 20.0 MB.",
+        ),
+        (
+            [("held back.wav", 300 * 2**20)],
+            "`file` must be at most 20 MB. Received: file=&#x27;held back.wav&#x27; of 300.0 MB.",
+        ),
         ([("silence.wav", wav_bytes(np.zeros(1000, np.float32)))], "must not be silent"),
     ],
 )
@@ -79,13 +88,28 @@ def test_bad_uploads_show_a_message_and_keep_the_session(panel, session, files, 
     assert html.escape(session.error) in panel.error.value  # the dashboard's status line shows it too
 
 
-@pytest.mark.parametrize("content, buffers, message", [
-    ({"type": "file", "name": 5, "size": 4}, [memoryview(b"RIFF")], "`file` must arrive as a name and at most one binary buffer"),
-    ({"type": "file", "name": "a.wav", "size": 4}, [memoryview(b"RI"), memoryview(b"FF")], "at most one binary buffer"),
-    ({"type": "file", "name": "a.wav", "size": 4}, [], "`file` must arrive with its content. Received: file=&#x27;a.wav&#x27;"),
-    ({"type": "file", "name": "a.wav", "size": True}, [], "`file` must arrive with its content"),
-    ({"type": "too_many", "count": 50}, [], "`files` must be at most 8 at once. Received: 50 files."),
-])
+@pytest.mark.parametrize(
+    "content, buffers, message",
+    [
+        (
+            {"type": "file", "name": 5, "size": 4},
+            [memoryview(b"RIFF")],
+            "`file` must arrive as a name and at most one binary buffer",
+        ),
+        (
+            {"type": "file", "name": "a.wav", "size": 4},
+            [memoryview(b"RI"), memoryview(b"FF")],
+            "at most one binary buffer",
+        ),
+        (
+            {"type": "file", "name": "a.wav", "size": 4},
+            [],
+            "`file` must arrive with its content. Received: file=&#x27;a.wav&#x27;",
+        ),
+        ({"type": "file", "name": "a.wav", "size": True}, [], "`file` must arrive with its content"),
+        ({"type": "too_many", "count": 50}, [], "`files` must be at most 8 at once. Received: 50 files."),
+    ],
+)
 def test_malformed_upload_messages(panel, session, content, buffers, message):
     panel.upload._handle_custom_msg(content, buffers)  # what a crafted client could send
     assert message in panel.error.value
@@ -93,7 +117,9 @@ def test_malformed_upload_messages(panel, session, content, buffers, message):
 
 
 def test_size_is_taken_from_the_bytes_received_not_from_the_message(panel, session):
-    panel.upload._handle_custom_msg({"type": "file", "name": "a.wav", "size": 10}, [memoryview(bytes(MAX_UPLOAD_BYTES + 1))])
+    panel.upload._handle_custom_msg(
+        {"type": "file", "name": "a.wav", "size": 10}, [memoryview(bytes(MAX_UPLOAD_BYTES + 1))]
+    )
     assert "`file` must be at most 20 MB" in panel.error.value
 
 

@@ -33,7 +33,9 @@ def test_plots_follow_the_session(session, tiny_model, figures):
     audio = tone(3200)
     session.add_sound("a", audio)
     assert panel.sound.value == "a"
-    assert all(bytes(image.value).startswith(PNG_MAGIC) for image in (panel.waveform, panel.spectrogram, panel.rainbowgram))
+    assert all(
+        bytes(image.value).startswith(PNG_MAGIC) for image in (panel.waveform, panel.spectrogram, panel.rainbowgram)
+    )
     assert len(figures) == 3
     wave_axes = figures[0].axes
     assert len(wave_axes) == 1 and wave_axes[0].lines[0].get_ydata().shape == audio.shape

@@ -134,12 +134,18 @@ def test_stop_button_during_a_threaded_run(session, tiny_model):
 @pytest.mark.parametrize(
     "change, message",
     [
-        (lambda p: (setattr(p.temperature, "max", 100.0), setattr(p.temperature, "value", 50.0)),
-         "`temperature` must be a number in [0.05, 2]. Received: temperature=50.0."),
-        (lambda p: (setattr(p.seed, "min", -10), setattr(p.seed, "value", -1)),
-         "`seed` must be an integer in [0, 2147483647]. Received: seed=-1."),
-        (lambda p: (setattr(p.sound, "options", ["tone", "ghost"]), setattr(p.sound, "value", "ghost")),
-         "`sound` must be one of [&#x27;tone&#x27;]. Received: sound=&#x27;ghost&#x27;."),
+        (
+            lambda p: (setattr(p.temperature, "max", 100.0), setattr(p.temperature, "value", 50.0)),
+            "`temperature` must be a number in [0.05, 2]. Received: temperature=50.0.",
+        ),
+        (
+            lambda p: (setattr(p.seed, "min", -10), setattr(p.seed, "value", -1)),
+            "`seed` must be an integer in [0, 2147483647]. Received: seed=-1.",
+        ),
+        (
+            lambda p: (setattr(p.sound, "options", ["tone", "ghost"]), setattr(p.sound, "value", "ghost")),
+            "`sound` must be one of [&#x27;tone&#x27;]. Received: sound=&#x27;ghost&#x27;.",
+        ),
     ],
 )
 def test_bad_values_are_refused(panel, session, tiny_model, monkeypatch, change, message):

@@ -130,7 +130,9 @@ def test_set_resynthesis_needs_an_encoding(session):
 def test_precision_is_validated_and_kept_on_refusal(session):
     assert session.precision == "float32"
     session.precision = "int8"
-    with pytest.raises(ParameterError, match=r"`precision` must be one of \['float32', 'int8', 'w8a8'\]. Received: precision='half'."):
+    with pytest.raises(
+        ParameterError, match=r"`precision` must be one of \['float32', 'int8', 'w8a8'\]. Received: precision='half'."
+    ):
         session.precision = "half"
     assert session.precision == "int8"
 

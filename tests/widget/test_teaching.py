@@ -407,9 +407,11 @@ def test_distribution_is_the_tempered_softmax_of_the_logits(tiny_model, encoding
     # the same logits, recorded independently by teacher-forcing the generated samples
     forced = np.zeros((1, 192), np.int32)
     forced[0, :3] = panel.classes
-    logits = fastgen.IncrementalDecoder(tiny_model.decoder_weights, encoding[None]).step(
-        3, forced=forced, record_logits=True
-    )[0, -1].astype(np.float64)
+    logits = (
+        fastgen.IncrementalDecoder(tiny_model.decoder_weights, encoding[None])
+        .step(3, forced=forced, record_logits=True)[0, -1]
+        .astype(np.float64)
+    )
     np.testing.assert_allclose(panel.last_logits, logits, rtol=1e-6)
     expected = np.exp(logits / 0.7) / np.exp(logits / 0.7).sum()
     np.testing.assert_allclose(panel.distribution, expected, rtol=1e-5, atol=1e-12)

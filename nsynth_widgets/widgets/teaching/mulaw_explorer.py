@@ -159,7 +159,6 @@ def demo_sound(kind="sine", seconds=1.0, sample_rate=SAMPLE_RATE):
 # the widget
 
 
-
 class MuLawExplorer(ipywidgets.VBox):
     """Sliders for mu and bit depth; the curve, the error, the classes, and both sounds to hear.
 
@@ -195,9 +194,7 @@ class MuLawExplorer(ipywidgets.VBox):
         if audio is not None:
             own = validate_audio(audio)
             if own.ndim == 2 and own.shape[0] != 1:
-                raise AudioError(
-                    f"`audio` must hold one sound, shape (n,) or (1, n). Received: audio={describe(own)}."
-                )
+                raise AudioError(f"`audio` must hold one sound, shape (n,) or (1, n). Received: audio={describe(own)}.")
             self._sounds = {"your sound": own.reshape(-1), **self._sounds}
         style = {"description_width": "initial"}
         self.sound = ipywidgets.Dropdown(options=list(self._sounds), description="sound")
@@ -212,17 +209,21 @@ class MuLawExplorer(ipywidgets.VBox):
         self.numbers = ipywidgets.HTML()
         self.error = ipywidgets.HTML()
         self.state = {}
-        super().__init__([
-            ipywidgets.HBox([self.sound, self.uniform]),
-            ipywidgets.HBox([self.mu, self.bits]),
-            self.error,
-            self.numbers,
-            ipywidgets.HBox([
-                ipywidgets.VBox([ipywidgets.HTML("original"), self.original_player]),
-                ipywidgets.VBox([ipywidgets.HTML("quantized"), self.quantized_player]),
-            ]),
-            self.image,
-        ])
+        super().__init__(
+            [
+                ipywidgets.HBox([self.sound, self.uniform]),
+                ipywidgets.HBox([self.mu, self.bits]),
+                self.error,
+                self.numbers,
+                ipywidgets.HBox(
+                    [
+                        ipywidgets.VBox([ipywidgets.HTML("original"), self.original_player]),
+                        ipywidgets.VBox([ipywidgets.HTML("quantized"), self.quantized_player]),
+                    ]
+                ),
+                self.image,
+            ]
+        )
         for control in (self.sound, self.mu, self.bits, self.uniform):
             control.observe(self._update, names="value")
         self._update()
@@ -266,14 +267,22 @@ class MuLawExplorer(ipywidgets.VBox):
 
 
 def _figure(audio, quantized, classes, mu, bits, snr):
-    """The curve and its codes (equal steps in y, unequal in x), then a snippet around the
-    loudest sample: both waveforms, the error and the classes."""
+    """The curve and its codes, then a snippet around the loudest sample.
+
+    The codes are equal steps in y, unequal in x; the snippet shows both waveforms, the error and
+    the classes.
+    """
     figure = Figure(figsize=(10, 6))
     curve_ax, wave_ax, error_ax, class_ax = figure.subplots(2, 2).ravel()
     x = np.linspace(-1.0, 1.0, 2001)
     curve_ax.plot(x, compand(x, mu), label="companding curve")
-    curve_ax.plot(x, _codes(x, mu, bits) / 2 ** (bits - 1), drawstyle="steps-post", linewidth=0.8,
-                  label=f"code / {2 ** (bits - 1)}")
+    curve_ax.plot(
+        x,
+        _codes(x, mu, bits) / 2 ** (bits - 1),
+        drawstyle="steps-post",
+        linewidth=0.8,
+        label=f"code / {2 ** (bits - 1)}",
+    )
     curve_ax.plot(x, x, color="0.6", linestyle=":", linewidth=0.8, label="identity")
     curve_ax.set(xlabel="input x", ylabel="output", title="uniform" if mu is None else f"μ-law, μ = {mu}")
     curve_ax.legend(fontsize=7, loc="upper left")

@@ -78,13 +78,11 @@ PRESETS = {
 # validation
 
 
-
 def _check_stack(kernel_size, dilations, causal, start_kernel, shifted):
     kernel_size = check_integer("kernel_size", kernel_size, 1)
     if isinstance(dilations, (str, bytes)) or not hasattr(dilations, "__len__") or len(dilations) == 0:
         raise ParameterError(
-            "`dilations` must be a non-empty sequence of positive integers. "
-            f"Received: dilations={describe(dilations)}."
+            f"`dilations` must be a non-empty sequence of positive integers. Received: dilations={describe(dilations)}."
         )
     dilations = tuple(check_integer("dilations", d, 1) for d in dilations)
     start_kernel = check_integer("start_kernel", start_kernel, 1, optional=True)
@@ -199,8 +197,7 @@ def dilation_pattern(pattern, layers, stacks=1, custom=None):
 def _parse_dilations(custom):
     """One stack's dilations from text like ``"1, 2, 4"`` or from a sequence of integers."""
     rule = (
-        f"`dilations` must be 1 to {_MAX_LAYERS} comma-separated whole numbers in [1, {_MAX_DILATION}], "
-        "e.g. '1, 3, 9'"
+        f"`dilations` must be 1 to {_MAX_LAYERS} comma-separated whole numbers in [1, {_MAX_DILATION}], e.g. '1, 3, 9'"
     )
     values = custom.split(",") if isinstance(custom, str) else custom
     try:
@@ -250,15 +247,27 @@ def plot_stack(kernel_size, dilations, causal=True, start_kernel=None, shifted=F
     for row, (upper, offsets) in enumerate(zip(levels[1:], convs)):
         tops = np.repeat(upper, len(offsets))  # each position of row + 1 ...
         taps = (upper[:, None] + offsets[None, :]).ravel()  # ... reads these positions of row
-        segments.append(np.stack([np.stack([tops, np.full(tops.size, row + 1)], axis=1),
-                                  np.stack([taps, np.full(taps.size, row)], axis=1)], axis=1))
+        segments.append(
+            np.stack(
+                [
+                    np.stack([tops, np.full(tops.size, row + 1)], axis=1),
+                    np.stack([taps, np.full(taps.size, row)], axis=1),
+                ],
+                axis=1,
+            )
+        )
     edges = LineCollection(np.concatenate(segments), colors="tab:orange", linewidths=0.5, alpha=0.6, zorder=2)
     ax.add_collection(edges)
     size = 14 if hi - lo + 1 <= 4 * _MAX_GRID else 2
     for row, positions in enumerate(levels):
         color = "tab:blue" if row == 0 else "tab:red" if row == len(levels) - 1 else "tab:orange"
-        ax.scatter(positions, np.full(len(positions), row), s=size * (3 if row == len(levels) - 1 else 1),
-                   color=color, zorder=3)
+        ax.scatter(
+            positions,
+            np.full(len(positions), row),
+            s=size * (3 if row == len(levels) - 1 else 1),
+            color=color,
+            zorder=3,
+        )
     ax.axvline(0, color="tab:red", linewidth=0.8, linestyle=":", zorder=0)  # the output's time
     names = ["input"] + (["start"] if start_kernel is not None else []) + [f"d={d}" for d in dilations]
     step = max(1, len(names) // 16)
@@ -272,7 +281,6 @@ def plot_stack(kernel_size, dilations, causal=True, start_kernel=None, shifted=F
 
 # --------------------------------------------------------------------------------------------
 # the widget
-
 
 
 class ReceptiveFieldExplorer(ipywidgets.VBox):
@@ -313,17 +321,27 @@ class ReceptiveFieldExplorer(ipywidgets.VBox):
         self.error = ipywidgets.HTML()
         self.summary = {}
         self._applying_preset = False
-        controls = [self.kernel_size, self.layers, self.stacks, self.pattern, self.custom, self.causal,
-                    self.start_conv, self.shifted]
-        super().__init__([
-            self.preset,
-            ipywidgets.HBox(controls[:3]),
-            ipywidgets.HBox(controls[3:6]),
-            ipywidgets.HBox(controls[6:]),
-            self.error,
-            self.numbers,
-            self.image,
-        ])
+        controls = [
+            self.kernel_size,
+            self.layers,
+            self.stacks,
+            self.pattern,
+            self.custom,
+            self.causal,
+            self.start_conv,
+            self.shifted,
+        ]
+        super().__init__(
+            [
+                self.preset,
+                ipywidgets.HBox(controls[:3]),
+                ipywidgets.HBox(controls[3:6]),
+                ipywidgets.HBox(controls[6:]),
+                self.error,
+                self.numbers,
+                self.image,
+            ]
+        )
         for control in controls:
             control.observe(self._on_control, names="value")
         self.preset.observe(self._on_preset, names="value")

@@ -53,8 +53,7 @@ def temperature_softmax(logits, temperature=1.0):
     scaled = np.asarray(logits, dtype=np.float64) / temperature
     if scaled.ndim == 0 or scaled.shape[-1] == 0 or not np.isfinite(scaled).all():
         raise ParameterError(
-            "`logits` must be a finite array with at least one class. "
-            f"Received: logits={describe(np.asarray(logits))}."
+            f"`logits` must be a finite array with at least one class. Received: logits={describe(np.asarray(logits))}."
         )
     weights = np.exp(scaled - scaled.max(axis=-1, keepdims=True))
     return weights / weights.sum(axis=-1, keepdims=True)
@@ -79,7 +78,6 @@ def entropy_bits(probabilities):
 
 # --------------------------------------------------------------------------------------------
 # the widget
-
 
 
 class Stepper(ipywidgets.VBox):
@@ -124,22 +122,29 @@ class Stepper(ipywidgets.VBox):
         self.step_many_button = ipywidgets.Button(description=f"Step ×{_BIG_STEP}")
         self.reset_button = ipywidgets.Button(description="Reset", button_style="warning")
         self.temperature = ipywidgets.FloatSlider(
-            _check_temperature(temperature), min=0.05, max=2.0, step=0.05, description="temperature",
-            continuous_update=False, style={"description_width": "initial"},
+            _check_temperature(temperature),
+            min=0.05,
+            max=2.0,
+            step=0.05,
+            description="temperature",
+            continuous_update=False,
+            style={"description_width": "initial"},
         )
         self.greedy = ipywidgets.Checkbox(greedy, description="greedy (most likely class)")
         self.image = ipywidgets.Image(format="png")
         self.player = ipywidgets.Audio(format="wav", autoplay=False, loop=False)
         self.status = ipywidgets.HTML()
         self.error = ipywidgets.HTML()
-        super().__init__([
-            ipywidgets.HBox([self.step_button, self.step_many_button, self.reset_button]),
-            ipywidgets.HBox([self.temperature, self.greedy]),
-            self.error,
-            self.status,
-            self.image,
-            self.player,
-        ])
+        super().__init__(
+            [
+                ipywidgets.HBox([self.step_button, self.step_many_button, self.reset_button]),
+                ipywidgets.HBox([self.temperature, self.greedy]),
+                self.error,
+                self.status,
+                self.image,
+                self.player,
+            ]
+        )
         self.step_button.on_click(lambda _: self._advance(1))
         self.step_many_button.on_click(lambda _: self._advance(_BIG_STEP))
         self.reset_button.on_click(lambda _: self.reset())
@@ -230,11 +235,16 @@ class Stepper(ipywidgets.VBox):
                 f"Bars: softmax(logits / T) at T = {temperature:.2f}; entropy {entropy:.2f} bits "
                 f"(of at most 8); p(class {chosen}) = {self.distribution[chosen]:.3f}."
             )
-        dist_ax.set(xlim=(-0.5, 255.5), xlabel="class (mu-law code + 128)", ylabel="probability",
-                    title="distribution of the latest sample")
+        dist_ax.set(
+            xlim=(-0.5, 255.5),
+            xlabel="class (mu-law code + 128)",
+            ylabel="probability",
+            title="distribution of the latest sample",
+        )
         wave_ax.plot(np.arange(self.position), self.audio, linewidth=0.8)
-        wave_ax.set(xlim=(0, self.total), ylim=(-1.0, 1.0), xlabel="sample", ylabel="amplitude",
-                    title="waveform so far")
+        wave_ax.set(
+            xlim=(0, self.total), ylim=(-1.0, 1.0), xlabel="sample", ylabel="amplitude", title="waveform so far"
+        )
         figure.tight_layout()
         self.image.value = figure_to_png(figure, dpi=80)
         self.player.value = to_wav_bytes(self.audio) if self.position else b""

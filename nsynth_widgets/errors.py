@@ -56,19 +56,28 @@ class DownloadError(NSynthWidgetsError):
 
 
 class SynthesisCancelled(NSynthWidgetsError):
-    """Synthesis was stopped by its cancel hook.
+    """Synthesis was stopped by its cancel hook; nothing computed is thrown away.
 
     Parameters
     ----------
-    partial_audio : np.ndarray [shape=(batch, n_done)]
-        The audio generated before the stop; nothing computed is thrown away.
+    partial_classes : np.ndarray [shape=(batch, n_done)], int32
+        The mu-law classes generated before the stop.
+    partial_audio : np.ndarray [shape=(batch, n_done)], float32, optional
+        The same decoded to audio in [-1, 1]. ``NSynth.synthesize`` (and everything above it) sets
+        it; ``fastgen.generate``, which works in classes, leaves it None.
+
+    Attributes
+    ----------
+    partial_classes, partial_audio
+        As given.
     """
 
-    def __init__(self, partial_audio):
+    def __init__(self, partial_classes, partial_audio=None):
+        held = "`.partial_classes` and `.partial_audio`" if partial_audio is not None else "`.partial_classes`"
         super().__init__(
-            f"Synthesis was cancelled after {partial_audio.shape[-1]} samples; "
-            "the audio generated so far is in `.partial_audio`."
+            f"Synthesis was cancelled after {partial_classes.shape[-1]} samples; what was generated so far is in {held}."
         )
+        self.partial_classes = partial_classes
         self.partial_audio = partial_audio
 
 

@@ -1058,7 +1058,7 @@ def generate(
         ``(batch, done)`` classes generated so far (a view: copy to keep).
     cancel : callable() -> bool, optional
         Checked between chunks; when it returns True, :class:`SynthesisCancelled` is raised
-        carrying the classes so far as ``partial_audio`` (decoded by the caller).
+        carrying the classes so far as ``partial_classes``.
     threads : {1, 2}, optional
         Threads the generation runs on (default :func:`default_threads`); the classes do not
         depend on it.

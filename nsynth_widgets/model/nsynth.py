@@ -366,7 +366,7 @@ class NSynth:
                 threads=threads,
             )
         except SynthesisCancelled as stop:
-            raise SynthesisCancelled(classes_to_audio(stop.partial_audio)) from None
+            raise SynthesisCancelled(stop.partial_classes, classes_to_audio(stop.partial_classes)) from None
         audio = classes_to_audio(classes)
         if lengths is None:
             return audio

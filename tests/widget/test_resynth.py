@@ -98,8 +98,14 @@ def test_stop_from_a_progress_hook(panel, session):
     assert "tone" not in session.resyntheses
     assert "Stopped after 2048 samples" in panel.message.value
     assert panel.job.progress.bar_style == "warning" and not panel.job.running
-    assert wav_samples(panel.job.partial_player.value).size == CHUNK_SIZE
+    partial = wav_samples(panel.job.partial_player.value)
+    assert partial.size == CHUNK_SIZE
     assert panel.result_player.value == b""
+
+    panel.job.progress.unobserve(stop_after_first_chunk, names="value")
+    panel.synthesize_button.click()  # the same settings, in full
+    full = session.resyntheses["tone"]
+    np.testing.assert_allclose(partial, full[:CHUNK_SIZE], atol=1 / 2**15)  # what was kept is the full run's start
 
 
 def test_stop_button_during_a_threaded_run(session, tiny_model):

@@ -10,6 +10,10 @@ as it goes), after checking it against optional limits on duration, channels and
 a small file that expands to hours of audio costs no more than the region asked for.
 """
 
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
 import contextlib
 import dataclasses
 import io
@@ -25,6 +29,9 @@ import soxr
 from ._files import atomic_path
 from .dsp.framing import SAMPLE_RATE
 from .errors import AudioError, ParameterError, check_bool, check_integer, check_number, describe
+
+if TYPE_CHECKING:  # annotations only
+    from ._types import AudioSource, PathLike
 
 __all__ = [
     "AudioInfo",
@@ -62,7 +69,7 @@ class AudioInfo:
         ``"FFMPEG"`` for a file only the fallback decoder reads.
     """
 
-    frames: int
+    frames: int | None
     sample_rate: int
     channels: int
     format: str
@@ -78,7 +85,7 @@ class AudioInfo:
         return self.format == "MP3"
 
 
-def audio_info(source):
+def audio_info(source: AudioSource) -> AudioInfo:
     """Read an audio file's header: its length, rate and channels, without decoding its audio.
 
     Parameters
@@ -111,15 +118,15 @@ def audio_info(source):
 
 
 def load_audio(
-    source,
-    sample_rate=SAMPLE_RATE,
-    mono=True,
-    offset=0.0,
-    duration=None,
-    max_duration=None,
-    max_channels=None,
-    max_sample_rate=None,
-):
+    source: AudioSource,
+    sample_rate: int = SAMPLE_RATE,
+    mono: bool = True,
+    offset: float = 0.0,
+    duration: float | None = None,
+    max_duration: float | None = None,
+    max_channels: int | None = None,
+    max_sample_rate: float | None = None,
+) -> np.ndarray:
     """Decode a region of an audio file into float32 samples at ``sample_rate``.
 
     Only the region ``[offset, offset + duration)`` is decoded, block by block; the limits are
@@ -254,7 +261,7 @@ def normalize(audio, peak=0.99):
     return result
 
 
-def pitch_shift(audio, semitones, sample_rate=SAMPLE_RATE):
+def pitch_shift(audio: np.ndarray, semitones: float, sample_rate: int = SAMPLE_RATE) -> np.ndarray:
     """The same sound a number of semitones higher or lower, same length (``librosa.effects.pitch_shift``).
 
     The route to another pitch for a model without pitch channels (the published one): shift the
@@ -282,7 +289,9 @@ def pitch_shift(audio, semitones, sample_rate=SAMPLE_RATE):
     return np.clip(shifted, -1.0, 1.0).astype(np.float32)
 
 
-def save_audio(path, audio, sample_rate=SAMPLE_RATE, subtype="PCM_16"):
+def save_audio(
+    path: PathLike, audio: np.ndarray, sample_rate: int = SAMPLE_RATE, subtype: str = "PCM_16"
+) -> pathlib.Path:
     """Write one sound to a wav or flac file, atomically.
 
     The data go to a temporary file in the same folder, which then replaces ``path``: an interrupted or failed
@@ -352,9 +361,9 @@ def duration_seconds(n_samples, sample_rate=SAMPLE_RATE):
 
 @dataclasses.dataclass(frozen=True)
 class _Limits:
-    duration: float = None
-    channels: int = None
-    sample_rate: int = None
+    duration: float | None = None
+    channels: int | None = None
+    sample_rate: int | None = None
 
 
 @dataclasses.dataclass(frozen=True)

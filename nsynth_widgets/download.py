@@ -29,6 +29,10 @@ the bytes received and what was cleaned up. Neither resumes a broken transfer; p
 This module only uses the standard library; it never imports TensorFlow.
 """
 
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
 import hashlib
 import http.client
 import os
@@ -44,6 +48,11 @@ import urllib.parse
 import urllib.request
 
 from .errors import DownloadError, ParameterError, check_number, describe
+
+if TYPE_CHECKING:  # annotations only
+    from collections.abc import Callable
+
+    from ._types import PathLike
 
 __all__ = [
     "CHECKPOINT_URL",
@@ -110,13 +119,13 @@ def find_checkpoint(cache_dir=None):
 
 
 def download_checkpoint(
-    url=None,
-    cache_dir=None,
-    sha256=CHECKPOINT_SHA256,
-    progress=None,
-    force=False,
-    timeout=60,
-):
+    url: str | None = None,
+    cache_dir: PathLike | None = None,
+    sha256: str | None = CHECKPOINT_SHA256,
+    progress: Callable[[int, int | None], object] | None = None,
+    force: bool = False,
+    timeout: float = 60,
+) -> pathlib.Path:
     """Download and extract the NSynth checkpoint tar, or reuse the cached copy.
 
     Parameters

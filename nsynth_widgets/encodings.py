@@ -5,6 +5,10 @@ length against the file's size (and an optional frame limit) before reading any 
 malformed, truncated or oversized file is refused by name and never loaded in part.
 """
 
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
 import io
 import os
 import zipfile
@@ -14,6 +18,9 @@ import numpy as np
 
 from ._files import atomic_path
 from .errors import EncodingError, ParameterError, check_integer, describe
+
+if TYPE_CHECKING:  # annotations only
+    from ._types import PathLike
 
 __all__ = ["validate_encoding", "save_encoding", "load_encoding"]
 
@@ -57,7 +64,7 @@ def validate_encoding(encoding, channels=16, name="encoding"):
     return array
 
 
-def save_encoding(path, encoding):
+def save_encoding(path: PathLike, encoding: np.ndarray) -> Path:
     """Write an encoding to ``.npy`` atomically (``.npy`` appended when missing).
 
     Parameters
@@ -89,7 +96,9 @@ def save_encoding(path, encoding):
     return path
 
 
-def load_encoding(source, channels=None, max_frames=None, name=None):
+def load_encoding(
+    source: PathLike | bytes, channels: int | None = None, max_frames: int | None = None, name: str | None = None
+) -> np.ndarray:
     """Read an encoding saved by :func:`save_encoding` (or any ``.npy`` of the right shape).
 
     Parameters

@@ -1,9 +1,15 @@
 """The example sounds bundled with the package (see ``assets/examples/LICENSE.txt``)."""
 
+from __future__ import annotations
+
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .errors import check_choice
 from .dsp.framing import SAMPLE_RATE
+
+if TYPE_CHECKING:  # annotations only
+    import numpy as np
 
 __all__ = ["EXAMPLES_DIR", "examples", "load_example"]
 
@@ -11,12 +17,12 @@ __all__ = ["EXAMPLES_DIR", "examples", "load_example"]
 EXAMPLES_DIR = Path(__file__).resolve().parent / "assets" / "examples"
 
 
-def examples():
+def examples() -> dict[str, Path]:
     """Bundled example sounds: ``dict[name, pathlib.Path]`` sorted by name (4 s, 16 kHz wav)."""
     return {path.stem: path for path in sorted(EXAMPLES_DIR.glob("*.wav"))}
 
 
-def load_example(name, sample_rate=SAMPLE_RATE):
+def load_example(name: str, sample_rate: int = SAMPLE_RATE) -> np.ndarray:
     """Load one bundled example as mono float32 ``(n,)`` audio."""
     from .audio import load_audio
 

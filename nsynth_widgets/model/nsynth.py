@@ -1,5 +1,9 @@
 """`NSynth`: the model users hold: load once, encode, decode teacher-forced, synthesize."""
 
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
 import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TensorFlow's start-up chatter out of notebooks
@@ -24,6 +28,12 @@ from ..errors import (
 from . import checkpoint
 from . import config as model_config
 from .config import H512_BO16, PRECISIONS, ModelConfig
+
+if TYPE_CHECKING:  # annotations only
+    from collections.abc import Callable
+    from pathlib import Path
+
+    from .._types import PathLike, Progress, Seed
 
 __all__ = ["NSynth", "ENCODE_BLOCK_FRAMES"]
 
@@ -84,7 +94,7 @@ class NSynth:
 
     # -- construction ----------------------------------------------------------------------
     @classmethod
-    def from_checkpoint(cls, path, config=H512_BO16):
+    def from_checkpoint(cls, path: PathLike, config: ModelConfig = H512_BO16) -> NSynth:
         """Load magenta's TF1 checkpoint (e.g. ``wavenet-ckpt/model.ckpt-200000``, the prefix).
 
         EMA shadows are used when the checkpoint has them; Adam slots are ignored.
@@ -93,13 +103,13 @@ class NSynth:
         return cls(config, arrays, source=f"checkpoint {path}")
 
     @classmethod
-    def from_weights(cls, path):
+    def from_weights(cls, path: PathLike) -> NSynth:
         """Load a weights file written by :meth:`save_weights` (configuration included)."""
         config, arrays = checkpoint.load_weights(path)
         return cls(config, arrays, source=f"weights {path}")
 
     @classmethod
-    def default(cls):
+    def default(cls) -> NSynth:
         """The small embedded model shipped with the package (works offline, fast on a CPU)."""
         weights = model_config.DEFAULT_WEIGHTS
         if not weights.is_file():
@@ -117,7 +127,7 @@ class NSynth:
         """Current weights in checkpoint layout: ``dict[str, np.ndarray]`` (copies)."""
         return checkpoint.collect_variables(self.keras_model)
 
-    def save_weights(self, path):
+    def save_weights(self, path: PathLike) -> Path:
         """Write the weights and configuration to our ``.npz`` format; returns the path."""
         return checkpoint.save_weights(path, self.config, self.variables())
 
@@ -134,7 +144,7 @@ class NSynth:
     def _scaled_codes(self, audio, name="audio"):
         return (mu_law_encode(self._checked_audio(audio, name)) / 128.0).astype(np.float32)
 
-    def encode(self, audio, batch_size=8, block_frames=ENCODE_BLOCK_FRAMES):
+    def encode(self, audio: np.ndarray, batch_size: int = 8, block_frames: int = ENCODE_BLOCK_FRAMES) -> np.ndarray:
         """Encode audio to NSynth's latent sequence.
 
         Long audio is encoded in blocks of ``block_frames`` frames, each computed with the
@@ -222,7 +232,7 @@ class NSynth:
             excitation = self.excitation(enc)
         return np.asarray(self.keras_model.decode_logits(x, enc, excitation))
 
-    def excitation(self, encoding):
+    def excitation(self, encoding: np.ndarray) -> np.ndarray | None:
         """The oscillator a pitch-conditioned decoder hears for ``encoding`` (None for other models).
 
         Parameters
@@ -238,7 +248,7 @@ class NSynth:
             return None
         return excitation(encoding[..., c.f0_channel :], c.excitation_harmonics, c.hop_length, c.sample_rate)
 
-    def transpose(self, encoding, semitones):
+    def transpose(self, encoding: np.ndarray, semitones: float) -> np.ndarray:
         """The same encoding a number of semitones higher (or lower): its f0 channel moved.
 
         Parameters
@@ -297,16 +307,16 @@ class NSynth:
 
     def synthesize(
         self,
-        encoding,
-        seed=0,
-        temperature=None,
-        greedy=False,
-        chunk_size=4096,
-        progress=None,
-        cancel=None,
-        precision="float32",
-        threads=None,
-    ):
+        encoding: np.ndarray | list[np.ndarray],
+        seed: Seed = 0,
+        temperature: float | None = None,
+        greedy: bool = False,
+        chunk_size: int = 4096,
+        progress: Progress | None = None,
+        cancel: Callable[[], bool] | None = None,
+        precision: str = "float32",
+        threads: int | None = None,
+    ) -> np.ndarray | list[np.ndarray]:
         """Generate audio from encodings, sample by sample.
 
         Parameters

@@ -387,8 +387,9 @@ def build_parser():
         "--precision",
         choices=PRECISIONS,
         default="float32",
-        help="decoder weights: int8 is ~4x faster for the published model; w8a8 (int8 weights and "
-        "activations) is the fastest for batches (default: %(default)s)",
+        help="decoder weights: int8 reads a quarter of the bytes per step (faster, most of all for the published "
+        "model); w8a8 (int8 weights and activations) is the fastest for batches; speeds in benchmarks/RESULTS.md "
+        "(default: %(default)s)",
     )
     p.add_argument(
         "--transpose",

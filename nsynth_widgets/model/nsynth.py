@@ -291,8 +291,7 @@ class NSynth:
         ----------
         precision : {"float32", "int8", "w8a8"}
             ``"int8"`` stores the layers' matrices as int8 with per-channel scales (a quarter of
-            the bytes per step; about 4× faster for the published model at batch 1, see
-            :meth:`fastgen.DecoderWeights.quantize_int8`); ``"w8a8"`` also rounds the activations
+            the bytes per step, see :meth:`fastgen.DecoderWeights.quantize_int8`); ``"w8a8"`` also rounds the activations
             those matrices multiply to int8 (:meth:`fastgen.DecoderWeights.quantize_w8a8`).
         """
         from . import fastgen  # numba: imported when generation is near
@@ -340,10 +339,10 @@ class NSynth:
         cancel : callable() -> bool, optional
             Return True to stop; :class:`SynthesisCancelled` is raised with the audio so far.
         precision : {"float32", "int8", "w8a8"}
-            Weights the decoder runs with. ``"int8"`` is about 4× faster for the published
-            model at batch 1 (1.4× for the embedded one) and changes each step's output
+            Weights the decoder runs with. ``"int8"`` is faster (most of all for the published
+            model, whose steps are bound by reading weights) and changes each step's output
             distribution slightly; ``"w8a8"`` is the fastest for batches (README, "Reduced
-            precision").
+            precision"; speeds in ``benchmarks/RESULTS.md``).
         threads : {1, 2}, optional
             Threads the decoder runs on: 2 (the default) where the process may use two cores.
             The audio does not depend on it.

@@ -1,6 +1,7 @@
 """An independent NumPy implementation of the NSynth autoencoder, for agreement tests.
 
-Written from the published description (DESIGN.md §3), directly on checkpoint-layout arrays
+Written from the published description (Engel et al. 2017, and the variable layout of the published
+checkpoint), directly on checkpoint-layout arrays
 (``NAME/W [1, k, in, out]``), with no code shared with the package.
 """
 

@@ -18,8 +18,23 @@ def test_embedded_model_loads_and_resynthesizes_an_example():
     encoding = model.encode(audio)
     assert encoding.shape == (1, 8, 16) and np.isfinite(encoding).all()
     out = model.synthesize(encoding[:, :2], seed=0)
-    assert out.shape == (1, 1024) and np.isfinite(out).all() and np.abs(out).max() <= 1.0
+    assert out.shape == (1, 1024) and out.dtype == np.float32
     assert np.abs(out).max() > 0  # it makes sound, not silence
+
+
+def test_embedded_model_carries_the_measured_pitch_and_plays_a_transposition():
+    model = NSynth.default()
+    assert model.config.pitch_conditioned and model.config.f0_channel == 14
+    audio = load_example("guitar_E3")[:8192]
+    encoding = model.encode(audio)
+    f0 = 440.0 * 2.0 ** encoding[0, 4:12, model.config.f0_channel]  # frames well inside the note
+    cents = 1200 * np.log2(f0 / 164.814)  # E3
+    assert np.abs(cents).max() < 20 and (encoding[0, 4:12, model.config.voicing_channel] > 0.5).all()
+    up = model.transpose(encoding, 7)
+    assert np.allclose(up[..., model.config.f0_channel] - encoding[..., model.config.f0_channel], 7 / 12, atol=1e-6)
+    assert np.array_equal(np.delete(up, model.config.f0_channel, -1), np.delete(encoding, model.config.f0_channel, -1))
+    out = model.synthesize(up[:, :4], seed=0)
+    assert out.shape == (1, 2048) and np.isfinite(out).all() and np.abs(out).max() > 0
 
 
 def test_examples_and_licence():

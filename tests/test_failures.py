@@ -682,7 +682,10 @@ _CORNERS = [np.full(640, 0.1, np.float32)] * 4
         ),
         ({"batch_size": 0}, r"`batch_size` must be an integer >= 1. Received: batch_size=0."),
         ({"workers": True}, r"`workers` must be an integer >= 1. Received: workers=True."),
-        ({"precision": "fp16"}, r"`precision` must be one of \['float32', 'int8', 'w8a8'\]. Received: precision='fp16'."),
+        (
+            {"precision": "fp16"},
+            r"`precision` must be one of \['float32', 'int8', 'w8a8'\]. Received: precision='fp16'.",
+        ),
         ({"temperature": 0.0}, r"`temperature` must be a finite number > 0. Received: temperature=0.0."),
         ({"force": "yes"}, r"`force` must be True or False. Received: force='yes'."),
         (

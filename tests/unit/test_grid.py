@@ -318,8 +318,10 @@ def test_a_cluster_renders_the_local_grid_sample_for_sample_even_when_a_worker_d
                 killed[worker] = busy[worker]
                 os.kill(pids[worker], signal.SIGKILL)
 
+        # This run goes through the test's own client: the kill hook queries it, and one client per process keeps
+        # distributed's futures on one event loop.
         survived = render_grid(
-            corner_files, tmp_path / "killed", scheduler=address, progress=kill_a_busy_worker, **options
+            corner_files, tmp_path / "killed", scheduler=client, progress=kill_a_busy_worker, **options
         )
         ((worker, in_flight),) = killed.items()
         assert in_flight and worker not in client.scheduler_info()["workers"]

@@ -256,6 +256,7 @@ def _cmd_train(args):
         input_noise=args.input_noise,
         phase_lock=not args.no_phase_lock,
         encoder_pitch_shift=args.encoder_pitch_shift,
+        encoder_shift_share=args.encoder_shift_share,
     )
     train_data = NoteDataset(args.data_dir, "train", crops=args.crops)
     valid_data = NoteDataset(args.data_dir, "valid")
@@ -578,6 +579,13 @@ def build_parser():
         help="pitch-conditioned models: on training steps the encoder hears each crop shifted by a random "
         "interval of up to this many semitones, so that the pitch comes from the f0 channel, not from "
         "the learned ones; 0 turns it off (default: %(default)s)",
+    )
+    p.add_argument(
+        "--encoder-shift-share",
+        type=float,
+        default=defaults.encoder_shift_share,
+        help="with --encoder-pitch-shift: the share of crops the encoder hears shifted (the others as they "
+        "are, as when it encodes) (default: %(default)s)",
     )
     p.add_argument("--restart", action="store_true", help="start from scratch even if run_dir holds a checkpoint")
     p.add_argument(

@@ -72,6 +72,10 @@ class TrainConfig:
     encoder_pitch_shift : float
         Pitch-conditioned models only: on training steps the encoder hears each crop shifted by a
         random interval of up to this many semitones (:func:`shift_for_encoder`); 0 turns it off.
+    encoder_shift_share : float
+        The share of crops (each drawn independently, in ``(0, 1]``) the encoder hears shifted when
+        ``encoder_pitch_shift`` is on; the others it hears as they are, as it does when encoding,
+        so that it stays calibrated to unprocessed audio.
     """
 
     steps: int = 6000
@@ -86,6 +90,7 @@ class TrainConfig:
     input_noise: float = 0.0
     phase_lock: bool = True
     encoder_pitch_shift: float = 0.0
+    encoder_shift_share: float = 1.0
 
     def __post_init__(self):
         checked = {
@@ -97,6 +102,9 @@ class TrainConfig:
         )
         checked["input_noise"] = check_number("input_noise", self.input_noise, 0)
         checked["encoder_pitch_shift"] = check_number("encoder_pitch_shift", self.encoder_pitch_shift, 0, 24)
+        checked["encoder_shift_share"] = check_number(
+            "encoder_shift_share", self.encoder_shift_share, 0, 1, low_open=True
+        )
         checked["phase_lock"] = check_bool("phase_lock", self.phase_lock)
         for name, value in checked.items():  # NumPy scalars become their Python counterparts
             object.__setattr__(self, name, value)
@@ -153,8 +161,8 @@ def model_inputs(model_config, audio, pitch=None, phase_lock=True, encoder_audio
     return {"audio": x, "encoder_audio": encoder_x, "pitch": pitch, "excitation": exc}, targets
 
 
-def shift_for_encoder(audio, max_semitones, rng, sample_rate=SAMPLE_RATE):
-    """Each crop pitch-shifted by a random interval, for the encoder's ears only.
+def shift_for_encoder(audio, max_semitones, rng, sample_rate=SAMPLE_RATE, share=1.0):
+    """Crops pitch-shifted by a random interval, for the encoder's ears only.
 
     The learned channels of the encoding then cannot tell the decoder the pitch (it is off by an
     unknown interval of up to ``max_semitones``), so the decoder learns to take it from the
@@ -167,6 +175,9 @@ def shift_for_encoder(audio, max_semitones, rng, sample_rate=SAMPLE_RATE):
     max_semitones : float
         Intervals are drawn uniformly from ``[-max_semitones, max_semitones]``.
     rng : np.random.Generator
+    sample_rate : int
+    share : float
+        Each crop is shifted with this probability, else returned as it is.
 
     Returns
     -------
@@ -175,7 +186,13 @@ def shift_for_encoder(audio, max_semitones, rng, sample_rate=SAMPLE_RATE):
     from ..audio import pitch_shift
 
     intervals = rng.uniform(-max_semitones, max_semitones, len(audio))
-    return np.stack([pitch_shift(crop, interval, sample_rate) for crop, interval in zip(audio, intervals)])
+    chosen = rng.uniform(size=len(audio)) < share
+    return np.stack(
+        [
+            pitch_shift(crop, interval, sample_rate) if shift else np.asarray(crop, np.float32)
+            for crop, interval, shift in zip(audio, intervals, chosen)
+        ]
+    )
 
 
 def warm_start_arrays(arrays, source, target):
@@ -385,7 +402,9 @@ def train(
             audio, pitch = data.random_crops(config.batch_size, crop, batch_rng, with_pitch_channels=True)
             heard = None
             if training and config.encoder_pitch_shift:
-                heard = shift_for_encoder(audio, config.encoder_pitch_shift, batch_rng, model_config.sample_rate)
+                heard = shift_for_encoder(
+                    audio, config.encoder_pitch_shift, batch_rng, model_config.sample_rate, config.encoder_shift_share
+                )
             return model_inputs(model_config, audio, pitch, config.phase_lock, heard)
         return batch_to_inputs(data.random_crops(config.batch_size, crop, batch_rng))
 

@@ -215,6 +215,14 @@ def test_the_encoder_can_hear_pitch_shifted_crops_while_the_decoder_learns_the_o
     intervals = 12 * np.log2(after / before)
     expected = np.random.default_rng(3).uniform(-7.0, 7.0, 4)
     np.testing.assert_allclose(intervals, expected, atol=0.1)
+    rng = np.random.default_rng(4)
+    some = training.shift_for_encoder(tones, 7.0, rng, share=0.5)
+    rng = np.random.default_rng(4)
+    rng.uniform(size=4)  # the intervals, drawn first
+    chosen = rng.uniform(size=4) < 0.5
+    assert 0 < chosen.sum() < 4  # this seed shifts some crops and keeps others
+    for crop, heard_crop, shifted_crop in zip(tones, some, chosen):
+        assert np.array_equal(crop, heard_crop) != shifted_crop
 
     heard = []
     original = training.model_inputs
@@ -234,6 +242,8 @@ def test_the_encoder_can_hear_pitch_shifted_crops_while_the_decoder_learns_the_o
         train(CONFIG, Tones(), tmp_path / "plain", settings)
     with pytest.raises(ParameterError, match=r"`encoder_pitch_shift` must be a number in \[0, 24\]"):
         TrainConfig(encoder_pitch_shift=-1)
+    with pytest.raises(ParameterError, match=r"`encoder_shift_share` must be a number in \(0, 1\]"):
+        TrainConfig(encoder_shift_share=0)
 
 
 def test_a_pitch_conditioned_run_can_start_from_a_model_without_pitch_channels(tmp_path):

@@ -144,6 +144,7 @@ def _cmd_synthesize(args):
                 greedy=args.greedy,
                 progress=progress,
                 precision=args.precision,
+                unvoiced_temperature=args.unvoiced_temperature,
             )
         for output, samples in zip(outputs[start:], audio):
             print(f"-> {save_audio(output, samples, sample_rate=model.config.sample_rate)}")
@@ -333,6 +334,7 @@ def _cmd_evaluate(args):
             unpitched=args.unpitched,
             transpositions=args.transpositions,
             progress=progress,
+            unvoiced_temperature=args.unvoiced_temperature,
         )
     print(results_markdown(results))
 
@@ -358,10 +360,18 @@ def _cmd_dashboard(args):
 
 def build_parser():
     """The ``nsynth-widgets`` argument parser: one subcommand per job, every flag with its help."""
-    from .model.config import DEFAULT_MODEL_TEMPERATURE, PRECISIONS
+    from .model.config import DEFAULT_MODEL_TEMPERATURE, DEFAULT_MODEL_UNVOICED_TEMPERATURE, PRECISIONS
     from .training.train import TrainConfig
 
-    temperature_help = f"softmax temperature > 0 (default: the model's: {DEFAULT_MODEL_TEMPERATURE:g} for the embedded model, else 1.0)"
+    temperature_help = (
+        "softmax temperature > 0; for a pitch-conditioned model, of voiced frames (default: the model's: "
+        f"{DEFAULT_MODEL_TEMPERATURE:g} for the embedded model, else 1.0)"
+    )
+    unvoiced_help = (
+        "pitch-conditioned models: the temperature of unvoiced frames, moving to --temperature with the "
+        f"voicing channel (default: the model's: {DEFAULT_MODEL_UNVOICED_TEMPERATURE:g} for the embedded model, "
+        "else --temperature)"
+    )
 
     parser = argparse.ArgumentParser(prog="nsynth-widgets", description="NSynth WaveNet autoencoder tools.")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -383,6 +393,7 @@ def build_parser():
         "--seed", type=int, default=0, help="sampling seed; equal seeds give equal audio (default: %(default)s)"
     )
     p.add_argument("--temperature", type=float, default=None, help=temperature_help)
+    p.add_argument("--unvoiced-temperature", type=float, default=None, help=unvoiced_help)
     p.add_argument("--greedy", action="store_true", help="take the most likely sample instead of sampling")
     p.add_argument(
         "--precision",
@@ -623,6 +634,13 @@ def build_parser():
         type=float,
         default=1.0,
         help="sampling temperature > 0 (default: %(default)s, the model's own distribution)",
+    )
+    p.add_argument(
+        "--unvoiced-temperature",
+        type=float,
+        default=None,
+        help="pitch-conditioned models: the temperature of unvoiced frames (voiced ones: --temperature; "
+        "between, it follows the voicing channel) (default: every frame at --temperature)",
     )
     p.add_argument(
         "--unpitched",

@@ -306,6 +306,7 @@ def render_grid(
         "pitches": pitches,
         "seed": seed,
         "temperature": temperature,
+        "unvoiced_temperature": synthesizer.model.default_unvoiced_temperature,
         "precision": precision,
         "batch_size": batch_size,
     }

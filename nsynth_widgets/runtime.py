@@ -204,6 +204,7 @@ class Synthesizer:
         progress=None,
         cancel=None,
         precision="float32",
+        unvoiced_temperature=None,
     ):
         """Synthesize ``(batch, frames, 16)`` encodings → ``(batch, frames * hop)`` audio (cached).
 
@@ -211,6 +212,9 @@ class Synthesizer:
         ----------
         temperature : float, optional
             Default: the model's :attr:`~NSynth.default_temperature`.
+        unvoiced_temperature : float, optional
+            Pitch-conditioned models (see :meth:`NSynth.synthesize`). Default: the model's
+            :attr:`~NSynth.default_unvoiced_temperature`.
         precision : {"float32", "int8"}
             Decoder weights (see :meth:`NSynth.synthesize`).
         progress : callable(done, total, partial_audio), optional
@@ -221,8 +225,13 @@ class Synthesizer:
         encoding = np.asarray(encoding, np.float32)
         if temperature is None:
             temperature = self.model.default_temperature
+        if unvoiced_temperature is None:
+            unvoiced_temperature = self.model.default_unvoiced_temperature
         should_stop = cancel.is_set if isinstance(cancel, threading.Event) else cancel
-        key = ("synthesize", _digest(encoding, seed, float(temperature), bool(greedy), str(precision)))
+        key = (
+            "synthesize",
+            _digest(encoding, seed, float(temperature), unvoiced_temperature, bool(greedy), str(precision)),
+        )
 
         def compute():
             with self._lock:
@@ -235,6 +244,7 @@ class Synthesizer:
                     progress=progress,
                     cancel=should_stop,
                     precision=precision,
+                    unvoiced_temperature=unvoiced_temperature,
                 )
 
         return self._remember(key, compute).copy()

@@ -11,7 +11,15 @@ from pathlib import Path
 from ..dsp.framing import HOP_LENGTH, SAMPLE_RATE
 from ..errors import ParameterError, check_integer, describe
 
-__all__ = ["ModelConfig", "H512_BO16", "EMBEDDED", "DEFAULT_WEIGHTS", "DEFAULT_MODEL_TEMPERATURE", "PRECISIONS"]
+__all__ = [
+    "ModelConfig",
+    "H512_BO16",
+    "EMBEDDED",
+    "DEFAULT_WEIGHTS",
+    "DEFAULT_MODEL_TEMPERATURE",
+    "DEFAULT_MODEL_UNVOICED_TEMPERATURE",
+    "PRECISIONS",
+]
 
 #: What the decoder can generate with (:mod:`nsynth_widgets.model.fastgen`): the float32 weights,
 #: int8 weights (exactly the model with the dequantized weights), or int8 weights and activations
@@ -185,3 +193,6 @@ DEFAULT_WEIGHTS = Path(__file__).resolve().parent.parent / "assets" / "default_m
 #: on held-out instruments: ``assets/MODEL_CARD.md``); other models sample at 1.0, their raw
 #: distribution.
 DEFAULT_MODEL_TEMPERATURE = 0.5
+#: Its temperature in unvoiced frames (between, it follows the voicing channel; see
+#: ``NSynth.synthesize``), chosen with :data:`DEFAULT_MODEL_TEMPERATURE`.
+DEFAULT_MODEL_UNVOICED_TEMPERATURE = 0.5

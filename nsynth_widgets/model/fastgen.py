@@ -723,6 +723,7 @@ def _run_present(
     (so it never waits for a thread the OS has put aside). Without, it computes each one itself.
     Either way the same function computes the same numbers, added up in the same order.
     Products write whole 16-column panels, so their outputs are allocated padded.
+    ``inv_temperature [B, frames]`` is each frame's inverse sampling temperature.
     """
     batch, width = s.buffers.shape[1], s.buffers.shape[2]
     taps = w.start_w.shape[0]
@@ -738,7 +739,6 @@ def _run_present(
     out = np.zeros((batch, w.out1_w.shape[0] * _simd.PANEL), np.float32)
     logits = np.empty((batch, w.logits_w.shape[0] * _simd.PANEL), np.float32)
     weights = np.empty(n_classes, np.float64)
-    inv_t = np.float32(inv_temperature)
     scratch = np.empty((batch, max(pre.shape[1], res.shape[1], s.skips.shape[2])), np.int32)
     hq = np.empty((batch, width), s.buffers.dtype)  # w8a8: this step's input in int8
     hs = np.empty(batch, np.float32)
@@ -820,6 +820,7 @@ def _run_present(
             elif greedy:
                 chosen = best
             else:
+                inv_t = inv_temperature[b, frame]
                 for q in range(n_classes):
                     weights[q] = _exp((logits[b, q] - top) * inv_t)
                 total = 0.0
@@ -941,8 +942,9 @@ class IncrementalDecoder:
         n_steps : int
         rng : np.random.Generator, optional
             Source of the sampling noise (required unless ``greedy`` or ``forced``).
-        temperature : float
-            Softmax temperature (> 0); lower is more conservative.
+        temperature : float or np.ndarray [shape=(batch, frames)]
+            Softmax temperature (> 0); lower is more conservative. An array gives each frame of
+            each sound its own.
         greedy : bool
             Take the most likely class instead of sampling.
         forced : np.ndarray [shape=(batch, total)], int, optional
@@ -971,6 +973,10 @@ class IncrementalDecoder:
         else:  # time-major, so that each step's [B, X] rows are contiguous
             excitation = np.ascontiguousarray(self._oscillator.next(n).transpose(1, 0, 2))
         two_threads = self.threads == 2 and n >= _MIN_THREADED_STEPS
+        frames = self.total // self.weights.hop_length
+        inv_temperature = np.ascontiguousarray(
+            np.broadcast_to(1.0 / np.asarray(temperature, np.float64), (batch, frames)), dtype=np.float32
+        )
 
         def present():
             _run_present(
@@ -982,7 +988,7 @@ class IncrementalDecoder:
                 two_threads,
                 forced_arr,
                 uniforms,
-                1.0 / temperature,
+                inv_temperature,
                 greedy,
                 chunk,
                 logits_out,
@@ -1019,7 +1025,13 @@ def _check_sampling(seed, temperature, greedy, chunk_size):
                 f"`seed` must be None, a np.random.Generator or an integer >= 0. Received: seed={describe(seed)}."
             )
         seed = int(seed)
-    if (
+    if isinstance(temperature, np.ndarray) and temperature.dtype.kind == "f":
+        if not (np.isfinite(temperature).all() and (temperature > 0).all()):
+            raise ParameterError(
+                f"`temperature` must be finite and > 0 in every frame. Received: temperature={describe(temperature)}."
+            )
+        temperature = temperature.astype(np.float64)
+    elif (
         not isinstance(temperature, numbers.Real)
         or isinstance(temperature, (bool, np.bool_))
         or not (math.isfinite(temperature) and temperature > 0)
@@ -1027,7 +1039,9 @@ def _check_sampling(seed, temperature, greedy, chunk_size):
         raise ParameterError(
             f"`temperature` must be a finite number > 0. Received: temperature={describe(temperature)}."
         )
-    return seed, float(temperature), check_bool("greedy", greedy), check_integer("chunk_size", chunk_size, 1)
+    else:
+        temperature = float(temperature)
+    return seed, temperature, check_bool("greedy", greedy), check_integer("chunk_size", chunk_size, 1)
 
 
 def generate(
@@ -1049,7 +1063,8 @@ def generate(
     encoding : np.ndarray [shape=(batch, frames, E)]
     seed : int or np.random.Generator or None
         Sampling noise; the same seed gives the same audio whatever ``chunk_size``.
-    temperature : float
+    temperature : float or np.ndarray [shape=(batch, frames)], float
+        Softmax temperature (> 0), or each frame's.
     greedy : bool
     chunk_size : int
         Steps per compiled call; progress and cancel are checked between chunks.
@@ -1070,10 +1085,16 @@ def generate(
     seed, temperature, greedy, chunk_size = _check_sampling(seed, temperature, greedy, chunk_size)
     rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
     decoder = IncrementalDecoder(weights, encoding, threads=threads)
+    frames = decoder.total // weights.hop_length
+    if isinstance(temperature, np.ndarray) and temperature.shape != (decoder.batch_size, frames):
+        raise ParameterError(
+            f"`temperature` must be a number or one per frame, shape ({decoder.batch_size}, {frames}). "
+            f"Received: temperature={describe(temperature)}."
+        )
     while decoder.position < decoder.total:
         if cancel is not None and cancel():
             raise SynthesisCancelled(decoder.classes[:, : decoder.position].copy())
-        decoder.step(chunk_size, rng=rng, temperature=float(temperature), greedy=greedy)
+        decoder.step(chunk_size, rng=rng, temperature=temperature, greedy=greedy)
         if progress is not None:
             progress(decoder.position, decoder.total, decoder.classes[:, : decoder.position])
     return decoder.classes

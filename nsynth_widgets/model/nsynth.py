@@ -23,6 +23,7 @@ from ..errors import (
     SynthesisCancelled,
     check_choice,
     check_integer,
+    check_number,
     describe,
 )
 from . import checkpoint
@@ -68,6 +69,10 @@ class NSynth:
         Sampling temperature used when :meth:`synthesize` is given none: 1.0 (the model's own
         distribution), :data:`~nsynth_widgets.model.config.DEFAULT_MODEL_TEMPERATURE` for
         :meth:`default`.
+    default_unvoiced_temperature : float or None
+        A pitch-conditioned model's temperature in unvoiced frames when :meth:`synthesize` is
+        given none: None (every frame at ``temperature``),
+        :data:`~nsynth_widgets.model.config.DEFAULT_MODEL_UNVOICED_TEMPERATURE` for :meth:`default`.
 
     Examples
     --------
@@ -78,6 +83,8 @@ class NSynth:
 
     #: Sampling temperature when :meth:`synthesize` is given none (set per model, see Attributes).
     default_temperature = 1.0
+    #: Unvoiced frames' temperature when :meth:`synthesize` is given none (see Attributes).
+    default_unvoiced_temperature: float | None = None
 
     def __init__(self, config=H512_BO16, arrays=None, source="random initialisation"):
         if not isinstance(config, ModelConfig):
@@ -121,6 +128,7 @@ class NSynth:
         model = cls.from_weights(weights)
         model.source = "embedded default model"
         model.default_temperature = model_config.DEFAULT_MODEL_TEMPERATURE
+        model.default_unvoiced_temperature = model_config.DEFAULT_MODEL_UNVOICED_TEMPERATURE
         return model
 
     def variables(self):
@@ -315,6 +323,7 @@ class NSynth:
         cancel: Callable[[], bool] | None = None,
         precision: str = "float32",
         threads: int | None = None,
+        unvoiced_temperature: float | None = None,
     ) -> np.ndarray | list[np.ndarray]:
         """Generate audio from encodings, sample by sample.
 
@@ -329,7 +338,8 @@ class NSynth:
             Sampling noise; equal seeds give equal audio.
         temperature : float, optional
             Softmax temperature (> 0); lower is more conservative. Default:
-            :attr:`default_temperature`.
+            :attr:`default_temperature`. For a pitch-conditioned model with an
+            ``unvoiced_temperature``, the temperature of voiced frames.
         greedy : bool
             Always take the most likely sample (deterministic, often duller).
         chunk_size : int
@@ -346,6 +356,12 @@ class NSynth:
         threads : {1, 2}, optional
             Threads the decoder runs on: 2 (the default) where the process may use two cores.
             The audio does not depend on it.
+        unvoiced_temperature : float, optional
+            Pitch-conditioned models: the temperature of frames whose voicing channel is 0; a
+            frame of voicing ``v`` samples at ``unvoiced + v * (temperature - unvoiced)``. Voiced
+            sound is a few partials, best sampled conservatively; noise (breath, bow, consonants,
+            sounds without a pitch) needs the randomness of a warmer distribution. Default:
+            :attr:`default_unvoiced_temperature` (None: every frame at ``temperature``).
 
         Returns
         -------
@@ -355,7 +371,11 @@ class NSynth:
         weights = self.generation_weights(precision)
         if temperature is None:
             temperature = self.default_temperature
+        if unvoiced_temperature is None:
+            unvoiced_temperature = self.default_unvoiced_temperature
         encodings, lengths = self._batch_encodings(encoding)
+        if unvoiced_temperature is not None:
+            temperature = self.frame_temperatures(encodings, temperature, unvoiced_temperature)
 
         def on_chunk(done, total, classes):
             progress(done, total, classes_to_audio(classes))
@@ -380,6 +400,31 @@ class NSynth:
         if lengths is None:
             return audio
         return [row[: n * self.config.hop_length] for row, n in zip(audio, lengths)]
+
+    def frame_temperatures(self, encoding: np.ndarray, temperature: float, unvoiced_temperature: float) -> np.ndarray:
+        """Each frame's sampling temperature, from its voicing (see :meth:`synthesize`).
+
+        Parameters
+        ----------
+        encoding : np.ndarray [shape=(batch, frames, bottleneck_width)]
+            Of a pitch-conditioned model.
+        temperature, unvoiced_temperature : float
+            Temperatures (> 0) at voicing 1 and 0.
+
+        Returns
+        -------
+        temperatures : np.ndarray [shape=(batch, frames)], float64
+        """
+        if not self.config.pitch_conditioned:
+            raise ParameterError(
+                "`unvoiced_temperature` needs a model with pitch channels (it follows their voicing); "
+                f"leave it None for model {self.config.name!r}. Received: unvoiced_temperature={unvoiced_temperature!r}."
+            )
+        voiced = check_number("temperature", temperature, 0, low_open=True)
+        unvoiced = check_number("unvoiced_temperature", unvoiced_temperature, 0, low_open=True)
+        encoding = validate_encoding(encoding, self.config.bottleneck_width)
+        voicing = np.clip(encoding[..., self.config.voicing_channel].astype(np.float64), 0.0, 1.0)
+        return unvoiced + voicing * (voiced - unvoiced)
 
     def _batch_encodings(self, encoding):
         """``(batch, frames, E)`` array and, for a list, each row's frame count (else None)."""

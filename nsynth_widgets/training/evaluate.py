@@ -314,7 +314,12 @@ def _evaluate(
 
     n_samples = int(sum(part.size for part in generated))
     results = {
-        "model": {"config": model.config.name, "source": model.source, "temperature": model.default_temperature},
+        "model": {
+            "config": model.config.name,
+            "source": model.source,
+            "temperature": model.default_temperature,
+            "unvoiced_temperature": model.default_unvoiced_temperature,
+        },
         "selection": {
             "n_notes": len(note_ids),
             "seed": seed,
@@ -412,7 +417,7 @@ def evaluate_model(
     model : nsynth_widgets.model.nsynth.NSynth
         Any model with ``encode(audio (n,)) -> (1, frames, E)``,
         ``synthesize(list of (frames, E), seed) -> list of (frames * hop,)`` and the
-        ``default_temperature`` it samples at.
+        ``default_temperature`` and ``default_unvoiced_temperature`` it samples at.
     dataset : NoteDataset
         Use the ``"valid"`` split. Needs ``note_ids``, ``examples`` (``family_str``,
         ``instrument_str``, ``pitch``, ``velocity``) and ``load(note_id) -> (n,) float32``.
@@ -629,6 +634,7 @@ def evaluate_weights(
     unpitched=False,
     transpositions=(-12, -7, 7, 12),
     progress=None,
+    unvoiced_temperature=None,
 ):
     """Evaluate a weights file on a dataset's valid split and write what the model card reports.
 
@@ -649,6 +655,9 @@ def evaluate_weights(
         The sampling temperature (1.0: the model's own distribution).
     progress : callable(n_done, n_total), optional
         As in :func:`evaluate_model`.
+    unvoiced_temperature : float, optional
+        Pitch-conditioned models: the temperature of unvoiced frames (``NSynth.synthesize``);
+        None samples every frame at ``temperature``.
 
     Returns
     -------
@@ -660,6 +669,11 @@ def evaluate_weights(
     figures = check_integer("figures", figures, 0)
     model = NSynth.from_weights(weights)
     model.default_temperature = temperature
+    if unvoiced_temperature is not None:  # checked before the long work
+        model.frame_temperatures(
+            np.zeros((1, 1, model.config.bottleneck_width), np.float32), temperature, unvoiced_temperature
+        )
+    model.default_unvoiced_temperature = unvoiced_temperature
     dataset = NoteDataset(data_dir, "valid")
     results, resyntheses = _evaluate(
         model, dataset, notes, seed, HARMONIC_FAMILIES, batch_size, progress, (48, 84), 75, tuple(transpositions)

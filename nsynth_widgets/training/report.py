@@ -99,6 +99,12 @@ def _table_row(name, stats, f0_notes, marker=""):
     )
 
 
+def _unvoiced(model):
+    """`` (unvoiced frames at T)`` when the evaluation sampled unvoiced frames at their own temperature."""
+    unvoiced = model.get("unvoiced_temperature")
+    return "" if unvoiced is None else f" (unvoiced frames at {unvoiced}, following the voicing channel between)"
+
+
 def results_markdown(results):
     """The measured part of the model card, as Markdown.
 
@@ -124,7 +130,7 @@ def results_markdown(results):
         f"{selection['n_notes']} held-out notes (instruments never seen in training), MIDI pitch "
         f"{low}-{high}, velocity >= {selection['min_velocity']}, chosen round-robin over families "
         f"(seed {selection['seed']}); model `{results['model']['config']}` sampled at temperature "
-        f"{results['model'].get('temperature', 1.0)}. Distances are the mean "
+        f"{results['model'].get('temperature', 1.0)}{_unvoiced(results['model'])}. Distances are the mean "
         "absolute difference of log-magnitude spectrograms at six FFT sizes (dB, lower is better), "
         "measured against the original note. *mu-law only* is the original after the 8-bit mu-law "
         "round trip (the floor any NSynth model starts from); *envelope noise* is white noise with "

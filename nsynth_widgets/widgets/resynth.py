@@ -76,6 +76,8 @@ class ResynthPanel(Panel):
             step=0.05,
             description="temperature",
             continuous_update=False,
+            tooltip="sampling temperature; a model with pitch channels samples its voiced frames at it and its "
+            "unvoiced ones at its own unvoiced temperature",
         )
         self.transpose = ipywidgets.FloatSlider(
             0.0,

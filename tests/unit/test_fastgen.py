@@ -80,6 +80,34 @@ def test_sampling_follows_the_softmax(weights):
         assert _chi_square_p(counts, softmax(other)) < 1e-6
 
 
+def test_each_frame_samples_at_its_own_temperature(weights):
+    """A ``(batch, frames)`` temperature: every sample is the class that inverse-CDF sampling of
+    softmax(logits / T) picks with the step's uniform number, T being its own row's and frame's —
+    recomputed in NumPy from the recorded logits; the other frame's temperature picks otherwise."""
+    rng = np.random.default_rng(6)
+    batch, frames = 40, 2
+    enc = rng.normal(size=(batch, frames, 16)).astype(np.float32)
+    temperature = np.where(np.arange(batch)[:, None] % 2 == np.arange(frames), 0.3, 3.0)
+    n = frames * TINY.hop_length
+    decoder = fastgen.IncrementalDecoder(weights, enc)
+    logits = decoder.step(n, rng=np.random.default_rng(7), temperature=temperature, record_logits=True)
+    uniforms = np.random.default_rng(7).random((n, batch)).T  # what the decoder drew, in its order
+    frame = np.arange(n) // TINY.hop_length
+
+    def picks(t):  # t [batch, n]
+        z = np.exp((logits.astype(np.float64) - logits.max(axis=-1, keepdims=True)) / t[..., None])
+        cdf = np.cumsum(z, axis=-1)
+        return np.minimum((cdf <= (uniforms * cdf[..., -1])[..., None]).sum(axis=-1), 255)
+
+    own, swapped = picks(temperature[:, frame]), picks(temperature[:, 1 - frame])
+    assert np.mean(own == decoder.classes) > 0.99  # float32 exp in the kernel: a rare tie may differ
+    assert np.mean(swapped == decoder.classes) < 0.6
+    with pytest.raises(ParameterError, match=r"`temperature` must be a number or one per frame, shape \(40, 2\)"):
+        fastgen.generate(weights, enc, temperature=temperature[:, :1])
+    with pytest.raises(ParameterError, match=r"`temperature` must be finite and > 0 in every frame"):
+        fastgen.generate(weights, enc, temperature=np.zeros((batch, frames)))
+
+
 def test_progress_and_cancel(weights):
     enc = np.zeros((1, 8, 16), np.float32)
     seen = []

@@ -15,6 +15,7 @@ class CountingModel:
     def __init__(self, model):
         self.model, self.calls = model, []
         self.config, self.source, self.default_temperature = model.config, model.source, model.default_temperature
+        self.default_unvoiced_temperature = model.default_unvoiced_temperature
 
     def encode(self, audio):
         self.calls.append("encode")

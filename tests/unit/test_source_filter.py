@@ -119,6 +119,30 @@ def test_transposing_with_a_model_without_pitch_channels_points_to_pitch_shift(t
         tiny_model.transpose(np.zeros((1, 2, 16), np.float32), 7)
 
 
+def test_unvoiced_frames_sample_at_their_own_temperature(pitch_model, pitch_arrays, tiny_model):
+    """``unvoiced_temperature``: each frame's temperature moves from it (voicing 0) to
+    ``temperature`` (voicing 1) with the voicing channel, and the audio is the generator's at
+    those per-frame temperatures; fully voiced frames are sampled as without it."""
+    enc = _encoding(np.random.default_rng(8), 2, 4)
+    enc[0, :, 15] = [0.0, 0.25, 1.0, 1.0]
+    t = pitch_model.frame_temperatures(enc, 0.2, 0.8)
+    np.testing.assert_allclose(t[0], [0.8, 0.65, 0.2, 0.2])
+    np.testing.assert_allclose(t[1], 0.8 - 0.6 * enc[1, :, 15], rtol=1e-6)
+    weights = fastgen.DecoderWeights.from_arrays(pitch_arrays, TINY_PITCH)
+    got = pitch_model.synthesize(enc, seed=3, temperature=0.2, unvoiced_temperature=0.8)
+    np.testing.assert_array_equal(got, classes_to_audio(fastgen.generate(weights, enc, seed=3, temperature=t)))
+    assert (got != pitch_model.synthesize(enc, seed=3, temperature=0.2)).any()
+    enc[..., 15] = 1.0
+    np.testing.assert_array_equal(
+        pitch_model.synthesize(enc, seed=3, temperature=0.2, unvoiced_temperature=0.8),
+        pitch_model.synthesize(enc, seed=3, temperature=0.2),
+    )
+    with pytest.raises(ParameterError, match=r"`unvoiced_temperature` needs a model with pitch channels"):
+        tiny_model.synthesize(np.zeros((1, 2, 16), np.float32), unvoiced_temperature=0.5)
+    with pytest.raises(ParameterError, match=r"`unvoiced_temperature` must be a finite number > 0"):
+        pitch_model.synthesize(enc, unvoiced_temperature=0.0)
+
+
 def test_warm_start_keeps_what_the_source_computed_from_the_shared_channels():
     """A pitch-conditioned model started from one without pitch channels computes the same logits as
     the source whose two dropped channels are silenced: the new rows and maps start at zero."""

@@ -192,7 +192,7 @@ DEFAULT_WEIGHTS = Path(__file__).resolve().parent.parent / "assets" / "default_m
 #: The sampling temperature the embedded default model is heard at unless told otherwise (chosen
 #: on held-out instruments: ``assets/MODEL_CARD.md``); other models sample at 1.0, their raw
 #: distribution.
-DEFAULT_MODEL_TEMPERATURE = 0.5
+DEFAULT_MODEL_TEMPERATURE = 0.1
 #: Its temperature in unvoiced frames (between, it follows the voicing channel; see
 #: ``NSynth.synthesize``), chosen with :data:`DEFAULT_MODEL_TEMPERATURE`.
 DEFAULT_MODEL_UNVOICED_TEMPERATURE = 0.5

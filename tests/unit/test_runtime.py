@@ -97,7 +97,7 @@ def test_default_temperature_is_the_models_and_known_before_loading(counted, tin
     from nsynth_widgets.model.config import DEFAULT_MODEL_TEMPERATURE
 
     lazy = Synthesizer()  # the embedded model: its temperature is known without loading it
-    assert lazy.default_temperature == DEFAULT_MODEL_TEMPERATURE == 0.5 and lazy._model is None
+    assert lazy.default_temperature == DEFAULT_MODEL_TEMPERATURE == 0.1 and lazy._model is None
     from_file = Synthesizer("not/loaded/yet.npz")  # a file loads at 1.0: no need to open it (it does not exist)
     assert from_file.default_temperature == 1.0 and from_file._model is None
     encoding = np.random.default_rng(3).normal(size=(1, 3, 16)).astype(np.float32)

@@ -12,7 +12,8 @@ from nsynth_widgets.model.nsynth import NSynth
 def test_embedded_model_loads_and_resynthesizes_an_example():
     model = NSynth.default()
     assert model.config == EMBEDDED and model.source == "embedded default model"
-    assert model.default_temperature == 0.5  # the temperature its model card measures best
+    # the sampling its model card measures best: conservative in voiced frames, warmer in unvoiced ones
+    assert (model.default_temperature, model.default_unvoiced_temperature) == (0.1, 0.5)
     assert DEFAULT_WEIGHTS.stat().st_size < 20 * 2**20  # the issue's budget for shipped weights
     audio = load_example("piano_C4")[:4096]
     encoding = model.encode(audio)
@@ -35,6 +36,25 @@ def test_embedded_model_carries_the_measured_pitch_and_plays_a_transposition():
     assert np.array_equal(np.delete(up, model.config.f0_channel, -1), np.delete(encoding, model.config.f0_channel, -1))
     out = model.synthesize(up[:, :4], seed=0)
     assert out.shape == (1, 2048) and np.isfinite(out).all() and np.abs(out).max() > 0
+
+
+def test_embedded_model_resynthesizes_a_bundled_note_at_its_pitch():
+    """The first second of the bundled piano C4, resynthesized at the default sampling (two draws):
+    pYIN's median pitch of each is within 50 cents of the original's."""
+    import librosa
+
+    model = NSynth.default()
+    audio = load_example("piano_C4")[:16384]
+    resyntheses = model.synthesize(np.repeat(model.encode(audio), 2, axis=0), seed=0)
+
+    def median_f0(x):
+        f0, voiced, _ = librosa.pyin(x, fmin=40, fmax=2000, sr=16000, frame_length=2048)
+        return np.median(f0[4:-4][voiced[4:-4]])
+
+    own = median_f0(audio)
+    assert abs(1200 * np.log2(own / 261.63)) < 50  # the example is a C4
+    cents = [1200 * np.log2(median_f0(y) / own) for y in resyntheses]
+    assert all(abs(c) < 50 for c in cents), cents
 
 
 def test_examples_and_licence():

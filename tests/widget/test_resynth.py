@@ -79,7 +79,7 @@ def test_temperature_starts_at_the_models_and_follows_a_model_change(panel, sess
     from nsynth_widgets.widgets import Session
 
     assert panel.temperature.value == tiny_model.default_temperature == 1.0
-    assert ResynthPanel(Session(), run_in_thread=False).temperature.value == 0.5  # embedded model, not loaded
+    assert ResynthPanel(Session(), run_in_thread=False).temperature.value == 0.1  # embedded model, not loaded
     tiny_model.default_temperature = 0.7
     try:
         session.synthesizer = Synthesizer(tiny_model)

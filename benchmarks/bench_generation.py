@@ -265,8 +265,9 @@ def _run_equivalence(config_name):
     return result
 
 
-def _run_encode(config_name):
-    """Seconds to encode 4 s of audio once the model is loaded (best of three calls after the first)."""
+def _run_encode(config_name, precision="float32"):
+    """Seconds to encode 4 s of audio once the model is loaded (best of three calls after the first),
+    and how far bfloat16's learned channels are from float32's (relative RMS)."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     import resource
 
@@ -276,14 +277,17 @@ def _run_encode(config_name):
 
     model = NSynth(_config(config_name))
     audio = np.random.default_rng(2).uniform(-0.5, 0.5, 64000).astype(np.float32)
-    model.encode(audio)
+    encoding = model.encode(audio, precision=precision)
     seconds = []
     for _ in range(3):
         start = time.perf_counter()
-        model.encode(audio)
+        model.encode(audio, precision=precision)
         seconds.append(time.perf_counter() - start)
+    exact = model.encode(audio)
     return {
         "config": model.config.name,
+        "precision": precision,
+        "relative_rms_error": float(np.sqrt(np.mean((encoding - exact) ** 2) / np.mean(exact**2))),
         "encode_4s_seconds": min(seconds),
         "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
     }
@@ -376,10 +380,18 @@ def main(argv=None):
         )
     skip = set(filter(None, args.skip.split(",")))
     if "encode" not in skip:
-        print("\n| config | encode 4 s (after load, best of 3) | peak RSS |\n|---|---:|---:|")
+        print(
+            "\n| config | precision | encode 4 s (after load, best of 3) | learned channels vs float32 (relative RMS) "
+            "| peak RSS |\n|---|---|---:|---:|---:|"
+        )
         for config in ("embedded", "h512_bo16"):
-            r = _child("encode", config)
-            print(f"| {r['config']} | {r['encode_4s_seconds']:.2f} s | {r['peak_rss_mib']:,.0f} MiB |", flush=True)
+            for precision in ("float32", "bfloat16"):
+                r = _child("encode", config, precision)
+                print(
+                    f"| {r['config']} | {precision} | {r['encode_4s_seconds']:.2f} s | {r['relative_rms_error']:.1e} "
+                    f"| {r['peak_rss_mib']:,.0f} MiB |",
+                    flush=True,
+                )
     if "equivalence" not in skip:
         print(
             "\n| config (weights, teacher-forced steps) | float32 vs Keras: max abs logit error | int8 vs Keras with "

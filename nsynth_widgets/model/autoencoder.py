@@ -17,7 +17,62 @@ from keras import ops
 from .config import ModelConfig
 from .layers import NSynthConv1D, gated_activation, repeat_frames, shift_right
 
-__all__ = ["WaveNetAutoencoder"]
+__all__ = ["WaveNetAutoencoder", "WaveNetEncoder"]
+
+
+class WaveNetEncoder(keras.layers.Layer):
+    """NSynth's non-causal encoder: scaled codes → the learned channels of the encoding.
+
+    Its own layer so that a copy can run at another compute precision (``dtype="mixed_bfloat16"``:
+    the convolutions in bfloat16, the weights kept in float32; see ``NSynth.encode``).
+
+    Parameters
+    ----------
+    config : ModelConfig
+    """
+
+    def __init__(self, config, **kwargs):
+        super().__init__(name=kwargs.pop("name", "encoder"), **kwargs)
+        self.config = c = config
+        dtype = self.dtype_policy  # the convolutions compute at the encoder's precision
+
+        def conv(filters, kernel_size=1, dilation=1, causal=True, name=None):
+            return NSynthConv1D(filters, kernel_size, dilation, causal=causal, name=name, dtype=dtype)
+
+        self.ae_startconv = conv(c.ae_width, c.ae_filter_length, causal=False, name="ae_startconv")
+        self.ae_dilatedconvs = [
+            conv(c.ae_width, c.ae_filter_length, d, causal=False, name=f"ae_dilatedconv_{i + 1}")
+            for i, d in enumerate(c.ae_dilations)
+        ]
+        self.ae_res = [conv(c.ae_width, name=f"ae_res_{i + 1}") for i in range(c.ae_num_layers)]
+        self.ae_bottleneck = conv(c.learned_channels, name="ae_bottleneck")
+
+    def call(self, x_scaled):
+        """Encode scaled codes.
+
+        Parameters
+        ----------
+        x_scaled : tensor [shape=(batch, time)], float32
+            ``time`` a multiple of ``hop_length``.
+
+        Returns
+        -------
+        encoding : tensor [shape=(batch, time // hop_length, learned_channels)], float32
+            The learned channels (all ``bottleneck_width`` of them unless pitch-conditioned).
+        """
+        h = self.ae_startconv(ops.expand_dims(x_scaled, -1))
+        for dilated, res in zip(self.ae_dilatedconvs, self.ae_res):
+            h = h + res(ops.relu(dilated(ops.relu(h))))
+        h = ops.cast(self.ae_bottleneck(h), "float32")  # the pooling in float32 at any precision
+        hop = self.config.hop_length
+        frames = ops.shape(h)[1] // hop
+        h = ops.reshape(h, (ops.shape(h)[0], frames, hop, self.config.learned_channels))
+        return ops.mean(h, axis=2)
+
+    def conv_layers(self):
+        """Its convolutions, by checkpoint scope name: ``dict[str, NSynthConv1D]``."""
+        layers = [self.ae_startconv, *self.ae_dilatedconvs, *self.ae_res, self.ae_bottleneck]
+        return {layer.name: layer for layer in layers}
 
 
 class WaveNetAutoencoder(keras.Model):
@@ -32,13 +87,7 @@ class WaveNetAutoencoder(keras.Model):
         super().__init__(name=kwargs.pop("name", config.name), **kwargs)
         self.config = config
         c = config
-        self.ae_startconv = NSynthConv1D(c.ae_width, c.ae_filter_length, causal=False, name="ae_startconv")
-        self.ae_dilatedconvs = [
-            NSynthConv1D(c.ae_width, c.ae_filter_length, d, causal=False, name=f"ae_dilatedconv_{i + 1}")
-            for i, d in enumerate(c.ae_dilations)
-        ]
-        self.ae_res = [NSynthConv1D(c.ae_width, name=f"ae_res_{i + 1}") for i in range(c.ae_num_layers)]
-        self.ae_bottleneck = NSynthConv1D(c.learned_channels, name="ae_bottleneck")
+        self.encoder = WaveNetEncoder(c)
 
         self.startconv = NSynthConv1D(c.width, c.filter_length, name="startconv")
         self.skip_start = NSynthConv1D(c.skip_width, name="skip_start")
@@ -72,26 +121,8 @@ class WaveNetAutoencoder(keras.Model):
 
     # -- encoder ---------------------------------------------------------------------------
     def encode(self, x_scaled):
-        """Encode scaled codes.
-
-        Parameters
-        ----------
-        x_scaled : tensor [shape=(batch, time)], float32
-            ``time`` a multiple of ``hop_length``.
-
-        Returns
-        -------
-        encoding : tensor [shape=(batch, time // hop_length, learned_channels)]
-            The learned channels (all ``bottleneck_width`` of them unless pitch-conditioned).
-        """
-        h = self.ae_startconv(ops.expand_dims(x_scaled, -1))
-        for dilated, res in zip(self.ae_dilatedconvs, self.ae_res):
-            h = h + res(ops.relu(dilated(ops.relu(h))))
-        h = self.ae_bottleneck(h)
-        hop = self.config.hop_length
-        frames = ops.shape(h)[1] // hop
-        h = ops.reshape(h, (ops.shape(h)[0], frames, hop, self.config.learned_channels))
-        return ops.mean(h, axis=2)
+        """The learned channels of scaled codes (:class:`WaveNetEncoder`)."""
+        return self.encoder(x_scaled)
 
     def full_encoding(self, x_scaled, pitch=None):
         """The whole encoding: the learned channels, then (pitch-conditioned) the measured ones.
@@ -163,10 +194,7 @@ class WaveNetAutoencoder(keras.Model):
     def conv_layers(self):
         """Every convolution, by its checkpoint scope name: ``dict[str, NSynthConv1D]``."""
         layers = [
-            self.ae_startconv,
-            *self.ae_dilatedconvs,
-            *self.ae_res,
-            self.ae_bottleneck,
+            *self.encoder.conv_layers().values(),
             self.startconv,
             self.skip_start,
             *self.dilatedconvs,

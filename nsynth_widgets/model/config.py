@@ -19,12 +19,16 @@ __all__ = [
     "DEFAULT_MODEL_TEMPERATURE",
     "DEFAULT_MODEL_UNVOICED_TEMPERATURE",
     "PRECISIONS",
+    "ENCODE_PRECISIONS",
 ]
 
 #: What the decoder can generate with (:mod:`nsynth_widgets.model.fastgen`): the float32 weights,
 #: int8 weights (exactly the model with the dequantized weights), or int8 weights and activations
 #: (int8 × int8 dot products, for batches).
 PRECISIONS = ("float32", "int8", "w8a8")
+#: What the encoder's convolutions can compute in: float32, or bfloat16 (float32 weights rounded
+#: per call; TensorFlow's oneDNN kernels use AVX512_BF16 or AMX where the CPU has them).
+ENCODE_PRECISIONS = ("float32", "bfloat16")
 
 
 @dataclasses.dataclass(frozen=True)

@@ -28,7 +28,7 @@ from ..errors import (
 )
 from . import checkpoint
 from . import config as model_config
-from .config import H512_BO16, PRECISIONS, ModelConfig
+from .config import ENCODE_PRECISIONS, H512_BO16, PRECISIONS, ModelConfig
 
 if TYPE_CHECKING:  # annotations only
     from collections.abc import Callable
@@ -97,7 +97,7 @@ class NSynth:
         if arrays is not None:
             checkpoint.assign_variables(self.keras_model, arrays)
         self._decoder_weights = None
-        self._encode_fn = None
+        self._encode_fns = {}  # precision -> the encoder as a function
 
     # -- construction ----------------------------------------------------------------------
     @classmethod
@@ -142,6 +142,7 @@ class NSynth:
     def weights_changed(self):
         """Tell the model its Keras weights were modified in place (e.g. by training)."""
         self._decoder_weights = None
+        self._encode_fns.pop("bfloat16", None)  # a copy of the weights; float32 reads them live
 
     # -- encoder ---------------------------------------------------------------------------
     def _checked_audio(self, audio, name="audio"):
@@ -152,7 +153,13 @@ class NSynth:
     def _scaled_codes(self, audio, name="audio"):
         return (mu_law_encode(self._checked_audio(audio, name)) / 128.0).astype(np.float32)
 
-    def encode(self, audio: np.ndarray, batch_size: int = 8, block_frames: int = ENCODE_BLOCK_FRAMES) -> np.ndarray:
+    def encode(
+        self,
+        audio: np.ndarray,
+        batch_size: int = 8,
+        block_frames: int = ENCODE_BLOCK_FRAMES,
+        precision: str = "float32",
+    ) -> np.ndarray:
         """Encode audio to NSynth's latent sequence.
 
         Long audio is encoded in blocks of ``block_frames`` frames, each computed with the
@@ -168,6 +175,11 @@ class NSynth:
             Sounds encoded per forward pass.
         block_frames : int
             Frames per encoder call (memory grows with ``batch_size * block_frames``).
+        precision : {"float32", "bfloat16"}
+            What the encoder's convolutions compute in. ``"bfloat16"`` (8-bit mantissas, float32
+            accumulation and pooling) is faster where the CPU has bfloat16 instructions (README,
+            "Reduced precision"; speeds in ``benchmarks/RESULTS.md``) and moves the learned channels
+            by about a percent of their range; the pitch channels do not depend on it.
 
         Returns
         -------
@@ -178,27 +190,48 @@ class NSynth:
         """
         batch_size = check_integer("batch_size", batch_size, 1)
         block_frames = check_integer("block_frames", block_frames, 1)
+        precision = check_choice("precision", precision, ENCODE_PRECISIONS)
         audio = self._checked_audio(audio)
-        learned = self._encode_learned(audio, batch_size, block_frames)
+        learned = self._encode_learned(audio, batch_size, block_frames, precision)
         if not self.config.pitch_conditioned:
             return learned
         pitch = estimate_pitch(audio, self.config.sample_rate, self.config.hop_length)
         return np.concatenate([learned, pitch], axis=-1)
 
-    def _encode_learned(self, audio, batch_size, block_frames):
+    def _encoder_function(self, precision):
+        """The encoder at ``precision`` as one traced function (on TensorFlow), made once.
+
+        bfloat16 runs a copy of the encoder built with Keras' ``mixed_bfloat16`` policy, its weights
+        copied from the model's (made again after :meth:`weights_changed`).
+        """
+        if precision not in self._encode_fns:
+            import keras
+
+            from .autoencoder import WaveNetEncoder
+
+            encoder = self.keras_model.encoder
+            if precision == "bfloat16":
+                encoder = WaveNetEncoder(self.config, dtype="mixed_bfloat16")
+                encoder(np.zeros((1, self.config.hop_length), np.float32))
+                source = self.keras_model.encoder.conv_layers()
+                for name, layer in encoder.conv_layers().items():
+                    layer.kernel.assign(source[name].kernel)
+                    layer.bias.assign(source[name].bias)
+            function = encoder.__call__
+            if keras.backend.backend() == "tensorflow":  # one traced graph instead of eager ops
+                import tensorflow as tf
+
+                function = tf.function(encoder.__call__, reduce_retracing=True)
+            self._encode_fns[precision] = function
+        return self._encode_fns[precision]
+
+    def _encode_learned(self, audio, batch_size, block_frames, precision="float32"):
         """Audio ``(batch, frames * hop)`` → the learned channels ``(batch, frames, learned_channels)``.
 
         The scaled mu-law codes the encoder reads are made block by block too (mu-law is per sample).
         """
         c = self.config
-        if self._encode_fn is None:
-            import keras
-
-            self._encode_fn = self.keras_model.encode
-            if keras.backend.backend() == "tensorflow":  # one traced graph instead of eager ops
-                import tensorflow as tf
-
-                self._encode_fn = tf.function(self.keras_model.encode, reduce_retracing=True)
+        encode = self._encoder_function(precision)
         hop = c.hop_length
         frames = audio.shape[1] // hop
         # an output sample depends on (receptive field - 1) / 2 samples on either side: that many whole hops of context
@@ -209,7 +242,7 @@ class NSynth:
             low, high = max(0, first - context), min(frames, last + context)
             for i in range(0, len(audio), batch_size):
                 codes = mu_law_encode(audio[i : i + batch_size, low * hop : high * hop]) / 128.0
-                part = np.asarray(self._encode_fn(codes.astype(np.float32)))
+                part = np.asarray(encode(codes.astype(np.float32)))
                 learned[i : i + batch_size, first:last] = part[:, first - low : last - low]
         return learned
 

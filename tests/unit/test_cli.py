@@ -135,6 +135,15 @@ def test_encode_length_keeps_the_first_samples(tmp_path, weights_file, wav_files
     assert load_encoding(tmp_path / "b.npy").shape == (1, 10, 16)
 
 
+def test_encode_in_bfloat16(tmp_path, weights_file, wav_files, tiny_model):
+    args = ["encode", str(wav_files[1]), "--model", str(weights_file), "--length", "640"]
+    assert main([*args, "-o", str(tmp_path / "f32")]) == 0
+    assert main([*args, "-o", str(tmp_path / "bf16"), "--precision", "bfloat16"]) == 0
+    exact, rounded = (load_encoding(tmp_path / folder / "b.npy") for folder in ("f32", "bf16"))
+    assert rounded.shape == exact.shape and not np.array_equal(rounded, exact)
+    np.testing.assert_allclose(rounded, exact, atol=0.05 * np.abs(exact).max())
+
+
 def test_mix_to_encoding_and_to_audio(tmp_path, weights_file):
     rng = np.random.default_rng(1)
     a = save_encoding(tmp_path / "a.npy", rng.normal(size=(1, 4, 16)))

@@ -33,6 +33,29 @@ def test_encoder_agrees_with_numpy_reference(tiny_model, tiny_arrays):
     np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-4)
 
 
+def test_bfloat16_encoder_is_near_the_numpy_reference_and_follows_weight_changes(tiny_arrays):
+    """``precision="bfloat16"``: the same encoder in bfloat16 arithmetic — near the float32 NumPy
+    reference (about a percent of the channels' scale, which a wrong weight or tap is far from),
+    not equal to it; after the weights change in place, it computes with the new ones."""
+    from nsynth_widgets.model.nsynth import NSynth
+
+    model = NSynth(TINY, {k: v.copy() for k, v in tiny_arrays.items()})
+    audio = np.random.default_rng(1).uniform(-0.9, 0.9, (2, 640)).astype(np.float32)
+    expected = ref.encode(_scaled(audio), tiny_arrays, TINY)
+    got = model.encode(audio, precision="bfloat16")
+    assert got.shape == (2, 10, 16) and got.dtype == np.float32
+    error = np.sqrt(np.mean((got - expected) ** 2) / np.mean(expected**2))
+    assert 1e-4 < error < 0.02, error
+    model.keras_model.encoder.ae_bottleneck.bias.assign(np.full(16, 3.0, np.float32))
+    model.weights_changed()
+    moved = model.encode(audio, precision="bfloat16") - got
+    np.testing.assert_allclose(
+        moved, np.broadcast_to(3.0 - tiny_arrays["ae_bottleneck/biases"], moved.shape), atol=0.05
+    )
+    with pytest.raises(ParameterError, match=r"`precision` must be one of \['bfloat16', 'float32'\]"):
+        model.encode(audio, precision="float16")
+
+
 def test_decoder_agrees_with_numpy_reference(tiny_model, tiny_arrays):
     rng = np.random.default_rng(2)
     audio = rng.uniform(-0.9, 0.9, (2, 256)).astype(np.float32)

@@ -407,8 +407,9 @@ class NSynth:
         if unvoiced_temperature is None:
             unvoiced_temperature = self.default_unvoiced_temperature
         encodings, lengths = self._batch_encodings(encoding)
+        sampled_at: float | np.ndarray = temperature  # or each frame's, following the voicing
         if unvoiced_temperature is not None:
-            temperature = self.frame_temperatures(encodings, temperature, unvoiced_temperature)
+            sampled_at = self.frame_temperatures(encodings, temperature, unvoiced_temperature)
 
         def on_chunk(done, total, classes):
             progress(done, total, classes_to_audio(classes))
@@ -420,7 +421,7 @@ class NSynth:
                 weights,
                 encodings,
                 seed=seed,
-                temperature=temperature,
+                temperature=sampled_at,
                 greedy=greedy,
                 chunk_size=chunk_size,
                 progress=None if progress is None else on_chunk,

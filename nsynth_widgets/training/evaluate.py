@@ -215,7 +215,11 @@ def _summarise(rows, f0_rows):
 def _evaluate(
     model, dataset, n_notes, seed, harmonic_families, batch_size, progress, pitch_range, min_velocity, transpositions=()
 ):
-    """:func:`evaluate_model`'s work; also returns ``{note_id: resynthesis}`` for the figures."""
+    """:func:`evaluate_model`'s work, and what the figures draw.
+
+    Also returns ``{note_id: resynthesis}`` and the transposition check's
+    ``{semitones: {note_id: audio}}`` (empty without one).
+    """
     n_notes = check_integer("n_notes", n_notes, 1)
     seed = check_integer("seed", seed, 0)
     batch_size = check_integer("batch_size", batch_size, 1)
@@ -305,10 +309,10 @@ def _evaluate(
             "resynthesized": _between(mixed, *(resyntheses[note_id] for note_id in pair), sample_rate),
         }
 
-    transposed = None
+    transposed, transposed_audio = None, {}
     if transpositions and model.config.pitch_conditioned:
         harmonic_ids = [row["note_id"] for row in rows if row["harmonic"]]
-        transposed = _transposition_check(
+        transposed, transposed_audio = _transposition_check(
             model, harmonic_ids, encodings, tracks, transpositions, batch_size, seed, sample_rate
         )
 
@@ -342,17 +346,18 @@ def _evaluate(
             "batch_size": batch_size,
         },
     }
-    return results, resyntheses
+    return results, resyntheses, transposed_audio
 
 
 def _transposition_check(model, note_ids, encodings, tracks, transpositions, batch_size, seed, sample_rate):
     """Resynthesize each note transposed by each interval; pitch against the original's moved by it.
 
     Returns ``{str(semitones): {"f0_cents": median over notes, "f0_within_50_cents", "voiced_recall"
-    (pooled over frames), "notes": [{note_id, f0_cents, voiced_recall}]}}``; intervals that would
-    take a note outside the model's range skip that note.
+    (pooled over frames), "notes": [{note_id, f0_cents, voiced_recall}]}}``, and the audio
+    ``{semitones: {note_id: audio}}``; intervals that would take a note outside the model's range
+    skip that note.
     """
-    out = {}
+    out, audio_by_interval = {}, {}
     for index, semitones in enumerate(transpositions):
         chosen, moved = [], []
         for note_id in note_ids:
@@ -362,6 +367,7 @@ def _transposition_check(model, note_ids, encodings, tracks, transpositions, bat
                 continue
             chosen.append(note_id)
         generated = _synthesize(model, moved, batch_size, seed + 1000 * (index + 1)) if moved else []
+        audio_by_interval[float(semitones)] = dict(zip(chosen, generated))
         notes, voiced, recalled = [], 0, 0
         for note_id, audio in zip(chosen, generated):
             target = tracks[note_id] * 2.0 ** (semitones / 12.0)
@@ -386,7 +392,7 @@ def _transposition_check(model, note_ids, encodings, tracks, transpositions, bat
             "voiced_recall": recalled / voiced if voiced else math.nan,
             "notes": notes,
         }
-    return out
+    return out, audio_by_interval
 
 
 def evaluate_model(
@@ -466,7 +472,7 @@ def evaluate_model(
           source), ``"timing"`` (``synthesis_seconds``, ``samples``, ``samples_per_second``,
           ``batch_size``).
     """
-    results, _ = _evaluate(
+    results, _, _ = _evaluate(
         model,
         dataset,
         n_notes,
@@ -650,7 +656,8 @@ def evaluate_weights(
         A folder written by ``nsynth-widgets render-notes``.
     out_dir : str or os.PathLike
         Receives ``results.json`` (strict JSON: NaN as null, :func:`~.report.save_results`) and
-        ``figures/{note_id}.png`` for the first ``figures`` notes (:func:`~.report.save_figures`).
+        ``figures/{note_id}.png`` for the first ``figures`` notes (:func:`~.report.save_figures`; with
+        a transposition check, a third panel shows the note transposed up).
     temperature : float
         The sampling temperature (1.0: the model's own distribution).
     progress : callable(n_done, n_total), optional
@@ -675,7 +682,7 @@ def evaluate_weights(
         )
     model.default_unvoiced_temperature = unvoiced_temperature
     dataset = NoteDataset(data_dir, "valid")
-    results, resyntheses = _evaluate(
+    results, resyntheses, transposed = _evaluate(
         model, dataset, notes, seed, HARMONIC_FAMILIES, batch_size, progress, (48, 84), 75, tuple(transpositions)
     )
     results["validation_loss"] = validation_loss(model, dataset, crops=validation_crops, seed=seed)
@@ -683,6 +690,9 @@ def evaluate_weights(
         results["unpitched"] = unpitched_check(model, unpitched_sounds(seed), seed, batch_size)
     os.makedirs(out_dir, exist_ok=True)
     chosen = [row["note_id"] for row in results["notes"][:figures]]
-    save_figures(model, dataset, os.path.join(out_dir, "figures"), chosen, resyntheses)
+    # the figures' third panel: the first upward interval of the transposition check (a fifth by default)
+    upward = [semitones for semitones in transposed if semitones > 0]
+    shown = (upward[0], transposed[upward[0]]) if upward else None
+    save_figures(model, dataset, os.path.join(out_dir, "figures"), chosen, resyntheses, transposed=shown)
     save_results(results, os.path.join(out_dir, "results.json"))
     return results

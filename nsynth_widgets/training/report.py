@@ -26,10 +26,10 @@ _FIGURE_DPI = 80
 _PNG_COLORS = 128  # palette PNGs: a third of the size of full-colour ones, no visible banding
 
 
-def save_figures(model, dataset, out_dir, note_ids, resyntheses=None, seed=0):
-    """Write one small PNG per note: spectrogram of the original beside its resynthesis.
+def save_figures(model, dataset, out_dir, note_ids, resyntheses=None, seed=0, transposed=None):
+    """Write one small PNG per note: spectrogram of the original beside its resynthesis (and transposed).
 
-    Each figure is 6 x 2.5 in at 80 dpi (480 x 200 pixels), drawn on a
+    Each figure is 6 x 2.5 in at 80 dpi (480 x 200 pixels; 9 in, 720 pixels, with a third panel), drawn on a
     :class:`matplotlib.figure.Figure` (nothing is registered with pyplot) and stored as a
     128-colour palette PNG (under 50 KB even for noise).
 
@@ -46,6 +46,9 @@ def save_figures(model, dataset, out_dir, note_ids, resyntheses=None, seed=0):
     resyntheses : dict[str, np.ndarray [shape=(n,)]], optional
         Resyntheses already made (e.g. by the evaluation), reused as they are.
     seed : int
+    transposed : tuple (float, dict[str, np.ndarray [shape=(n,)]]), optional
+        ``(semitones, {note_id: audio})``: resyntheses of transposed encodings, drawn as a third
+        panel for the notes they hold.
 
     Returns
     -------
@@ -60,18 +63,24 @@ def save_figures(model, dataset, out_dir, note_ids, resyntheses=None, seed=0):
         resyntheses.update(zip(missing, model.synthesize(encodings, seed=seed)))
     out_dir = os.fspath(out_dir)
     os.makedirs(out_dir, exist_ok=True)
+    semitones, moved = transposed if transposed is not None else (0.0, {})
     paths = []
     for note_id in note_ids:
         resynthesis = resyntheses[note_id]
         original = dataset.load(note_id)[: resynthesis.size]
         sample_rate = float(dataset.examples[note_id].get("sample_rate", SAMPLE_RATE))
+        panels = [(original, f"{note_id}: original"), (resynthesis, "resynthesis")]
+        if note_id in moved:
+            panels.append((moved[note_id], f"transposed {semitones:+g} semitones"))
+        width, height = _FIGURE_SIZE
         with matplotlib.rc_context({"font.size": 7}):
-            figure = Figure(figsize=_FIGURE_SIZE, dpi=_FIGURE_DPI, layout="constrained")
-            axes = figure.subplots(1, 2, sharex=True, sharey=True)
-            for ax, audio, title in ((axes[0], original, "original"), (axes[1], resynthesis, "resynthesis")):
+            figure = Figure(figsize=(width * len(panels) / 2, height), dpi=_FIGURE_DPI, layout="constrained")
+            axes = figure.subplots(1, len(panels), sharex=True, sharey=True)
+            for ax, (audio, title) in zip(axes, panels):
                 plot_spectrogram(audio, sample_rate, ax=ax)
-                ax.set_title(f"{note_id}: {title}")
-            axes[1].set_ylabel("")
+                ax.set_title(title)
+            for ax in axes[1:]:
+                ax.set_ylabel("")
             buffer = io.BytesIO()
             figure.savefig(buffer, format="png", dpi=_FIGURE_DPI)
         path = os.path.join(out_dir, f"{note_id}.png")

@@ -80,7 +80,7 @@ def dataset():
 @pytest.fixture(scope="module")
 def evaluated(tiny_model, dataset):
     calls = []
-    results, resyntheses = evaluate._evaluate(
+    results, resyntheses, _ = evaluate._evaluate(
         tiny_model, dataset, 10, 0, evaluate.HARMONIC_FAMILIES, 2, lambda *a: calls.append(a), (48, 84), 75
     )
     return results, resyntheses, calls
@@ -262,6 +262,9 @@ def test_save_figures_reuses_given_resyntheses(tmp_path, evaluated, dataset):
     for path in paths:
         assert _png_size(path) == (480, 200)
         assert os.path.getsize(path) < 100_000
+    up = {ids[0]: resyntheses[ids[1]]}  # a third panel for the notes a transposition is given for
+    wide, plain = report.save_figures(None, dataset, tmp_path / "up", ids, resyntheses, transposed=(7.0, up))
+    assert _png_size(wide) == (720, 200) and _png_size(plain) == (480, 200)
 
 
 def test_save_figures_stay_small_for_four_seconds_of_noise(tmp_path):
@@ -459,7 +462,7 @@ class OscillatorModel:
 
 @pytest.mark.parametrize("follows, expected_cents", [(True, 0.0), (False, None)])
 def test_transposition_check_measures_whether_the_pitch_follows(dataset, follows, expected_cents):
-    results, _ = evaluate._evaluate(
+    results, _, _ = evaluate._evaluate(
         OscillatorModel(follows),
         dataset,
         3,

@@ -392,7 +392,7 @@ def build_parser():
         choices=ENCODE_PRECISIONS,
         default="float32",
         help="what the encoder computes in: bfloat16 is faster on CPUs with bfloat16 instructions and moves the "
-        "learned channels by about a percent (default: %(default)s)",
+        "learned channels by a fraction of a percent (default: %(default)s)",
     )
     p.set_defaults(run=_cmd_encode)
 

@@ -179,7 +179,7 @@ class NSynth:
             What the encoder's convolutions compute in. ``"bfloat16"`` (8-bit mantissas, float32
             accumulation and pooling) is faster where the CPU has bfloat16 instructions (README,
             "Reduced precision"; speeds in ``benchmarks/RESULTS.md``) and moves the learned channels
-            by about a percent of their range; the pitch channels do not depend on it.
+            by a fraction of a percent (relative RMS); the pitch channels do not depend on it.
 
         Returns
         -------

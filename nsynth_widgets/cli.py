@@ -16,7 +16,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from .errors import NSynthWidgetsError, ParameterError, check_integer
+from .errors import NSynthWidgetsError, ParameterError, check_integer, check_number
 
 __all__ = ["main", "build_parser"]
 
@@ -118,6 +118,8 @@ def _cmd_synthesize(args):
     from .runtime import load_model
 
     _check_inputs(args.files)
+    if args.unvoiced_temperature is not None:  # before anything is written (the model's own check comes later)
+        check_number("unvoiced_temperature", args.unvoiced_temperature, 0, low_open=True)
     encodings = [load_encoding(p) for p in args.files]  # every file checked before the model loads
     # a file may hold a batch of encodings: one wav per row
     rows = [
@@ -127,6 +129,7 @@ def _cmd_synthesize(args):
     ]
     outputs = _output_folder(args.output, [name + ".wav" for name, _ in rows], args.overwrite)
     model = load_model(args.model)
+    model.check_unvoiced_temperature(args.unvoiced_temperature)
     if args.transpose:
         rows = [(name, model.transpose(row, args.transpose)[0]) for name, row in rows]
     for start in range(0, len(rows), args.batch_size):

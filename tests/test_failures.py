@@ -396,6 +396,11 @@ CLI = [
         "`--seed` must be an integer in [0, 9223372036854775807]. Received: --seed=-1.",
     ),
     (
+        "unvoiced temperature",
+        "synthesize {encoding.npy} -o {out}/x --unvoiced-temperature 0",
+        "`unvoiced_temperature` must be a finite number > 0. Received: unvoiced_temperature=0.0.",
+    ),
+    (
         "batch size",
         "synthesize {encoding.npy} -o {out}/x --batch-size 0",
         "`--batch-size` must be an integer >= 1. Received: --batch-size=0.",

@@ -238,7 +238,10 @@ def read_tf_checkpoint(path, config):
 
 
 def collect_variables(model):
-    """The model's weights in checkpoint layout: ``dict[str, np.ndarray]`` (copies)."""
+    """A model's weights in checkpoint layout: ``dict[str, np.ndarray]`` (copies).
+
+    ``model`` is a :class:`WaveNetAutoencoder` or a :class:`WaveNetEncoder` (anything with ``conv_layers()``).
+    """
     arrays = {}
     for name, layer in model.conv_layers().items():
         arrays[f"{name}/W"] = np.array(layer.kernel.numpy())[None]
@@ -247,11 +250,12 @@ def collect_variables(model):
 
 
 def assign_variables(model, arrays):
-    """Copy checkpoint-layout arrays into a :class:`WaveNetAutoencoder`.
+    """Copy checkpoint-layout arrays into a :class:`WaveNetAutoencoder` (or a :class:`WaveNetEncoder`).
 
     Parameters
     ----------
-    model : WaveNetAutoencoder
+    model : WaveNetAutoencoder or WaveNetEncoder
+        Anything with ``conv_layers()``; arrays of other layers are ignored.
     arrays : dict[str, np.ndarray]
         As returned by :func:`read_tf_checkpoint` or :func:`load_weights` (already validated).
     """

@@ -213,10 +213,7 @@ class NSynth:
             if precision == "bfloat16":
                 encoder = WaveNetEncoder(self.config, dtype="mixed_bfloat16")
                 encoder(np.zeros((1, self.config.hop_length), np.float32))
-                source = self.keras_model.encoder.conv_layers()
-                for name, layer in encoder.conv_layers().items():
-                    layer.kernel.assign(source[name].kernel)
-                    layer.bias.assign(source[name].bias)
+                checkpoint.assign_variables(encoder, checkpoint.collect_variables(self.keras_model.encoder))
             function = encoder.__call__
             if keras.backend.backend() == "tensorflow":  # one traced graph instead of eager ops
                 import tensorflow as tf
@@ -435,6 +432,23 @@ class NSynth:
             return audio
         return [row[: n * self.config.hop_length] for row, n in zip(audio, lengths)]
 
+    def check_unvoiced_temperature(self, unvoiced_temperature: float | None) -> float | None:
+        """``unvoiced_temperature`` as a float (None as is), if this model can use it.
+
+        Raises
+        ------
+        ParameterError
+            It is not a finite number > 0, or the model has no pitch channels to follow.
+        """
+        if unvoiced_temperature is None:
+            return None
+        if not self.config.pitch_conditioned:
+            raise ParameterError(
+                "`unvoiced_temperature` needs a model with pitch channels (it follows their voicing); "
+                f"leave it None for model {self.config.name!r}. Received: unvoiced_temperature={unvoiced_temperature!r}."
+            )
+        return check_number("unvoiced_temperature", unvoiced_temperature, 0, low_open=True)
+
     def frame_temperatures(self, encoding: np.ndarray, temperature: float, unvoiced_temperature: float) -> np.ndarray:
         """Each frame's sampling temperature, from its voicing (see :meth:`synthesize`).
 
@@ -449,13 +463,8 @@ class NSynth:
         -------
         temperatures : np.ndarray [shape=(batch, frames)], float64
         """
-        if not self.config.pitch_conditioned:
-            raise ParameterError(
-                "`unvoiced_temperature` needs a model with pitch channels (it follows their voicing); "
-                f"leave it None for model {self.config.name!r}. Received: unvoiced_temperature={unvoiced_temperature!r}."
-            )
         voiced = check_number("temperature", temperature, 0, low_open=True)
-        unvoiced = check_number("unvoiced_temperature", unvoiced_temperature, 0, low_open=True)
+        unvoiced = self.check_unvoiced_temperature(unvoiced_temperature)
         encoding = validate_encoding(encoding, self.config.bottleneck_width)
         voicing = np.clip(encoding[..., self.config.voicing_channel].astype(np.float64), 0.0, 1.0)
         return unvoiced + voicing * (voiced - unvoiced)

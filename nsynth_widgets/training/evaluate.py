@@ -676,13 +676,9 @@ def evaluate_weights(
     figures = check_integer("figures", figures, 0)
     model = NSynth.from_weights(weights)
     model.default_temperature = temperature
-    if unvoiced_temperature is not None:  # checked before the long work
-        model.frame_temperatures(
-            np.zeros((1, 1, model.config.bottleneck_width), np.float32), temperature, unvoiced_temperature
-        )
-    model.default_unvoiced_temperature = unvoiced_temperature
+    model.default_unvoiced_temperature = model.check_unvoiced_temperature(unvoiced_temperature)  # before the work
     dataset = NoteDataset(data_dir, "valid")
-    results, resyntheses, transposed = _evaluate(
+    results, resyntheses, transposed_audio = _evaluate(
         model, dataset, notes, seed, HARMONIC_FAMILIES, batch_size, progress, (48, 84), 75, tuple(transpositions)
     )
     results["validation_loss"] = validation_loss(model, dataset, crops=validation_crops, seed=seed)
@@ -691,8 +687,8 @@ def evaluate_weights(
     os.makedirs(out_dir, exist_ok=True)
     chosen = [row["note_id"] for row in results["notes"][:figures]]
     # the figures' third panel: the first upward interval of the transposition check (a fifth by default)
-    upward = [semitones for semitones in transposed if semitones > 0]
-    shown = (upward[0], transposed[upward[0]]) if upward else None
+    upward = [semitones for semitones in transposed_audio if semitones > 0]
+    shown = (upward[0], transposed_audio[upward[0]]) if upward else None
     save_figures(model, dataset, os.path.join(out_dir, "figures"), chosen, resyntheses, transposed=shown)
     save_results(results, os.path.join(out_dir, "results.json"))
     return results

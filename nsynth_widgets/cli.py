@@ -261,6 +261,8 @@ def _cmd_train(args):
         phase_lock=not args.no_phase_lock,
         encoder_pitch_shift=args.encoder_pitch_shift,
         encoder_shift_share=args.encoder_shift_share,
+        invariance_weight=args.invariance_weight,
+        invariance_shift=args.invariance_shift,
     )
     train_data = NoteDataset(args.data_dir, "train", crops=args.crops)
     valid_data = NoteDataset(args.data_dir, "valid")
@@ -612,6 +614,21 @@ def build_parser():
         default=defaults.encoder_shift_share,
         help="with --encoder-pitch-shift: the share of crops the encoder hears shifted (the others as they "
         "are, as when it encodes) (default: %(default)s)",
+    )
+    p.add_argument(
+        "--invariance-weight",
+        type=float,
+        default=defaults.invariance_weight,
+        help="pitch-conditioned models: weight of a loss term asking the learned channels to stay the same "
+        "when the crop is pitch-shifted (up to --invariance-shift semitones), so that the pitch comes from "
+        "the f0 channel; 0 turns it off (default: %(default)s)",
+    )
+    p.add_argument(
+        "--invariance-shift",
+        type=float,
+        default=defaults.invariance_shift,
+        help="with --invariance-weight: the largest interval, in semitones, of the shifted copies "
+        "(default: %(default)s)",
     )
     p.add_argument("--restart", action="store_true", help="start from scratch even if run_dir holds a checkpoint")
     p.add_argument(

@@ -41,7 +41,15 @@ from ..dsp.mulaw import codes_to_classes, mu_law_encode
 from ..errors import ParameterError, check_bool, check_integer, check_number, describe
 from ..model.config import ModelConfig
 
-__all__ = ["TrainConfig", "train", "batch_to_inputs", "model_inputs", "shift_for_encoder", "warm_start_arrays"]
+__all__ = [
+    "TrainConfig",
+    "train",
+    "batch_to_inputs",
+    "invariance_loss",
+    "model_inputs",
+    "shift_for_encoder",
+    "warm_start_arrays",
+]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -76,6 +84,14 @@ class TrainConfig:
         The share of crops (each drawn independently, in ``(0, 1]``) the encoder hears shifted when
         ``encoder_pitch_shift`` is on; the others it hears as they are, as it does when encoding,
         so that it stays calibrated to unprocessed audio.
+    invariance_weight : float
+        Pitch-conditioned models only: the weight of a second loss term that asks the learned
+        channels to stay the same when the crop is pitch-shifted (:func:`invariance_loss`), so that
+        they carry the timbre and leave the pitch to the measured channels; 0 turns it off. Unlike
+        ``encoder_pitch_shift``, the decoder always hears the encoding of the crop itself.
+    invariance_shift : float
+        Semitones: the shifted copies' intervals are drawn uniformly from ``[-invariance_shift,
+        invariance_shift]``.
     """
 
     steps: int = 6000
@@ -91,6 +107,8 @@ class TrainConfig:
     phase_lock: bool = True
     encoder_pitch_shift: float = 0.0
     encoder_shift_share: float = 1.0
+    invariance_weight: float = 0.0
+    invariance_shift: float = 7.0
 
     def __post_init__(self):
         checked = {
@@ -105,6 +123,8 @@ class TrainConfig:
         checked["encoder_shift_share"] = check_number(
             "encoder_shift_share", self.encoder_shift_share, 0, 1, low_open=True
         )
+        checked["invariance_weight"] = check_number("invariance_weight", self.invariance_weight, 0)
+        checked["invariance_shift"] = check_number("invariance_shift", self.invariance_shift, 0, 24, low_open=True)
         checked["phase_lock"] = check_bool("phase_lock", self.phase_lock)
         for name, value in checked.items():  # NumPy scalars become their Python counterparts
             object.__setattr__(self, name, value)
@@ -126,7 +146,7 @@ def batch_to_inputs(audio):
     return (codes / 128.0).astype(np.float32), codes_to_classes(codes)
 
 
-def model_inputs(model_config, audio, pitch=None, phase_lock=True, encoder_audio=None):
+def model_inputs(model_config, audio, pitch=None, phase_lock=True, encoder_audio=None, shifted_audio=None):
     """What the Keras model's ``call`` takes for audio crops, and the targets.
 
     Parameters
@@ -140,12 +160,15 @@ def model_inputs(model_config, audio, pitch=None, phase_lock=True, encoder_audio
     encoder_audio : np.ndarray [shape=(batch, time)], optional
         What the encoder hears instead of ``audio`` (pitch-conditioned models: a pitch-shifted copy,
         see :func:`shift_for_encoder`).
+    shifted_audio : np.ndarray [shape=(batch, time)], optional
+        Pitch-shifted copies of the crops for the invariance term (:func:`invariance_loss`); they
+        add the key ``"shifted_audio"``.
 
     Returns
     -------
     inputs : np.ndarray [shape=(batch, time)] or dict
         ``x_scaled``, or ``{"audio": x_scaled, "encoder_audio": the encoder's x_scaled, "pitch": pitch,
-        "excitation": (batch, time, 2 * harmonics)}``.
+        "excitation": (batch, time, 2 * harmonics)}`` (and ``"shifted_audio"``).
     targets : np.ndarray [shape=(batch, time)], int32
     """
     from ..dsp.excitation import excitation, locked_phase_offset
@@ -158,7 +181,10 @@ def model_inputs(model_config, audio, pitch=None, phase_lock=True, encoder_audio
     offset = locked_phase_offset(audio, pitch, c.hop_length, c.sample_rate) if phase_lock else None
     exc = excitation(pitch, c.excitation_harmonics, c.hop_length, c.sample_rate, phase_offset=offset)
     encoder_x = x if encoder_audio is None else batch_to_inputs(encoder_audio)[0]
-    return {"audio": x, "encoder_audio": encoder_x, "pitch": pitch, "excitation": exc}, targets
+    inputs = {"audio": x, "encoder_audio": encoder_x, "pitch": pitch, "excitation": exc}
+    if shifted_audio is not None:
+        inputs["shifted_audio"] = batch_to_inputs(shifted_audio)[0]
+    return inputs, targets
 
 
 def shift_for_encoder(audio, max_semitones, rng, sample_rate=SAMPLE_RATE, share=1.0):
@@ -260,8 +286,31 @@ def _schedule(config):
     return WarmupCosine()
 
 
-def _trainee(net, input_noise, seed):
-    """The model that training steps: the autoencoder, or a wrapper adding input noise.
+def invariance_loss(learned, shifted):
+    """How much the learned channels change when the crop is pitch-shifted, scale-free.
+
+    The mean squared difference divided by the channels' mean variance, so that the encoder cannot
+    lower it by shrinking its output (the decoder's 1×1 maps would undo any scale).
+
+    Parameters
+    ----------
+    learned, shifted : tensor [shape=(batch, frames, channels)]
+        The learned channels of the crops and of their pitch-shifted copies.
+
+    Returns
+    -------
+    loss : scalar tensor
+        0 when the two agree; 2 when they are unrelated.
+    """
+    import keras
+
+    ops = keras.ops
+    spread = 0.5 * (ops.var(learned) + ops.var(shifted)) + 1e-6
+    return ops.mean(ops.square(learned - shifted)) / spread
+
+
+def _trainee(net, input_noise, seed, invariance_weight=0.0):
+    """The model that training steps: the autoencoder, or a wrapper adding input noise or invariance.
 
     Parameters
     ----------
@@ -271,6 +320,9 @@ def _trainee(net, input_noise, seed):
         past on training steps (each crop's drawn uniformly below it).
     seed : int
         Seeds the noise.
+    invariance_weight : float
+        On training steps whose inputs hold ``"shifted_audio"``, adds this times
+        :func:`invariance_loss` of the learned channels to the loss.
 
     Returns
     -------
@@ -278,7 +330,7 @@ def _trainee(net, input_noise, seed):
         ``call(inputs)`` (those of ``net.call``) returns the audio logits ``[batch, time, 256]``;
         ``net`` itself when there is nothing to add.
     """
-    if not input_noise:
+    if not input_noise and not invariance_weight:
         return net
     import keras
 
@@ -291,8 +343,12 @@ def _trainee(net, input_noise, seed):
         def call(self, inputs, training=False):
             x_scaled, encoder_input, pitch, excitation = self.autoencoder.unpack(inputs)
             encoding = self.autoencoder.full_encoding(encoder_input, pitch)
+            if training and invariance_weight and "shifted_audio" in inputs:
+                learned = encoding[..., : self.autoencoder.config.learned_channels]
+                shifted = self.autoencoder.encode(inputs["shifted_audio"])
+                self.add_loss(invariance_weight * invariance_loss(learned, shifted))
             past = x_scaled
-            if training:
+            if training and input_noise:
                 shape = keras.ops.shape(x_scaled)
                 level = keras.random.uniform((shape[0], 1), maxval=input_noise / 128.0, seed=self.noise_seed)
                 past = past + level * keras.random.normal(shape, seed=self.noise_seed)
@@ -382,7 +438,7 @@ def train(
         with np.load(optimizer_path) as state:
             start_step = int(state["step"])
     noise_seed = int(np.random.default_rng([config.seed, start_step, 3]).integers(2**31))  # new noise on resuming
-    trainee = _trainee(net, config.input_noise, noise_seed)
+    trainee = _trainee(net, config.input_noise, noise_seed, config.invariance_weight)
     optimizer = keras.optimizers.Adam(learning_rate=_schedule(config), global_clipnorm=1.0)
     trainee.compile(optimizer=optimizer, loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
     optimizer.build(trainee.trainable_variables)
@@ -391,11 +447,12 @@ def train(
             for i, variable in enumerate(optimizer.variables):
                 variable.assign(state[f"v{i}"])
 
-    if config.encoder_pitch_shift and not model_config.pitch_conditioned:
-        raise ParameterError(
-            "`encoder_pitch_shift` must be 0 for a model without pitch channels (its encoding is all it has to "
-            f"tell the pitch). Received: encoder_pitch_shift={config.encoder_pitch_shift} for model {model_config.name!r}."
-        )
+    for name in ("encoder_pitch_shift", "invariance_weight"):
+        if getattr(config, name) and not model_config.pitch_conditioned:
+            raise ParameterError(
+                f"`{name}` must be 0 for a model without pitch channels (its encoding is all it has to "
+                f"tell the pitch). Received: {name}={getattr(config, name)} for model {model_config.name!r}."
+            )
 
     def batch(data, batch_rng, training=True):
         if model_config.pitch_conditioned:
@@ -405,7 +462,10 @@ def train(
                 heard = shift_for_encoder(
                     audio, config.encoder_pitch_shift, batch_rng, model_config.sample_rate, config.encoder_shift_share
                 )
-            return model_inputs(model_config, audio, pitch, config.phase_lock, heard)
+            shifted = None
+            if training and config.invariance_weight:
+                shifted = shift_for_encoder(audio, config.invariance_shift, batch_rng, model_config.sample_rate)
+            return model_inputs(model_config, audio, pitch, config.phase_lock, heard, shifted)
         return batch_to_inputs(data.random_crops(config.batch_size, crop, batch_rng))
 
     rng = np.random.default_rng([config.seed, start_step])

@@ -280,3 +280,48 @@ def test_input_noise_makes_the_decoder_robust_to_errors_in_its_past(tmp_path):
     # past is off by a few code steps, as it is when the decoder feeds back its own samples
     assert _loss_with_noisy_past(clean, 0, 7) < 3.0 and _loss_with_noisy_past(noisy, 0, 7) < 3.0
     assert _loss_with_noisy_past(noisy, 8, 7) < _loss_with_noisy_past(clean, 8, 7) - 0.15
+
+
+def test_the_invariance_loss_is_the_scale_free_mean_squared_difference():
+    from nsynth_widgets.training.train import invariance_loss
+
+    rng = np.random.default_rng(5)
+    a = rng.normal(size=(2, 6, 3)).astype(np.float32)
+    b = (a + 0.3 * rng.normal(size=a.shape)).astype(np.float32)
+    expected = np.mean((a - b) ** 2) / (0.5 * (a.var() + b.var()) + 1e-6)
+    np.testing.assert_allclose(float(invariance_loss(a, b)), expected, rtol=1e-5)
+    np.testing.assert_allclose(float(invariance_loss(10 * a, 10 * b)), expected, rtol=1e-5)  # scale-free
+    assert float(invariance_loss(a, a)) == 0.0
+
+
+def test_the_invariance_term_makes_the_learned_channels_ignore_a_pitch_shift(tmp_path):
+    """With the term on, the learned channels of a crop and of its shifted copy end up closer than
+    they do after the same steps without it (and the reconstruction still trains)."""
+    from nsynth_widgets.training import train as training
+
+    config = CONFIG.replace(name="train-test-pitch", excitation_harmonics=2)
+    settings = dataclasses.replace(_settings(80), crop_length=2048, checkpoint_every=80, eval_every=80)
+    plain = train(config, PitchedTones(), tmp_path / "plain", settings, valid_data=PitchedTones())
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        invariant = train(
+            config,
+            PitchedTones(),
+            tmp_path / "invariant",
+            dataclasses.replace(settings, invariance_weight=3.0, invariance_shift=5.0),
+            valid_data=PitchedTones(),
+        )
+    tones = PitchedTones().random_crops(8, 2048, np.random.default_rng(12))
+    shifted = training.shift_for_encoder(tones, 5.0, np.random.default_rng(13))
+
+    def change(model):
+        learned = [model.encode(x)[..., : config.learned_channels] for x in (tones, shifted)]
+        return float(training.invariance_loss(*learned))
+
+    assert change(invariant) < 0.5 * change(plain)
+    log = [json.loads(line) for line in (tmp_path / "invariant" / "log.jsonl").read_text().splitlines()]
+    assert log[-1]["valid_loss"] < 5.0  # a fresh model is at about 5.5 nats
+    with pytest.raises(ParameterError, match=r"`invariance_weight` must be 0 for a model without pitch channels"):
+        train(CONFIG, Tones(), tmp_path / "no-pitch", dataclasses.replace(settings, invariance_weight=1.0))
+    with pytest.raises(ParameterError, match=r"`invariance_shift` must be a number in \(0, 24\]"):
+        TrainConfig(invariance_shift=0)

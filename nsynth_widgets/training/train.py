@@ -287,10 +287,12 @@ def _schedule(config):
 
 
 def invariance_loss(learned, shifted):
-    """How much the learned channels change when the crop is pitch-shifted, scale-free.
+    """How much the learned channels change when the crop is pitch-shifted, scale-free per channel.
 
-    The mean squared difference divided by the channels' mean variance, so that the encoder cannot
-    lower it by shrinking its output (the decoder's 1×1 maps would undo any scale).
+    Each channel's mean squared difference divided by its variance (over the batch and the frames),
+    averaged over the channels: the encoder cannot lower it by shrinking its output (the decoder's
+    1×1 maps would undo any scale), and a channel of small variance that carries the pitch counts
+    as much as one of large variance that carries the loudness.
 
     Parameters
     ----------
@@ -300,13 +302,13 @@ def invariance_loss(learned, shifted):
     Returns
     -------
     loss : scalar tensor
-        0 when the two agree; 2 when they are unrelated.
+        0 when the two agree; about 2 when they are unrelated.
     """
     import keras
 
     ops = keras.ops
-    spread = 0.5 * (ops.var(learned) + ops.var(shifted)) + 1e-6
-    return ops.mean(ops.square(learned - shifted)) / spread
+    spread = 0.5 * (ops.var(learned, axis=(0, 1)) + ops.var(shifted, axis=(0, 1))) + 1e-6
+    return ops.mean(ops.mean(ops.square(learned - shifted), axis=(0, 1)) / spread)
 
 
 def _trainee(net, input_noise, seed, invariance_weight=0.0):

@@ -282,15 +282,18 @@ def test_input_noise_makes_the_decoder_robust_to_errors_in_its_past(tmp_path):
     assert _loss_with_noisy_past(noisy, 8, 7) < _loss_with_noisy_past(clean, 8, 7) - 0.15
 
 
-def test_the_invariance_loss_is_the_scale_free_mean_squared_difference():
+def test_the_invariance_loss_is_each_channels_scale_free_mean_squared_difference():
     from nsynth_widgets.training.train import invariance_loss
 
     rng = np.random.default_rng(5)
     a = rng.normal(size=(2, 6, 3)).astype(np.float32)
     b = (a + 0.3 * rng.normal(size=a.shape)).astype(np.float32)
-    expected = np.mean((a - b) ** 2) / (0.5 * (a.var() + b.var()) + 1e-6)
-    np.testing.assert_allclose(float(invariance_loss(a, b)), expected, rtol=1e-5)
-    np.testing.assert_allclose(float(invariance_loss(10 * a, 10 * b)), expected, rtol=1e-5)  # scale-free
+    per_channel = [
+        np.mean((a[..., c] - b[..., c]) ** 2) / (0.5 * (a[..., c].var() + b[..., c].var()) + 1e-6) for c in range(3)
+    ]
+    np.testing.assert_allclose(float(invariance_loss(a, b)), np.mean(per_channel), rtol=1e-5)
+    scaled = a * [1.0, 10.0, 0.1], b * [1.0, 10.0, 0.1]  # each channel's own scale
+    np.testing.assert_allclose(float(invariance_loss(*scaled)), np.mean(per_channel), rtol=1e-4)
     assert float(invariance_loss(a, a)) == 0.0
 
 

@@ -362,6 +362,16 @@ def test_train_a_wider_candidate_from_rendered_notes(tmp_path, capsys, monkeypat
         return original_random_crops(self, *args, **kwargs)
 
     monkeypatch.setattr(NoteDataset, "random_crops", random_crops)
+    from nsynth_widgets.training import train as training
+
+    shifts = []
+    original_shift = training.shift_for_encoder
+
+    def shift_for_encoder(audio, max_semitones, *args, **kwargs):
+        shifts.append(max_semitones)
+        return original_shift(audio, max_semitones, *args, **kwargs)
+
+    monkeypatch.setattr(training, "shift_for_encoder", shift_for_encoder)
 
     data_dir = tmp_path / "notes"
     (data_dir / "audio").mkdir(parents=True)
@@ -411,9 +421,14 @@ def test_train_a_wider_candidate_from_rendered_notes(tmp_path, capsys, monkeypat
             "sounding",
             "--input-noise",
             "1.5",
+            "--invariance-weight",
+            "0.5",
+            "--invariance-shift",
+            "3",
         ]
     )
     assert code == 0
+    assert shifts == [3.0, 3.0]  # the invariance term's shifted copies, on both training steps
     log = [json.loads(line) for line in (tmp_path / "run" / "log.jsonl").read_text().splitlines()]
     assert [r["step"] for r in log] == [1, 2] and all(np.isfinite(r["valid_loss"]) for r in log)
     assert crop_modes == {("060", "sounding"), ("067", "uniform")}  # training crops sound, validation stays uniform

@@ -263,6 +263,7 @@ def _cmd_train(args):
         encoder_shift_share=args.encoder_shift_share,
         invariance_weight=args.invariance_weight,
         invariance_shift=args.invariance_shift,
+        invariance_frames=args.invariance_frames,
     )
     train_data = NoteDataset(args.data_dir, "train", crops=args.crops)
     valid_data = NoteDataset(args.data_dir, "valid")
@@ -371,7 +372,7 @@ def build_parser():
         ENCODE_PRECISIONS,
         PRECISIONS,
     )
-    from .training.train import TrainConfig
+    from .training.train import INVARIANCE_FRAMES, TrainConfig
 
     temperature_help = (
         "softmax temperature > 0; for a pitch-conditioned model, of voiced frames (default: the model's: "
@@ -629,6 +630,13 @@ def build_parser():
         default=defaults.invariance_shift,
         help="with --invariance-weight: the largest interval, in semitones, of the shifted copies "
         "(default: %(default)s)",
+    )
+    p.add_argument(
+        "--invariance-frames",
+        choices=INVARIANCE_FRAMES,
+        default=defaults.invariance_frames,
+        help="with --invariance-weight: the frames the term weighs, all alike or each by its voicing (noise has "
+        "no pitch to move) (default: %(default)s)",
     )
     p.add_argument("--restart", action="store_true", help="start from scratch even if run_dir holds a checkpoint")
     p.add_argument(

@@ -38,10 +38,14 @@ import numpy as np
 from .._files import atomic_path
 from ..dsp.framing import SAMPLE_RATE
 from ..dsp.mulaw import codes_to_classes, mu_law_encode
-from ..errors import ParameterError, check_bool, check_integer, check_number, describe
+from ..errors import ParameterError, check_bool, check_choice, check_integer, check_number, describe
 from ..model.config import ModelConfig
 
+#: What :class:`TrainConfig`'s ``invariance_frames`` may be.
+INVARIANCE_FRAMES = ("all", "voiced")
+
 __all__ = [
+    "INVARIANCE_FRAMES",
     "TrainConfig",
     "train",
     "batch_to_inputs",
@@ -92,6 +96,10 @@ class TrainConfig:
     invariance_shift : float
         Semitones: the shifted copies' intervals are drawn uniformly from ``[-invariance_shift,
         invariance_shift]``.
+    invariance_frames : {"all", "voiced"}
+        Which frames the invariance term weighs: all alike, or each by the crop's voicing channel
+        (noise has no pitch to move; shifting it only changes its colour, which the learned
+        channels should keep).
     """
 
     steps: int = 6000
@@ -109,6 +117,7 @@ class TrainConfig:
     encoder_shift_share: float = 1.0
     invariance_weight: float = 0.0
     invariance_shift: float = 7.0
+    invariance_frames: str = "all"
 
     def __post_init__(self):
         checked = {
@@ -125,6 +134,7 @@ class TrainConfig:
         )
         checked["invariance_weight"] = check_number("invariance_weight", self.invariance_weight, 0)
         checked["invariance_shift"] = check_number("invariance_shift", self.invariance_shift, 0, 24, low_open=True)
+        checked["invariance_frames"] = check_choice("invariance_frames", self.invariance_frames, INVARIANCE_FRAMES)
         checked["phase_lock"] = check_bool("phase_lock", self.phase_lock)
         for name, value in checked.items():  # NumPy scalars become their Python counterparts
             object.__setattr__(self, name, value)
@@ -286,7 +296,7 @@ def _schedule(config):
     return WarmupCosine()
 
 
-def invariance_loss(learned, shifted):
+def invariance_loss(learned, shifted, frame_weights=None):
     """How much the learned channels change when the crop is pitch-shifted, scale-free per channel.
 
     Each channel's mean squared difference divided by its variance (over the batch and the frames),
@@ -298,6 +308,9 @@ def invariance_loss(learned, shifted):
     ----------
     learned, shifted : tensor [shape=(batch, frames, channels)]
         The learned channels of the crops and of their pitch-shifted copies.
+    frame_weights : tensor [shape=(batch, frames)], optional
+        Weights of the frames in the mean squared difference (e.g. the voicing channel: a shift has
+        no pitch to move in noise, only its colour); the variances stay over every frame.
 
     Returns
     -------
@@ -308,10 +321,16 @@ def invariance_loss(learned, shifted):
 
     ops = keras.ops
     spread = 0.5 * (ops.var(learned, axis=(0, 1)) + ops.var(shifted, axis=(0, 1))) + 1e-6
-    return ops.mean(ops.mean(ops.square(learned - shifted), axis=(0, 1)) / spread)
+    squared = ops.square(learned - shifted)
+    if frame_weights is None:
+        difference = ops.mean(squared, axis=(0, 1))
+    else:
+        w = ops.expand_dims(ops.cast(frame_weights, squared.dtype), -1)
+        difference = ops.sum(w * squared, axis=(0, 1)) / (ops.sum(w) + 1e-6)
+    return ops.mean(difference / spread)
 
 
-def _trainee(net, input_noise, seed, invariance_weight=0.0):
+def _trainee(net, input_noise, seed, invariance_weight=0.0, invariance_frames="all"):
     """The model that training steps: the autoencoder, or a wrapper adding input noise or invariance.
 
     Parameters
@@ -325,6 +344,8 @@ def _trainee(net, input_noise, seed, invariance_weight=0.0):
     invariance_weight : float
         On training steps whose inputs hold ``"shifted_audio"``, adds this times
         :func:`invariance_loss` of the learned channels to the loss.
+    invariance_frames : {"all", "voiced"}
+        The frames that term weighs: all alike, or each by its voicing channel.
 
     Returns
     -------
@@ -348,7 +369,8 @@ def _trainee(net, input_noise, seed, invariance_weight=0.0):
             if training and invariance_weight and "shifted_audio" in inputs:
                 learned = encoding[..., : self.autoencoder.config.learned_channels]
                 shifted = self.autoencoder.encode(inputs["shifted_audio"])
-                self.add_loss(invariance_weight * invariance_loss(learned, shifted))
+                weights = pitch[..., 1] if invariance_frames == "voiced" else None
+                self.add_loss(invariance_weight * invariance_loss(learned, shifted, weights))
             past = x_scaled
             if training and input_noise:
                 shape = keras.ops.shape(x_scaled)
@@ -440,7 +462,7 @@ def train(
         with np.load(optimizer_path) as state:
             start_step = int(state["step"])
     noise_seed = int(np.random.default_rng([config.seed, start_step, 3]).integers(2**31))  # new noise on resuming
-    trainee = _trainee(net, config.input_noise, noise_seed, config.invariance_weight)
+    trainee = _trainee(net, config.input_noise, noise_seed, config.invariance_weight, config.invariance_frames)
     optimizer = keras.optimizers.Adam(learning_rate=_schedule(config), global_clipnorm=1.0)
     trainee.compile(optimizer=optimizer, loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
     optimizer.build(trainee.trainable_variables)

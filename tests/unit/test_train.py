@@ -295,6 +295,19 @@ def test_the_invariance_loss_is_each_channels_scale_free_mean_squared_difference
     scaled = a * [1.0, 10.0, 0.1], b * [1.0, 10.0, 0.1]  # each channel's own scale
     np.testing.assert_allclose(float(invariance_loss(*scaled)), np.mean(per_channel), rtol=1e-4)
     assert float(invariance_loss(a, a)) == 0.0
+    voicing = rng.uniform(size=(2, 6)).astype(np.float32)
+    weighted = [
+        np.sum(voicing * (a[..., c] - b[..., c]) ** 2)
+        / np.sum(voicing)
+        / (0.5 * (a[..., c].var() + b[..., c].var()) + 1e-6)
+        for c in range(3)
+    ]
+    np.testing.assert_allclose(float(invariance_loss(a, b, voicing)), np.mean(weighted), rtol=1e-5)
+    unvoiced = np.zeros((2, 6), np.float32)
+    unvoiced[0, 2] = 1.0  # only this frame counts
+    b_noise_elsewhere = a.copy()
+    b_noise_elsewhere[1] += 5.0
+    assert float(invariance_loss(a, b_noise_elsewhere, unvoiced)) < 1e-6
 
 
 def test_the_invariance_term_makes_the_learned_channels_ignore_a_pitch_shift(tmp_path):
@@ -328,3 +341,28 @@ def test_the_invariance_term_makes_the_learned_channels_ignore_a_pitch_shift(tmp
         train(CONFIG, Tones(), tmp_path / "no-pitch", dataclasses.replace(settings, invariance_weight=1.0))
     with pytest.raises(ParameterError, match=r"`invariance_shift` must be a number in \(0, 24\]"):
         TrainConfig(invariance_shift=0)
+    with pytest.raises(ParameterError, match=r"`invariance_frames` must be one of \['all', 'voiced'\]"):
+        TrainConfig(invariance_frames="unvoiced")
+
+
+@pytest.mark.parametrize("frames", ["all", "voiced"])
+def test_the_trainee_adds_the_invariance_term_over_the_chosen_frames(frames):
+    from nsynth_widgets.training import train as training
+
+    config = CONFIG.replace(name="train-test-pitch", excitation_harmonics=2)
+    model = NSynth(config)
+    rng = np.random.default_rng(6)
+    audio, pitch = PitchedTones().random_crops(2, 1024, rng, with_pitch_channels=True)
+    pitch[0, 4:, 1] = 0.0  # part of a crop unvoiced: the voiced mode must not count it
+    shifted = training.shift_for_encoder(audio, 5.0, rng)
+    inputs, _ = model_inputs(config, audio, pitch, shifted_audio=shifted)
+    trainee = training._trainee(model.keras_model, 0.0, 0, invariance_weight=2.5, invariance_frames=frames)
+    trainee(inputs, training=True)
+    learned, moved = (model.encode(x)[..., : config.learned_channels] for x in (audio, shifted))
+    weights = pitch[..., 1] if frames == "voiced" else np.ones(pitch.shape[:2])
+    spread = 0.5 * (learned.var(axis=(0, 1)) + moved.var(axis=(0, 1))) + 1e-6
+    difference = np.sum(weights[..., None] * (learned - moved) ** 2, axis=(0, 1)) / np.sum(weights)
+    [term] = trainee.losses
+    np.testing.assert_allclose(float(term), 2.5 * np.mean(difference / spread), rtol=1e-4)
+    trainee(inputs, training=False)
+    assert not trainee.losses  # evaluation steps measure the reconstruction only

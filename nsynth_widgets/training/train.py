@@ -24,6 +24,13 @@ the exact past leans on it: it does not learn to recover from the small errors i
 makes when it generates, and drifts; where the past is unreliable, a pitch-conditioned decoder
 has to take the waveform's period and phase from its oscillator. (LPCNet injects noise into its
 autoregressive input for the first reason.)
+
+Two levers keep the pitch out of a pitch-conditioned model's learned channels, so that the decoder
+takes it from the measured ones and a transposed encoding plays at its new pitch: the encoder may
+hear a pitch-shifted copy of the crop (``TrainConfig.encoder_pitch_shift``: the decoder then reads a
+deliberately wrong encoding), or an invariance term (``TrainConfig.invariance_weight``,
+:func:`invariance_loss`) asks the learned channels of a shifted copy to equal the crop's own while
+the decoder reads the right encoding.
 """
 
 import collections

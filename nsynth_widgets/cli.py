@@ -11,6 +11,8 @@ prints the checkpoint prefix alone).
 """
 
 import argparse
+import contextlib
+import dataclasses
 import os
 import sys
 import tempfile
@@ -242,29 +244,43 @@ def _cmd_download(args):
     print(prefix)  # the bare prefix, so that a script can capture it: PREFIX=$(nsynth-widgets download-checkpoint)
 
 
+@contextlib.contextmanager
+def _flag_names(*names):
+    """Re-raise a ParameterError about these settings with the names of their flags (``--input-noise``)."""
+    try:
+        yield
+    except ParameterError as error:
+        message = str(error)
+        for name in names:
+            flag = "--" + name.replace("_", "-")
+            message = message.replace(f"`{name}`", f"`{flag}`").replace(f" {name}=", f" {flag}=")
+        raise ParameterError(message) from None
+
+
 def _cmd_train(args):
     from .model.config import EMBEDDED, H512_BO16
     from .training.dataset import NoteDataset
     from .training.train import TrainConfig, train
 
     configs = {"embedded": EMBEDDED, "h512_bo16": H512_BO16}
-    config = TrainConfig(
-        steps=args.steps,
-        batch_size=args.batch_size,
-        crop_length=args.crop_length,
-        learning_rate=args.learning_rate,
-        warmup_steps=args.warmup_steps,
-        checkpoint_every=args.checkpoint_every,
-        eval_every=args.eval_every,
-        seed=args.seed,
-        input_noise=args.input_noise,
-        phase_lock=not args.no_phase_lock,
-        encoder_pitch_shift=args.encoder_pitch_shift,
-        encoder_shift_share=args.encoder_shift_share,
-        invariance_weight=args.invariance_weight,
-        invariance_shift=args.invariance_shift,
-        invariance_frames=args.invariance_frames,
-    )
+    with _flag_names(*(field.name for field in dataclasses.fields(TrainConfig))):  # flags named after the fields
+        config = TrainConfig(
+            steps=args.steps,
+            batch_size=args.batch_size,
+            crop_length=args.crop_length,
+            learning_rate=args.learning_rate,
+            warmup_steps=args.warmup_steps,
+            checkpoint_every=args.checkpoint_every,
+            eval_every=args.eval_every,
+            seed=args.seed,
+            input_noise=args.input_noise,
+            phase_lock=not args.no_phase_lock,
+            encoder_pitch_shift=args.encoder_pitch_shift,
+            encoder_shift_share=args.encoder_shift_share,
+            invariance_weight=args.invariance_weight,
+            invariance_shift=args.invariance_shift,
+            invariance_frames=args.invariance_frames,
+        )
     train_data = NoteDataset(args.data_dir, "train", crops=args.crops)
     valid_data = NoteDataset(args.data_dir, "valid")
     bar = _progress_bar(config.steps, "train", "step")

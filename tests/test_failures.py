@@ -448,6 +448,16 @@ CLI = [
         "`--max-visitors` must be an integer >= 1. Received: --max-visitors=0.",
     ),
     ("steps", "train {out} {out}/run --steps 0", "`--steps` must be an integer >= 1. Received: --steps=0."),
+    (
+        "input noise",
+        "train {out} {out}/run --input-noise -1",
+        "`--input-noise` must be a finite number >= 0. Received: --input-noise=-1.0.",
+    ),
+    (
+        "invariance shift",
+        "train {out} {out}/run --invariance-weight 1 --invariance-shift 30",
+        "`--invariance-shift` must be a number in (0, 24]. Received: --invariance-shift=30.0.",
+    ),
 ]
 
 

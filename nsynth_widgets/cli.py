@@ -263,6 +263,15 @@ def _cmd_train(args):
     from .training.train import TrainConfig, train
 
     configs = {"embedded": EMBEDDED, "h512_bo16": H512_BO16}
+    model_config = configs[args.config]
+    if args.width is not None:
+        model_config = model_config.replace(
+            name=f"{args.config}_w{args.width}", width=args.width, skip_width=args.width
+        )
+    if args.excitation_harmonics is not None:
+        model_config = model_config.replace(
+            name=f"{model_config.name}_h{args.excitation_harmonics}", excitation_harmonics=args.excitation_harmonics
+        )
     with _flag_names(*(field.name for field in dataclasses.fields(TrainConfig))):  # flags named after the fields
         config = TrainConfig(
             steps=args.steps,
@@ -281,6 +290,7 @@ def _cmd_train(args):
             invariance_shift=args.invariance_shift,
             invariance_frames=args.invariance_frames,
         )
+        config.check_model(model_config)  # before the notes are read (or their pitch measured)
     train_data = NoteDataset(args.data_dir, "train", crops=args.crops)
     valid_data = NoteDataset(args.data_dir, "valid")
     bar = _progress_bar(config.steps, "train", "step")
@@ -289,15 +299,6 @@ def _cmd_train(args):
         bar.update(step - bar.n)
         bar.set_postfix({k: round(v, 4) for k, v in record.items() if k.endswith("loss")})
 
-    model_config = configs[args.config]
-    if args.width is not None:
-        model_config = model_config.replace(
-            name=f"{args.config}_w{args.width}", width=args.width, skip_width=args.width
-        )
-    if args.excitation_harmonics is not None:
-        model_config = model_config.replace(
-            name=f"{model_config.name}_h{args.excitation_harmonics}", excitation_harmonics=args.excitation_harmonics
-        )
     with bar:
         train(
             model_config,

@@ -458,6 +458,11 @@ CLI = [
         "train {out} {out}/run --invariance-weight 1 --invariance-shift 30",
         "`--invariance-shift` must be a number in (0, 24]. Received: --invariance-shift=30.0.",
     ),
+    (
+        "invariance without pitch channels",
+        "train {out} {out}/run --excitation-harmonics 0 --invariance-weight 1",
+        "`--invariance-weight` must be 0 for a model without pitch channels",
+    ),
 ]
 
 

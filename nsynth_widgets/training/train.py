@@ -146,6 +146,20 @@ class TrainConfig:
         for name, value in checked.items():  # NumPy scalars become their Python counterparts
             object.__setattr__(self, name, value)
 
+    def check_model(self, model_config):
+        """Raise ParameterError if these settings need pitch channels that ``model_config`` lacks.
+
+        Parameters
+        ----------
+        model_config : ModelConfig
+        """
+        for name in ("encoder_pitch_shift", "invariance_weight"):
+            if getattr(self, name) and not model_config.pitch_conditioned:
+                raise ParameterError(
+                    f"`{name}` must be 0 for a model without pitch channels (its encoding is all it has to "
+                    f"tell the pitch). Received: {name}={getattr(self, name)} for model {model_config.name!r}."
+                )
+
 
 def batch_to_inputs(audio):
     """Audio crops → network inputs and targets.
@@ -376,7 +390,8 @@ def _trainee(net, input_noise, seed, invariance_weight=0.0, invariance_frames="a
             if training and invariance_weight and "shifted_audio" in inputs:
                 learned = encoding[..., : self.autoencoder.config.learned_channels]
                 shifted = self.autoencoder.encode(inputs["shifted_audio"])
-                weights = pitch[..., 1] if invariance_frames == "voiced" else None
+                c = self.autoencoder.config
+                weights = pitch[..., c.voicing_channel - c.f0_channel] if invariance_frames == "voiced" else None
                 self.add_loss(invariance_weight * invariance_loss(learned, shifted, weights))
             past = x_scaled
             if training and input_noise:
@@ -434,6 +449,7 @@ def train(
 
     if not isinstance(model_config, ModelConfig):
         raise ParameterError(f"`model_config` must be a ModelConfig. Received: model_config={describe(model_config)}.")
+    config.check_model(model_config)
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     hop = model_config.hop_length
@@ -477,13 +493,6 @@ def train(
         with np.load(optimizer_path) as state:
             for i, variable in enumerate(optimizer.variables):
                 variable.assign(state[f"v{i}"])
-
-    for name in ("encoder_pitch_shift", "invariance_weight"):
-        if getattr(config, name) and not model_config.pitch_conditioned:
-            raise ParameterError(
-                f"`{name}` must be 0 for a model without pitch channels (its encoding is all it has to "
-                f"tell the pitch). Received: {name}={getattr(config, name)} for model {model_config.name!r}."
-            )
 
     def batch(data, batch_rng, training=True):
         if model_config.pitch_conditioned:

@@ -362,6 +362,30 @@ def _cmd_evaluate(args):
     print(results_markdown(results))
 
 
+def _cmd_fit_transposition(args):
+    from .model.nsynth import NSynth
+    from .training.transposition import fit_transposition_map
+
+    output = _output_file(args.output, (".npz",), args.overwrite)
+    model = NSynth.from_weights(args.weights)
+    names = ("groups", "valid_groups", "context", "hidden", "epochs", "max_interval", "seconds", "seed")
+    with _flag_names(*names), _progress_bar(None, "encode", "note") as bar:
+
+        def progress(n_done, n_total):
+            bar.total = n_total
+            bar.update(n_done - bar.n)
+
+        model.transposition_map, report = fit_transposition_map(
+            model, args.data_dir, progress=progress, **{name: getattr(args, name) for name in names}
+        )
+    print(
+        f"{report['train_examples']} frames; error left on the held-out instruments: "
+        f"{report['valid_error_ratio']:.3f} of not moving the learned channels (training set "
+        f"{report['train_error_ratio']:.3f})"
+    )
+    print(f"-> {model.save_weights(output)}")
+
+
 def _cmd_make_examples(args):
     from .training.make_examples import make_examples
 
@@ -712,6 +736,32 @@ def build_parser():
         help="semitones of the transposition check of a pitch-conditioned model (default: %(default)s)",
     )
     p.set_defaults(run=_cmd_evaluate)
+
+    p = sub.add_parser(
+        "fit-transposition",
+        help="fit a pitch-conditioned model's transposition map on notes written by `render-notes`",
+        description="Fit the map that moves an encoding's learned channels when it is transposed (what the "
+        "same instrument's would be at the new pitch) and write the weights with it.",
+    )
+    p.add_argument("weights", type=Path, help="weights file (.npz) of a pitch-conditioned model")
+    p.add_argument("data_dir", type=Path, help="dataset folder written by `render-notes`")
+    p.add_argument("-o", "--output", type=Path, required=True, help="weights file to write (.npz), the map included")
+    p.add_argument("--overwrite", action="store_true", help="replace the output file if it exists")
+    p.add_argument(
+        "--groups", type=int, default=48, help="(instrument, velocity) groups to fit on (default: %(default)s)"
+    )
+    p.add_argument("--valid-groups", type=int, default=12, help="held-out groups to report on (default: %(default)s)")
+    p.add_argument("--context", type=int, default=2, help="frames on either side the map reads (default: %(default)s)")
+    p.add_argument("--hidden", type=int, default=128, help="width of its two hidden layers (default: %(default)s)")
+    p.add_argument("--epochs", type=int, default=8, help="passes over the examples (default: %(default)s)")
+    p.add_argument(
+        "--max-interval", type=int, default=12, help="largest interval of an example, semitones (default: %(default)s)"
+    )
+    p.add_argument("--seconds", type=float, default=2.5, help="seconds of each note encoded (default: %(default)s)")
+    p.add_argument(
+        "--seed", type=int, default=0, help="seed of the choice of groups and of fitting (default: %(default)s)"
+    )
+    p.set_defaults(run=_cmd_fit_transposition)
 
     p = sub.add_parser("make-examples", help="render the example sounds bundled with the package")
     p.add_argument("out_dir", nargs="?", type=Path, default=EXAMPLES_DIR, help="where to write (default: %(default)s)")

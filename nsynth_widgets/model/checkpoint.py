@@ -7,7 +7,9 @@ Both formats speak the original layout, so one table maps them onto the Keras mo
 ``NAME/W`` ``[1, k, in, out]`` ↔ ``NAME.kernel`` ``[k, in, out]`` and ``NAME/biases`` ↔ ``NAME.bias``.
 
 Our native format (``*.npz``) holds those arrays under their checkpoint names plus the model
-configuration as JSON under ``__config__``; it loads without TensorFlow and round-trips bit-exactly.
+configuration as JSON under ``__config__``, and, for a pitch-conditioned model, may hold a
+transposition map (``transposition/...``, :mod:`.transposition`); it loads without TensorFlow and
+round-trips bit-exactly.
 """
 
 import hashlib
@@ -21,6 +23,8 @@ import numpy as np
 from .._files import atomic_path
 from ..errors import CheckpointError, ParameterError, describe
 from .config import ModelConfig
+from .transposition import PREFIX as MAP_PREFIX
+from .transposition import map_arrays
 
 __all__ = [
     "expected_variables",
@@ -122,7 +126,7 @@ def _select(available, config, source):
             continue
         chosen[name] = stored
     known = set(expected) | {n + _EMA_SUFFIX for n in expected}
-    extra = sorted(n for n in available if n not in known and not _IGNORED.search(n))
+    extra = sorted(n for n in available if n not in known and not _IGNORED.search(n) and not n.startswith(MAP_PREFIX))
     problems = []
     if missing:
         problems.append(
@@ -331,4 +335,4 @@ def load_weights(path):
             f"Received: weights='{path}' ({exc})."
         ) from exc
     chosen = _select({n: a.shape for n, a in arrays.items()}, config, f"weights '{path}'")
-    return config, {name: arrays[stored] for name, stored in chosen.items()}
+    return config, {name: arrays[stored] for name, stored in chosen.items()} | map_arrays(arrays)

@@ -29,6 +29,7 @@ from ..errors import (
 from . import checkpoint
 from . import config as model_config
 from .config import ENCODE_PRECISIONS, H512_BO16, PRECISIONS, ModelConfig
+from .transposition import TranspositionMap
 
 if TYPE_CHECKING:  # annotations only
     from collections.abc import Callable
@@ -59,7 +60,8 @@ class NSynth:
     config : ModelConfig
         Architecture. Weights start random (Glorot) unless ``arrays`` is given.
     arrays : dict[str, np.ndarray], optional
-        Weights in checkpoint layout (``NAME/W [1, k, in, out]``, ``NAME/biases``).
+        Weights in checkpoint layout (``NAME/W [1, k, in, out]``, ``NAME/biases``); for a
+        pitch-conditioned model also, optionally, a transposition map (``transposition/...``).
     source : str
         Where the weights came from (shown in the UI and in errors).
 
@@ -73,6 +75,8 @@ class NSynth:
         A pitch-conditioned model's temperature in unvoiced frames when :meth:`synthesize` is
         given none: None (every frame at ``temperature``),
         :data:`~nsynth_widgets.model.config.DEFAULT_MODEL_UNVOICED_TEMPERATURE` for :meth:`default`.
+    transposition_map : TranspositionMap or None
+        What :meth:`transpose` does to the learned channels (None: it leaves them as they are).
 
     Examples
     --------
@@ -94,8 +98,10 @@ class NSynth:
         self.config = config
         self.source = source
         self.keras_model = WaveNetAutoencoder(config)
+        self.transposition_map = None
         if arrays is not None:
             checkpoint.assign_variables(self.keras_model, arrays)
+            self.transposition_map = TranspositionMap.from_arrays(arrays, config)
         self._decoder_weights = None
         self._encode_fns = {}  # precision -> the encoder as a function
 
@@ -132,8 +138,11 @@ class NSynth:
         return model
 
     def variables(self):
-        """Current weights in checkpoint layout: ``dict[str, np.ndarray]`` (copies)."""
-        return checkpoint.collect_variables(self.keras_model)
+        """Current weights in checkpoint layout, the transposition map's included: ``dict[str, np.ndarray]`` (copies)."""
+        arrays = checkpoint.collect_variables(self.keras_model)
+        if self.transposition_map is not None:
+            arrays |= {name: array.copy() for name, array in self.transposition_map.to_arrays().items()}
+        return arrays
 
     def save_weights(self, path: PathLike) -> Path:
         """Write the weights and configuration to our ``.npz`` format; returns the path."""
@@ -289,6 +298,10 @@ class NSynth:
     def transpose(self, encoding: np.ndarray, semitones: float) -> np.ndarray:
         """The same encoding a number of semitones higher (or lower): its f0 channel moved.
 
+        With a :attr:`transposition_map` (the embedded model has one) the learned channels move
+        too, to what the map predicts the same instrument's would be at the new pitch: the decoder
+        reads the pitch from them as well as from the oscillator. The voicing is kept.
+
         Parameters
         ----------
         encoding : np.ndarray [shape=(batch, frames, bottleneck_width) or (frames, bottleneck_width)]
@@ -298,7 +311,8 @@ class NSynth:
         Returns
         -------
         transposed : np.ndarray, the shape of ``encoding`` as validated (``(batch, frames, channels)``)
-            A new array; voicing and the learned channels are unchanged.
+            A new array; the voicing is unchanged, and so are the learned channels when the model
+            has no transposition map.
 
         Raises
         ------
@@ -314,7 +328,10 @@ class NSynth:
                 f"Received: model={c.name!r}."
             )
         enc = validate_encoding(encoding, c.bottleneck_width)
-        enc[..., c.f0_channel] = transpose_pitch(enc[..., c.f0_channel], semitones)
+        moved = transpose_pitch(enc[..., c.f0_channel], semitones)  # checks the interval first
+        if self.transposition_map is not None:
+            enc[..., : c.learned_channels] = self.transposition_map(enc, float(semitones))
+        enc[..., c.f0_channel] = moved
         return enc
 
     @property

@@ -1,0 +1,186 @@
+"""The transposition map: what a transposed encoding's learned channels become, and how it is fitted."""
+
+import json
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from nsynth_widgets.cli import main
+from nsynth_widgets.errors import CheckpointError, ParameterError
+from nsynth_widgets.model.nsynth import NSynth
+from nsynth_widgets.model.transposition import TranspositionMap
+from nsynth_widgets.training.transposition import fit_transposition_map, transposition_examples
+
+from ..conftest import TINY_PITCH, midi_hz, random_arrays
+
+
+def _random_map(rng, context=1, hidden=6, channels=16, learned=14):
+    widths = [(2 * context + 1) * channels + 1, hidden, hidden, learned]
+    return TranspositionMap(
+        [(rng.normal(0, 0.3, (a, b)), rng.normal(0, 0.1, b)) for a, b in zip(widths, widths[1:])], channels, learned
+    )
+
+
+def _reference(layers, encoding, semitones, context, learned):
+    """The map's formula frame by frame: clamped neighbours, ReLU between layers, change times semitones / 12."""
+    batch, frames, _ = encoding.shape
+    out = np.empty((batch, frames, learned))
+    s = semitones / 12.0
+    for b in range(batch):
+        for t in range(frames):
+            neighbours = [encoding[b, min(max(t + k, 0), frames - 1)] for k in range(-context, context + 1)]
+            h = np.concatenate(neighbours + [[s]]).astype(np.float64)
+            for i, (w, bias) in enumerate(layers):
+                h = h @ w + bias
+                if i < len(layers) - 1:
+                    h = np.maximum(h, 0)
+            out[b, t] = encoding[b, t, :learned] + s * h
+    return out
+
+
+def test_the_map_computes_its_formula_and_leaves_a_zero_interval_alone():
+    rng = np.random.default_rng(0)
+    transposition = _random_map(rng, context=2)
+    encoding = rng.normal(0, 1, (2, 7, 16)).astype(np.float32)
+    np.testing.assert_allclose(
+        transposition(encoding, 7.0), _reference(transposition.layers, encoding, 7.0, 2, 14), rtol=1e-5, atol=1e-5
+    )
+    np.testing.assert_array_equal(transposition(encoding, 0.0), encoding[..., :14])
+    assert transposition.context == 2
+
+
+@pytest.mark.parametrize(
+    "change, match",
+    [
+        (lambda a: a.pop("transposition/dense_1/biases"), r"must hold W and biases of every transposition layer"),
+        (lambda a: a.update({"transposition/extra": np.zeros(3)}), r"Received: 'transposition/extra'"),
+        (
+            lambda a: a.update(
+                {"transposition/dense_2/W": np.zeros((6, 13)), "transposition/dense_2/biases": np.zeros(13)}
+            ),
+            r"writing 14\. Received: layer shapes",
+        ),
+        (
+            lambda a: a.update({"transposition/dense_0/W": np.zeros((40, 6))}),
+            r"reading \(2 \* context \+ 1\) \* 16 \+ 1 inputs",
+        ),
+    ],
+)
+def test_a_malformed_map_in_a_weights_file_is_refused(change, match):
+    arrays = _random_map(np.random.default_rng(1)).to_arrays()
+    change(arrays)
+    with pytest.raises(CheckpointError, match=match):
+        TranspositionMap.from_arrays(arrays, TINY_PITCH)
+
+
+def test_only_a_pitch_conditioned_model_may_hold_a_map(tiny_config):
+    with pytest.raises(CheckpointError, match=r"only for a pitch-conditioned model. Received: model 'tiny'"):
+        TranspositionMap.from_arrays(_random_map(np.random.default_rng(1)).to_arrays(), tiny_config)
+
+
+def test_a_model_with_a_map_transposes_its_learned_channels_and_saves_the_map(tmp_path):
+    rng = np.random.default_rng(2)
+    transposition = _random_map(rng)
+    model = NSynth(TINY_PITCH, random_arrays(TINY_PITCH) | transposition.to_arrays(), source="test")
+    enc = rng.normal(0, 0.5, (1, 6, 16)).astype(np.float32)
+    enc[..., 14], enc[..., 15] = -0.5, 0.9
+    up = model.transpose(enc, 5)
+    np.testing.assert_allclose(up[..., :14], _reference(transposition.layers, enc, 5, 1, 14), rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(up[..., 14], enc[..., 14] + 5 / 12, atol=1e-6)
+    np.testing.assert_array_equal(up[..., 15], enc[..., 15])
+    with pytest.raises(ParameterError, match=r"`semitones` must keep the pitch within"):
+        model.transpose(enc, 60)
+
+    loaded = NSynth.from_weights(model.save_weights(tmp_path / "with_map.npz"))
+    np.testing.assert_array_equal(loaded.transpose(enc, 5), up)
+    for (w, b), (w2, b2) in zip(transposition.layers, loaded.transposition_map.layers):
+        np.testing.assert_array_equal(w, w2)
+        np.testing.assert_array_equal(b, b2)
+    assert NSynth(TINY_PITCH, random_arrays(TINY_PITCH)).transposition_map is None
+
+
+def test_examples_pair_every_two_notes_of_a_group_within_the_largest_interval():
+    rng = np.random.default_rng(3)
+    encodings = rng.normal(0, 1, (3, 4, 16)).astype(np.float32)
+    features, changes = transposition_examples(encodings, [60, 62, 76], context=1, max_interval=12)
+    assert features.shape == (2 * 4, 3 * 16 + 1) and changes.shape == (8, 14)  # 60→62 and 62→60: 76 is too far
+    first = slice(0, 4)  # note 60 → note 62: interval 2
+    np.testing.assert_allclose(features[first, -1], 2 / 12)
+    np.testing.assert_allclose(features[first, 16:32], encodings[0])  # the middle frame of the window is the frame
+    np.testing.assert_allclose(changes[first], (encodings[1, :, :14] - encodings[0, :, :14]) / (2 / 12), rtol=1e-6)
+
+
+def _sine_notes(folder):
+    """Two "instruments" of sines with a pitch-dependent brightness, held out one of them."""
+    (folder / "audio").mkdir(parents=True)
+    examples, t = {}, np.arange(64000) / 16000
+    for split, program in (("train", 0), ("train", 1), ("valid", 2)):
+        for pitch in range(48, 73, 2):
+            note_id = f"keyboard_{program:03d}-{pitch:03d}-100"
+            examples[note_id] = {
+                "note_str": note_id,
+                "instrument": program,
+                "instrument_str": f"keyboard_{program:03d}",
+                "family": 4,
+                "family_str": "keyboard",
+                "pitch": pitch,
+                "velocity": 100,
+                "split": split,
+                "sample_rate": 16000,
+            }
+            f0 = midi_hz(pitch)
+            tone = sum((0.6 + 0.1 * program) ** k * np.sin(2 * np.pi * f0 * (k + 1) * t) for k in range(4))
+            sf.write(folder / "audio" / f"{note_id}.wav", 0.3 * tone / 2, 16000, subtype="PCM_16")
+    (folder / "examples.json").write_text(json.dumps(examples))
+
+
+@pytest.fixture(scope="module")
+def sine_notes(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("sine_notes")
+    _sine_notes(folder)
+    return folder
+
+
+class _PitchTimbre:
+    """The tiny model's encoder with learned channels that follow the measured pitch smoothly (the
+    way a real encoder's carry it), so that a correct fit can leave little of their change."""
+
+    def __init__(self, model):
+        self.model, self.config = model, model.config
+
+    def encode(self, audio, batch_size=8):
+        encoding = self.model.encode(audio, batch_size=batch_size)
+        f0 = encoding[..., 14:15]
+        encoding[..., :14] = np.sin(np.arange(1, 15) * 0.7 * f0 + np.arange(14))
+        return encoding
+
+
+def test_a_fitted_map_predicts_the_learned_channels_of_held_out_notes_at_other_pitches(pitch_model, sine_notes):
+    """On the held-out instrument the map leaves a small part of the change that not moving the
+    learned channels leaves."""
+    fitted, report = fit_transposition_map(
+        _PitchTimbre(pitch_model), sine_notes, groups=2, valid_groups=1, epochs=20, seconds=0.5
+    )
+    pitches = range(48, 73, 2)
+    pairs = sum(0 < abs(a - b) <= 12 for a in pitches for b in pitches)  # of one instrument
+    assert report["train_examples"] == 2 * pairs * 125 and report["valid_examples"] == pairs * 125  # 0.5 s: 125 frames
+    assert report["valid_error_ratio"] < 0.25, report  # 1.0: the channels left as they are
+    model = NSynth(TINY_PITCH, random_arrays(TINY_PITCH) | fitted.to_arrays())
+    assert model.transposition_map.context == 2
+
+
+def test_cli_fits_a_map_and_writes_the_weights(tmp_path, sine_notes, pitch_model, tiny_model, capsys):
+    weights = pitch_model.save_weights(tmp_path / "pitch.npz")
+    out = tmp_path / "with_map.npz"
+    args = ["fit-transposition", str(weights), str(sine_notes), "-o", str(out), "--groups", "2", "--valid-groups", "1"]
+    assert main(args + ["--epochs", "1", "--seconds", "0.5"]) == 0
+    assert f"-> {out}" in capsys.readouterr().out
+    assert NSynth.from_weights(out).transposition_map is not None
+    assert main(args) == 2
+    assert "pass --overwrite to replace them" in capsys.readouterr().err
+    assert main(args[:-4] + ["--groups", "0", "--overwrite"]) == 2
+    assert "`--groups` must be an integer >= 1. Received: --groups=0." in capsys.readouterr().err
+    plain = tiny_model.save_weights(tmp_path / "plain.npz")
+    assert main(["fit-transposition", str(plain), str(sine_notes), "-o", str(tmp_path / "x.npz")]) == 2
+    assert "`model` must be pitch-conditioned to fit a transposition map" in capsys.readouterr().err

@@ -471,8 +471,11 @@ def train(
     elif init_weights is not None:
         keras.utils.set_random_seed(config.seed)
         from ..model.checkpoint import load_weights
+        from ..model.transposition import map_arrays
 
         source, arrays = load_weights(init_weights)
+        # a transposition map belongs to the encoder it was fitted on, which training changes: fit it again after
+        arrays = {name: array for name, array in arrays.items() if name not in map_arrays(arrays)}
         if source != model_config:
             arrays = warm_start_arrays(arrays, source, model_config)
         model = NSynth(model_config, arrays, source=f"weights {init_weights}")

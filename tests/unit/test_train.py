@@ -254,6 +254,23 @@ def test_a_pitch_conditioned_run_can_start_from_a_model_without_pitch_channels(t
     assert started.variables()["ae_bottleneck/W"].shape[-1] == 14
 
 
+def test_a_run_started_from_weights_with_a_transposition_map_drops_it(tmp_path):
+    """The map belongs to the encoder it was fitted on, which training changes."""
+    from nsynth_widgets.model.transposition import TranspositionMap
+
+    config = CONFIG.replace(name="train-test-pitch", excitation_harmonics=2)
+    rng = np.random.default_rng(0)
+    widths = [3 * 16 + 1, 4, 14]
+    layers = [(rng.normal(size=(a, b)), np.zeros(b)) for a, b in zip(widths, widths[1:])]
+    first = NSynth(config)
+    first.transposition_map = TranspositionMap(layers, 16, 14)
+    init = first.save_weights(tmp_path / "with_map.npz")
+    assert NSynth.from_weights(init).transposition_map is not None
+    started = train(config, PitchedTones(), tmp_path / "b", _settings(1), init_weights=init)
+    assert started.transposition_map is None
+    assert NSynth.from_weights(tmp_path / "b" / "weights.npz").transposition_map is None
+
+
 def _loss_with_noisy_past(model, sigma, seed):
     """Teacher-forced cross-entropy when the decoder's past carries Gaussian noise of ``sigma`` code steps."""
     audio = Tones().random_crops(8, 512, np.random.default_rng(seed))

@@ -47,6 +47,35 @@ def harmonic_tone(freq, n, partials=(1.0, 0.5, 0.25), decay=1.5, amplitude=0.4, 
     return (amplitude * np.exp(-t / decay) * wave / sum(partials)).astype(np.float32)
 
 
+def write_keyboard_notes(folder, notes, tone):
+    """A rendered-dataset folder (``audio/*.wav`` + ``examples.json``) of keyboard notes.
+
+    ``notes`` is a sequence of ``(split, program, pitch)``; ``tone(program, pitch)`` gives each
+    note's 64 000 samples (velocity 100).
+    """
+    import json
+
+    import soundfile
+
+    (folder / "audio").mkdir(parents=True)
+    examples = {}
+    for split, program, pitch in notes:
+        note_id = f"keyboard_{program:03d}-{pitch:03d}-100"
+        examples[note_id] = {
+            "note_str": note_id,
+            "instrument": program,
+            "instrument_str": f"keyboard_{program:03d}",
+            "family": 4,
+            "family_str": "keyboard",
+            "pitch": pitch,
+            "velocity": 100,
+            "split": split,
+            "sample_rate": 16000,
+        }
+        soundfile.write(folder / "audio" / f"{note_id}.wav", tone(program, pitch), 16000, subtype="PCM_16")
+    (folder / "examples.json").write_text(json.dumps(examples))
+
+
 @pytest.fixture(scope="session")
 def tiny_config():
     return TINY

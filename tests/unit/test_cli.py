@@ -11,6 +11,7 @@ import soundfile as sf
 
 from nsynth_widgets.cli import build_parser, main
 from nsynth_widgets.encodings import load_encoding, save_encoding
+from ..conftest import midi_hz, write_keyboard_notes
 
 
 @pytest.fixture(scope="module")
@@ -288,6 +289,7 @@ def test_every_flag_is_explained():
         "dashboard",
         "render-notes",
         "evaluate",
+        "fit-transposition",
         "make-examples",
     }
     for name, sub in subparsers.items():
@@ -374,24 +376,11 @@ def test_train_a_wider_candidate_from_rendered_notes(tmp_path, capsys, monkeypat
     monkeypatch.setattr(training, "shift_for_encoder", shift_for_encoder)
 
     data_dir = tmp_path / "notes"
-    (data_dir / "audio").mkdir(parents=True)
-    examples = {}
-    for split, program, pitch in (("train", 0, 60), ("train", 0, 64), ("valid", 1, 67)):
-        note_id = f"keyboard_{program:03d}-{pitch:03d}-100"
-        examples[note_id] = {
-            "note_str": note_id,
-            "instrument": program,
-            "instrument_str": f"keyboard_{program:03d}",
-            "family": 4,
-            "family_str": "keyboard",
-            "pitch": pitch,
-            "velocity": 100,
-            "split": split,
-            "sample_rate": 16000,
-        }
-        tone = 0.5 * np.sin(2 * np.pi * 440.0 * 2 ** ((pitch - 69) / 12) * np.arange(64000) / 16000)
-        sf.write(data_dir / "audio" / f"{note_id}.wav", tone, 16000, subtype="PCM_16")
-    (data_dir / "examples.json").write_text(json.dumps(examples))
+    write_keyboard_notes(
+        data_dir,
+        (("train", 0, 60), ("train", 0, 64), ("valid", 1, 67)),
+        lambda program, pitch: 0.5 * np.sin(2 * np.pi * midi_hz(pitch) * np.arange(64000) / 16000),
+    )
 
     assert main(["train", str(data_dir), str(tmp_path / "run"), "--width", "0"]) == 2
     assert "`--width` must be an integer >= 1. Received: --width=0." in capsys.readouterr().err

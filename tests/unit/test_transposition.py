@@ -1,10 +1,7 @@
 """The transposition map: what a transposed encoding's learned channels become, and how it is fitted."""
 
-import json
-
 import numpy as np
 import pytest
-import soundfile as sf
 
 from nsynth_widgets.cli import main
 from nsynth_widgets.errors import CheckpointError, ParameterError
@@ -12,7 +9,7 @@ from nsynth_widgets.model.nsynth import NSynth
 from nsynth_widgets.model.transposition import TranspositionMap
 from nsynth_widgets.training.transposition import fit_transposition_map, transposition_examples
 
-from ..conftest import TINY_PITCH, midi_hz, random_arrays
+from ..conftest import TINY_PITCH, midi_hz, random_arrays, write_keyboard_notes
 
 
 def _random_map(rng, context=1, hidden=6, channels=16, learned=14):
@@ -111,34 +108,20 @@ def test_examples_pair_every_two_notes_of_a_group_within_the_largest_interval():
     np.testing.assert_allclose(changes[first], (encodings[1, :, :14] - encodings[0, :, :14]) / (2 / 12), rtol=1e-6)
 
 
-def _sine_notes(folder):
-    """Two "instruments" of sines with a pitch-dependent brightness, held out one of them."""
-    (folder / "audio").mkdir(parents=True)
-    examples, t = {}, np.arange(64000) / 16000
-    for split, program in (("train", 0), ("train", 1), ("valid", 2)):
-        for pitch in range(48, 73, 2):
-            note_id = f"keyboard_{program:03d}-{pitch:03d}-100"
-            examples[note_id] = {
-                "note_str": note_id,
-                "instrument": program,
-                "instrument_str": f"keyboard_{program:03d}",
-                "family": 4,
-                "family_str": "keyboard",
-                "pitch": pitch,
-                "velocity": 100,
-                "split": split,
-                "sample_rate": 16000,
-            }
-            f0 = midi_hz(pitch)
-            tone = sum((0.6 + 0.1 * program) ** k * np.sin(2 * np.pi * f0 * (k + 1) * t) for k in range(4))
-            sf.write(folder / "audio" / f"{note_id}.wav", 0.3 * tone / 2, 16000, subtype="PCM_16")
-    (folder / "examples.json").write_text(json.dumps(examples))
+def _brightening_sines(program, pitch):
+    """Four partials whose rolloff depends on the "instrument" (its program)."""
+    t = np.arange(64000) / 16000
+    tone = sum((0.6 + 0.1 * program) ** k * np.sin(2 * np.pi * midi_hz(pitch) * (k + 1) * t) for k in range(4))
+    return 0.15 * tone
 
 
 @pytest.fixture(scope="module")
 def sine_notes(tmp_path_factory):
     folder = tmp_path_factory.mktemp("sine_notes")
-    _sine_notes(folder)
+    instruments = (("train", 0), ("train", 1), ("valid", 2))
+    write_keyboard_notes(
+        folder, [(*one, pitch) for one in instruments for pitch in range(48, 73, 2)], _brightening_sines
+    )
     return folder
 
 

@@ -94,8 +94,9 @@ class PlayPanel(Panel):
             [
                 ipywidgets.HTML(
                     "<b>Play</b>: the sound's timbre at any key — its encoding transposed (the embedded model carries "
-                    "the pitch in two of its channels). The small embedded model does not follow a transposition "
-                    "well yet: many keys still sound near the sound's own pitch (its model card measures how far)."
+                    "the pitch in two of its channels). The small embedded model follows a transposition only in "
+                    "part: some keys land off their pitch, and low keys often sound breathy (its model card "
+                    "measures how far)."
                 ),
                 ipywidgets.HBox([self.sound, self.prepare_button]),
                 self.job,

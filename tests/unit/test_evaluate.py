@@ -431,6 +431,7 @@ class OscillatorModel:
         self.config = TINY_PITCH
         self.source, self.default_temperature, self.follows = "test", 1.0, follows
         self.default_unvoiced_temperature = None
+        self.transposition_map = None  # NSynth.transpose moves the f0 channel alone
         self._encoded = {}
 
     def encode(self, audio):

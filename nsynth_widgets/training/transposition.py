@@ -50,7 +50,7 @@ def note_groups(dataset, min_notes=4):
     ]
 
 
-def transposition_examples(encodings, pitches, context, max_interval):
+def transposition_examples(encodings, pitches, context, max_interval, learned):
     """Every pair of one group's notes at most ``max_interval`` semitones apart, frame by frame.
 
     Parameters
@@ -61,6 +61,8 @@ def transposition_examples(encodings, pitches, context, max_interval):
         Their MIDI pitches.
     context : int
     max_interval : int
+    learned : int
+        The learned channels (``ModelConfig.learned_channels``), the first of each encoding.
 
     Returns
     -------
@@ -69,7 +71,6 @@ def transposition_examples(encodings, pitches, context, max_interval):
     changes : np.ndarray [shape=(pairs * frames, learned_channels)], float32
         The second note's learned channels minus the first's, divided by ``interval / 12``.
     """
-    learned = encodings.shape[-1] - 2
     features, changes = [], []
     for i, low in enumerate(pitches):
         for j, high in enumerate(pitches):
@@ -90,7 +91,7 @@ def _examples(model, dataset, groups, context, max_interval, samples, batch_size
         audio = np.stack([dataset.load(note_id)[:samples] for note_id in group])
         encodings = model.encode(audio, batch_size=batch_size)
         pitches = [dataset.examples[note_id]["pitch"] for note_id in group]
-        f, c = transposition_examples(encodings, pitches, context, max_interval)
+        f, c = transposition_examples(encodings, pitches, context, max_interval, model.config.learned_channels)
         features.append(f)
         changes.append(c)
         done += len(group)

@@ -100,7 +100,7 @@ def test_a_model_with_a_map_transposes_its_learned_channels_and_saves_the_map(tm
 def test_examples_pair_every_two_notes_of_a_group_within_the_largest_interval():
     rng = np.random.default_rng(3)
     encodings = rng.normal(0, 1, (3, 4, 16)).astype(np.float32)
-    features, changes = transposition_examples(encodings, [60, 62, 76], context=1, max_interval=12)
+    features, changes = transposition_examples(encodings, [60, 62, 76], context=1, max_interval=12, learned=14)
     assert features.shape == (2 * 4, 3 * 16 + 1) and changes.shape == (8, 14)  # 60→62 and 62→60: 76 is too far
     first = slice(0, 4)  # note 60 → note 62: interval 2
     np.testing.assert_allclose(features[first, -1], 2 / 12)

@@ -364,25 +364,56 @@ def _cmd_evaluate(args):
 
 def _cmd_fit_transposition(args):
     from .model.nsynth import NSynth
-    from .training.transposition import fit_transposition_map
+    from .training.transposition import fit_transposition_map, tune_transposition_map
 
     output = _output_file(args.output, (".npz",), args.overwrite)
     model = NSynth.from_weights(args.weights)
-    names = ("groups", "valid_groups", "context", "hidden", "epochs", "max_interval", "seconds", "seed")
-    with _flag_names(*names), _progress_bar(None, "encode", "note") as bar:
+    shared = ("groups", "valid_groups", "max_interval", "seconds", "seed")
+    names = shared + ("context", "hidden", "epochs")
+    if args.keep_map:
+        if model.transposition_map is None:
+            raise ParameterError(
+                f"`--keep-map` needs weights that hold a transposition map. Received: weights='{args.weights}', without one."
+            )
+        if not args.tune_steps:
+            raise ParameterError(
+                "`--tune-steps` must be >= 1 with `--keep-map` (otherwise there is nothing to do). Received: --tune-steps=0."
+            )
+    else:
+        with _flag_names(*names), _progress_bar(None, "encode", "note") as bar:
 
-        def progress(n_done, n_total):
-            bar.total = n_total
-            bar.update(n_done - bar.n)
+            def progress(n_done, n_total):
+                bar.total = n_total
+                bar.update(n_done - bar.n)
 
-        model.transposition_map, report = fit_transposition_map(
-            model, args.data_dir, progress=progress, **{name: getattr(args, name) for name in names}
+            model.transposition_map, report = fit_transposition_map(
+                model, args.data_dir, progress=progress, **{name: getattr(args, name) for name in names}
+            )
+        print(
+            f"{report['train_examples']} frames; error left on the held-out instruments: "
+            f"{report['valid_error_ratio']:.3f} of not moving the learned channels (training set "
+            f"{report['train_error_ratio']:.3f})"
         )
-    print(
-        f"{report['train_examples']} frames; error left on the held-out instruments: "
-        f"{report['valid_error_ratio']:.3f} of not moving the learned channels (training set "
-        f"{report['train_error_ratio']:.3f})"
-    )
+    if args.tune_steps:
+        with _flag_names("tune_steps", *shared), _progress_bar(args.tune_steps, "tune", "step") as bar:
+
+            def progress(step, steps, valid_loss):
+                bar.update(step - bar.n)
+                if valid_loss is not None:
+                    bar.write(f"step {step}: {valid_loss:.4f} nats on the held-out pairs")
+
+            model.transposition_map, report = tune_transposition_map(
+                model,
+                args.data_dir,
+                steps=args.tune_steps,
+                progress=progress,
+                **{name: getattr(args, name) for name in shared},
+            )
+        print(
+            "decoder's loss on the held-out instruments' pairs (nats per sample): "
+            f"{report['after']:.4f} after tuning, {report['before']:.4f} before, {report['unmoved']:.4f} with the "
+            f"learned channels unmoved, {report['own']:.4f} with the target note's own"
+        )
     print(f"-> {model.save_weights(output)}")
 
 
@@ -760,6 +791,18 @@ def build_parser():
     p.add_argument("--seconds", type=float, default=2.5, help="seconds of each note encoded (default: %(default)s)")
     p.add_argument(
         "--seed", type=int, default=0, help="seed of the choice of groups and of fitting (default: %(default)s)"
+    )
+    p.add_argument(
+        "--tune-steps",
+        type=int,
+        default=0,
+        help="then train the map this many steps through the frozen decoder, on its loss for the target notes "
+        "(default: %(default)s, no tuning)",
+    )
+    p.add_argument(
+        "--keep-map",
+        action="store_true",
+        help="start from the map WEIGHTS holds instead of fitting one (with --tune-steps)",
     )
     p.set_defaults(run=_cmd_fit_transposition)
 

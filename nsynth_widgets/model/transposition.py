@@ -154,9 +154,24 @@ class TranspositionMap:
         -------
         learned : np.ndarray [shape=(batch, frames, learned_channels)], float32
         """
-        h = window_features(encoding, self.context, semitones)
+        change = self.change_per_octave(window_features(encoding, self.context, semitones))
+        return encoding[..., : self.learned_channels] + np.float32(semitones / 12.0) * change
+
+    def change_per_octave(self, features):
+        """The network itself: what the learned channels change by, per octave of the interval.
+
+        Parameters
+        ----------
+        features : np.ndarray [shape=(..., (2 * context + 1) * channels + 1)], float32
+            :func:`window_features` of an encoding.
+
+        Returns
+        -------
+        change : np.ndarray [shape=(..., learned_channels)], float32
+        """
+        h = features
         for i, (w, b) in enumerate(self.layers):
             h = h @ w + b
             if i < len(self.layers) - 1:
                 h = np.maximum(h, 0.0)
-        return encoding[..., : self.learned_channels] + np.float32(semitones / 12.0) * h
+        return h

@@ -7,7 +7,15 @@ from nsynth_widgets.cli import main
 from nsynth_widgets.errors import CheckpointError, ParameterError
 from nsynth_widgets.model.nsynth import NSynth
 from nsynth_widgets.model.transposition import TranspositionMap
-from nsynth_widgets.training.transposition import fit_transposition_map, transposition_examples
+from nsynth_widgets.training.transposition import (
+    _crops,
+    _encoded_groups,
+    _mapped_decoder,
+    _pairs,
+    fit_transposition_map,
+    transposition_examples,
+    tune_transposition_map,
+)
 
 from ..conftest import TINY_PITCH, midi_hz, random_arrays, write_keyboard_notes
 
@@ -167,3 +175,80 @@ def test_cli_fits_a_map_and_writes_the_weights(tmp_path, sine_notes, pitch_model
     plain = tiny_model.save_weights(tmp_path / "plain.npz")
     assert main(["fit-transposition", str(plain), str(sine_notes), "-o", str(tmp_path / "x.npz")]) == 2
     assert "`model` must be pitch-conditioned to fit a transposition map" in capsys.readouterr().err
+
+
+@pytest.fixture(scope="module")
+def mapped_model():
+    """The tiny pitch-conditioned model with a random transposition map (context 1)."""
+    arrays = random_arrays(TINY_PITCH, seed=1) | _random_map(np.random.default_rng(5)).to_arrays()
+    return NSynth(TINY_PITCH, arrays, source="test")
+
+
+def test_the_map_being_tuned_feeds_the_decoder_what_the_numpy_map_computes(mapped_model, sine_notes):
+    """Inside the tuning, the Keras copy of the map and the decoder it feeds give the logits of the
+    NumPy map's learned channels (the first note's, moved) with the second note's pitch channels."""
+    import keras
+
+    train, _ = _encoded_groups(mapped_model, sine_notes, 1, 1, 0.5, 0, 8, None)
+    pairs = _pairs(train, 12)
+    x, _ = _crops(TINY_PITCH, train, pairs[:3], 1, 4, np.random.default_rng(0))
+    g, i, j, interval = pairs[0]
+    assert (g, i, abs(interval)) == (0, 0, 2)
+    transposition = mapped_model.transposition_map
+    moved = transposition(train[g][1][i : i + 1], interval)[0]  # the whole note, as model.transpose moves it
+    start = [k for k in range(moved.shape[0] - 3) if np.allclose(x["learned"][0], train[g][1][i, k : k + 4, :14])]
+    assert start, "the crop's learned channels are four consecutive frames of the first note"
+    np.testing.assert_allclose(x["pitch"][0], train[g][1][j, start[0] : start[0] + 4, 14:])
+    net = mapped_model.keras_model
+    encoding = np.concatenate([moved[None, start[0] : start[0] + 4], x["pitch"][:1]], axis=-1)
+    want = keras.ops.convert_to_numpy(net.decode_logits(x["audio"][:1], encoding, x["excitation"][:1]))
+    got = keras.ops.convert_to_numpy(_mapped_decoder(net, transposition)(x))
+    np.testing.assert_allclose(got[:1], want, rtol=1e-4, atol=1e-4)
+
+
+def test_tuning_lowers_the_held_out_loss_and_changes_nothing_but_the_map(mapped_model, sine_notes):
+    before = [w.copy() for w in mapped_model.keras_model.get_weights()]
+    tuned, report = tune_transposition_map(
+        mapped_model,
+        sine_notes,
+        steps=40,
+        groups=2,
+        valid_groups=1,
+        seconds=0.5,
+        crop_frames=4,
+        learning_rate=3e-3,
+        eval_every=20,
+    )
+    assert report["steps"] == 40 and [step for step, _ in report["history"]] == [20, 40]
+    assert report["history"][-1][1] == report["after"]
+    assert report["after"] < report["before"], report
+    assert mapped_model.keras_model.trainable
+    for was, now in zip(before, mapped_model.keras_model.get_weights()):
+        np.testing.assert_array_equal(was, now)
+    assert tuned.context == mapped_model.transposition_map.context
+    assert any(not np.array_equal(a, b) for (a, _), (b, _) in zip(tuned.layers, mapped_model.transposition_map.layers))
+    encoding = mapped_model.encode(np.zeros(640, np.float32) + 0.1)
+    np.testing.assert_array_equal(tuned(encoding, 0.0), encoding[..., :14])
+
+
+def test_tuning_needs_a_map_and_crops_that_fit(pitch_model, mapped_model, sine_notes):
+    with pytest.raises(ParameterError, match="hold a transposition map to tune it"):
+        tune_transposition_map(pitch_model, sine_notes)
+    with pytest.raises(ParameterError, match=r"`crop_frames` must fit in the 125 frames of `seconds`=0.5"):
+        tune_transposition_map(mapped_model, sine_notes, seconds=0.5, crop_frames=126)
+
+
+def test_cli_tunes_the_map_the_weights_hold(tmp_path, mapped_model, pitch_model, sine_notes, capsys):
+    weights = mapped_model.save_weights(tmp_path / "mapped.npz")
+    out = tmp_path / "tuned.npz"
+    args = ["fit-transposition", str(weights), str(sine_notes), "-o", str(out), "--groups", "2", "--valid-groups", "1"]
+    assert main(args + ["--keep-map", "--tune-steps", "2", "--seconds", "0.5"]) == 0
+    printed = capsys.readouterr().out
+    assert "after tuning" in printed and f"-> {out}" in printed
+    tuned = NSynth.from_weights(out).transposition_map
+    assert any(not np.array_equal(a, b) for (a, _), (b, _) in zip(tuned.layers, mapped_model.transposition_map.layers))
+    assert main(args + ["--keep-map", "--overwrite"]) == 2
+    assert "`--tune-steps` must be >= 1 with `--keep-map`" in capsys.readouterr().err
+    plain = pitch_model.save_weights(tmp_path / "no_map.npz")
+    assert main(["fit-transposition", str(plain), str(sine_notes), "-o", str(out), "--keep-map", "--overwrite"]) == 2
+    assert "`--keep-map` needs weights that hold a transposition map" in capsys.readouterr().err

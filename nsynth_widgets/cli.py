@@ -289,6 +289,7 @@ def _cmd_train(args):
             invariance_weight=args.invariance_weight,
             invariance_shift=args.invariance_shift,
             invariance_frames=args.invariance_frames,
+            freeze_encoder=args.freeze_encoder,
         )
         config.check_model(model_config)  # before the notes are read (or their pitch measured)
     train_data = NoteDataset(args.data_dir, "train", crops=args.crops)
@@ -666,6 +667,11 @@ def build_parser():
         default=None,
         help="harmonics of the oscillator a pitch-conditioned decoder hears, instead of the config's "
         "(the embedded config: 8); 0 trains a model without pitch channels",
+    )
+    p.add_argument(
+        "--freeze-encoder",
+        action="store_true",
+        help="train the decoder only: encodings stay as they are (and a transposition map in --init-weights is kept)",
     )
     p.add_argument(
         "--no-phase-lock",

@@ -107,6 +107,10 @@ class TrainConfig:
         Which frames the invariance term weighs: all alike, or each by the crop's voicing channel
         (noise has no pitch to move; shifting it only changes its colour, which the learned
         channels should keep).
+    freeze_encoder : bool
+        Train the decoder only: the encoder's weights, and so every encoding, stay as they are (a
+        run started from weights with a transposition map then keeps the map, which belongs to
+        the encoder).
     """
 
     steps: int = 6000
@@ -125,6 +129,7 @@ class TrainConfig:
     invariance_weight: float = 0.0
     invariance_shift: float = 7.0
     invariance_frames: str = "all"
+    freeze_encoder: bool = False
 
     def __post_init__(self):
         checked = {
@@ -143,6 +148,7 @@ class TrainConfig:
         checked["invariance_shift"] = check_number("invariance_shift", self.invariance_shift, 0, 24, low_open=True)
         checked["invariance_frames"] = check_choice("invariance_frames", self.invariance_frames, INVARIANCE_FRAMES)
         checked["phase_lock"] = check_bool("phase_lock", self.phase_lock)
+        checked["freeze_encoder"] = check_bool("freeze_encoder", self.freeze_encoder)
         for name, value in checked.items():  # NumPy scalars become their Python counterparts
             object.__setattr__(self, name, value)
 
@@ -474,8 +480,9 @@ def train(
         from ..model.transposition import map_arrays
 
         source, arrays = load_weights(init_weights)
-        # a transposition map belongs to the encoder it was fitted on, which training changes: fit it again after
-        arrays = {name: array for name, array in arrays.items() if name not in map_arrays(arrays)}
+        if not (config.freeze_encoder and source == model_config):
+            # a transposition map belongs to the encoder it was fitted on, which training changes: fit it again after
+            arrays = {name: array for name, array in arrays.items() if name not in map_arrays(arrays)}
         if source != model_config:
             arrays = warm_start_arrays(arrays, source, model_config)
         model = NSynth(model_config, arrays, source=f"weights {init_weights}")
@@ -483,6 +490,7 @@ def train(
         keras.utils.set_random_seed(config.seed)
         model = NSynth(model_config)
     net = model.keras_model
+    net.encoder.trainable = not config.freeze_encoder
     resuming_optimizer = resume and optimizer_path.is_file() and weights_path.is_file()
     if resuming_optimizer:
         with np.load(optimizer_path) as state:

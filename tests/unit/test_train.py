@@ -271,6 +271,29 @@ def test_a_run_started_from_weights_with_a_transposition_map_drops_it(tmp_path):
     assert NSynth.from_weights(tmp_path / "b" / "weights.npz").transposition_map is None
 
 
+def test_a_run_with_the_encoder_frozen_changes_the_decoder_only_and_keeps_the_map(tmp_path):
+    import dataclasses
+
+    from nsynth_widgets.model.transposition import TranspositionMap
+
+    config = CONFIG.replace(name="train-test-pitch", excitation_harmonics=2)
+    rng = np.random.default_rng(0)
+    widths = [3 * 16 + 1, 4, 14]
+    first = NSynth(config)
+    first.transposition_map = TranspositionMap(
+        [(rng.normal(size=(a, b)), np.zeros(b)) for a, b in zip(widths, widths[1:])], 16, 14
+    )
+    init = first.save_weights(tmp_path / "with_map.npz")
+    settings = dataclasses.replace(_settings(3), freeze_encoder=True)
+    trained = train(config, PitchedTones(), tmp_path / "b", settings, init_weights=init)
+    before, after = first.variables(), trained.variables()
+    encoder = [name for name in before if name.startswith("ae_")]
+    assert encoder and all(np.array_equal(before[name], after[name]) for name in encoder)
+    assert not np.array_equal(before["dilatedconv_2/W"], after["dilatedconv_2/W"])
+    kept = NSynth.from_weights(tmp_path / "b" / "weights.npz").transposition_map
+    np.testing.assert_array_equal(kept.layers[0][0], first.transposition_map.layers[0][0])
+
+
 def _loss_with_noisy_past(model, sigma, seed):
     """Teacher-forced cross-entropy when the decoder's past carries Gaussian noise of ``sigma`` code steps."""
     audio = Tones().random_crops(8, 512, np.random.default_rng(seed))

@@ -447,14 +447,15 @@ def tune_transposition_map(
             picks = rng.integers(len(train_pairs), size=pairs_per_step)
             x, y = _crops(c, encoded, [train_pairs[k] for k in picks], start.context, crop_frames, rng)
             mapped.train_on_batch(x, y)
-            tuned = None
+            measured = None
             if step % eval_every == 0 or step == steps:
                 tuned = TranspositionMap(
                     [d.get_weights() for d in mapped.dense], c.bottleneck_width, c.learned_channels
                 )
-                report["history"].append((step, valid_loss(mapped_by(tuned))))
+                measured = valid_loss(mapped_by(tuned))
+                report["history"].append((step, measured))
             if progress is not None:
-                progress(step, steps, report["history"][-1][1] if tuned is not None else None)
+                progress(step, steps, measured)
     finally:
         net.trainable = trainable
     report |= {"after": report["history"][-1][1], "own": valid_loss(lambda x: x["own"]), "steps": steps}

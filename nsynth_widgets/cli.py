@@ -285,6 +285,7 @@ def _cmd_train(args):
             input_noise=args.input_noise,
             phase_lock=not args.no_phase_lock,
             encoder_pitch_shift=args.encoder_pitch_shift,
+            encoder_partner_interval=args.encoder_partner_interval,
             encoder_shift_share=args.encoder_shift_share,
             invariance_weight=args.invariance_weight,
             invariance_shift=args.invariance_shift,
@@ -688,11 +689,19 @@ def build_parser():
         "the learned ones; 0 turns it off (default: %(default)s)",
     )
     p.add_argument(
+        "--encoder-partner-interval",
+        type=int,
+        default=defaults.encoder_partner_interval,
+        help="pitch-conditioned models: on training steps the encoder hears, in place of a crop, the same moment "
+        "of its instrument's note at another pitch at most this many semitones away (the decoder keeps the "
+        "crop's pitch channels and targets); 0 turns it off (default: %(default)s)",
+    )
+    p.add_argument(
         "--encoder-shift-share",
         type=float,
         default=defaults.encoder_shift_share,
-        help="with --encoder-pitch-shift: the share of crops the encoder hears shifted (the others as they "
-        "are, as when it encodes) (default: %(default)s)",
+        help="with --encoder-pitch-shift or --encoder-partner-interval: the share of crops the encoder hears "
+        "shifted or as their partner (the others as they are, as when it encodes) (default: %(default)s)",
     )
     p.add_argument(
         "--invariance-weight",

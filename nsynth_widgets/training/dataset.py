@@ -133,6 +133,7 @@ class NoteDataset:
         examples = _read_examples(data_dir)
         examples_path = os.path.join(data_dir, "examples.json")
         self._pitch = None
+        self._partner_rows = {}
         self.note_ids = [note_id for note_id, note in examples.items() if note["split"] == split]
         if not self.note_ids:
             raise ParameterError(
@@ -186,7 +187,7 @@ class NoteDataset:
             self._pitch = np.stack([measured[note_id] for note_id in self.note_ids]).astype(np.float32)
         return self._pitch
 
-    def random_crops(self, batch, length, rng, with_pitch_channels=False):
+    def random_crops(self, batch, length, rng, with_pitch_channels=False, partner_interval=0):
         """Crops of random notes (uniformly, with replacement) at random offsets (see ``crops``).
 
         Parameters
@@ -201,12 +202,19 @@ class NoteDataset:
             Also return the measured pitch channels of the crop's frames (:attr:`pitch_channels`);
             the crops then start on their note's 512-sample frame grid (the start drawn as
             otherwise, rounded down) and ``length`` must be a whole number of frames.
+        partner_interval : int
+            When positive, also return each crop's *partner*: the same samples of another note of
+            its instrument and velocity, drawn uniformly from those at most this many semitones
+            away (the notes start together and are held equally long, so the two crops are the same
+            moment of the same gesture at two pitches); the crop itself where there is none.
 
         Returns
         -------
         crops : np.ndarray [shape=(batch, length)], float32
         pitch_channels : np.ndarray [shape=(batch, length // 512, 2)], float32
             Only when ``with_pitch_channels``.
+        partners : np.ndarray [shape=(batch, length)], float32
+            Only when ``partner_interval`` is positive.
         """
         batch = check_integer("batch", batch, 1)
         length = check_integer("length", length, 1, NOTE_SAMPLES)
@@ -223,11 +231,32 @@ class NoteDataset:
             starts = rng.integers(0, NOTE_SAMPLES - length + 1, size=batch)
         if with_pitch_channels:
             starts = starts // HOP_LENGTH * HOP_LENGTH
-        crops = self._audio[rows[:, None], starts[:, None] + np.arange(length)].astype(np.float32) / 32768.0
-        if not with_pitch_channels:
-            return crops
-        frames = starts[:, None] // HOP_LENGTH + np.arange(length // HOP_LENGTH)
-        return crops, self.pitch_channels[rows[:, None], frames]
+        samples = starts[:, None] + np.arange(length)
+        out = [self._audio[rows[:, None], samples].astype(np.float32) / 32768.0]
+        if with_pitch_channels:
+            frames = starts[:, None] // HOP_LENGTH + np.arange(length // HOP_LENGTH)
+            out.append(self.pitch_channels[rows[:, None], frames])
+        if check_integer("partner_interval", partner_interval, 0, 127):
+            candidates = self._partners(partner_interval)
+            partner_rows = np.array([rng.choice(candidates[row]) if len(candidates[row]) else row for row in rows])
+            out.append(self._audio[partner_rows[:, None], samples].astype(np.float32) / 32768.0)
+        return out[0] if len(out) == 1 else tuple(out)
+
+    def _partners(self, max_interval):
+        """Per row, the rows of the other notes of its instrument and velocity at most ``max_interval`` semitones away."""
+        if max_interval not in self._partner_rows:
+            keys = [(self.examples[i]["instrument_str"], self.examples[i]["velocity"]) for i in self.note_ids]
+            pitches = np.array([self.examples[i]["pitch"] for i in self.note_ids])
+            by_key = {}
+            for row, key in enumerate(keys):
+                by_key.setdefault(key, []).append(row)
+            candidates = []
+            for row, key in enumerate(keys):
+                group = np.array(by_key[key])
+                near = np.abs(pitches[group] - pitches[row]) <= max_interval
+                candidates.append(group[near & (group != row)])
+            self._partner_rows[max_interval] = candidates
+        return self._partner_rows[max_interval]
 
 
 def _sounding_lengths(audio, chunk=256):

@@ -25,10 +25,12 @@ makes when it generates, and drifts; where the past is unreliable, a pitch-condi
 has to take the waveform's period and phase from its oscillator. (LPCNet injects noise into its
 autoregressive input for the first reason.)
 
-Two levers keep the pitch out of a pitch-conditioned model's learned channels, so that the decoder
+Three levers keep the pitch out of a pitch-conditioned model's learned channels, so that the decoder
 takes it from the measured ones and a transposed encoding plays at its new pitch: the encoder may
 hear a pitch-shifted copy of the crop (``TrainConfig.encoder_pitch_shift``: the decoder then reads a
-deliberately wrong encoding), or an invariance term (``TrainConfig.invariance_weight``,
+deliberately wrong encoding), or the same moment of the same instrument's note at another pitch
+(``TrainConfig.encoder_partner_interval``: a real rendering, so an encoding of the kind the encoder
+makes when it encodes, only at the wrong pitch), or an invariance term (``TrainConfig.invariance_weight``,
 :func:`invariance_loss`) asks the learned channels of a shifted copy to equal the crop's own while
 the decoder reads the right encoding.
 """
@@ -91,10 +93,16 @@ class TrainConfig:
     encoder_pitch_shift : float
         Pitch-conditioned models only: on training steps the encoder hears each crop shifted by a
         random interval of up to this many semitones (:func:`shift_for_encoder`); 0 turns it off.
+    encoder_partner_interval : int
+        Pitch-conditioned models only: on training steps the encoder hears, in place of the crop, its
+        partner — the same samples of another note of its instrument and velocity at most this many
+        semitones away (``random_crops(..., partner_interval=)``), while the pitch channels, the
+        oscillator and the targets stay the crop's own; 0 turns it off. Exclusive with
+        ``encoder_pitch_shift``.
     encoder_shift_share : float
-        The share of crops (each drawn independently, in ``(0, 1]``) the encoder hears shifted when
-        ``encoder_pitch_shift`` is on; the others it hears as they are, as it does when encoding,
-        so that it stays calibrated to unprocessed audio.
+        The share of crops (each drawn independently, in ``(0, 1]``) the encoder hears shifted (or
+        hears their partner) when ``encoder_pitch_shift`` (or ``encoder_partner_interval``) is on;
+        the others it hears as they are, as it does when encoding.
     invariance_weight : float
         Pitch-conditioned models only: the weight of a second loss term that asks the learned
         channels to stay the same when the crop is pitch-shifted (:func:`invariance_loss`), so that
@@ -125,6 +133,7 @@ class TrainConfig:
     input_noise: float = 0.0
     phase_lock: bool = True
     encoder_pitch_shift: float = 0.0
+    encoder_partner_interval: int = 0
     encoder_shift_share: float = 1.0
     invariance_weight: float = 0.0
     invariance_shift: float = 7.0
@@ -141,6 +150,15 @@ class TrainConfig:
         )
         checked["input_noise"] = check_number("input_noise", self.input_noise, 0)
         checked["encoder_pitch_shift"] = check_number("encoder_pitch_shift", self.encoder_pitch_shift, 0, 24)
+        checked["encoder_partner_interval"] = check_integer(
+            "encoder_partner_interval", self.encoder_partner_interval, 0, 24
+        )
+        if checked["encoder_pitch_shift"] and checked["encoder_partner_interval"]:
+            raise ParameterError(
+                "`encoder_pitch_shift` and `encoder_partner_interval` are two ways to make the encoder hear another "
+                "pitch; set one of them. Received: encoder_pitch_shift="
+                f"{self.encoder_pitch_shift}, encoder_partner_interval={self.encoder_partner_interval}."
+            )
         checked["encoder_shift_share"] = check_number(
             "encoder_shift_share", self.encoder_shift_share, 0, 1, low_open=True
         )
@@ -159,7 +177,7 @@ class TrainConfig:
         ----------
         model_config : ModelConfig
         """
-        for name in ("encoder_pitch_shift", "invariance_weight"):
+        for name in ("encoder_pitch_shift", "encoder_partner_interval", "invariance_weight"):
             if getattr(self, name) and not model_config.pitch_conditioned:
                 raise ParameterError(
                     f"`{name}` must be 0 for a model without pitch channels (its encoding is all it has to "
@@ -427,7 +445,9 @@ def train(
     model_config : ModelConfig
     train_data, valid_data : object with ``random_crops(batch, length, rng) -> np.ndarray [(batch, length)]``
         E.g. :class:`nsynth_widgets.training.dataset.NoteDataset`. For a pitch-conditioned model ``random_crops(batch, length, rng, with_pitch_channels=True)``
-        must also give the crops' pitch channels ``(batch, length // hop_length, 2)``.
+        must also give the crops' pitch channels ``(batch, length // hop_length, 2)``, and with
+        ``encoder_partner_interval`` the training data's ``random_crops(..., partner_interval=)``
+        their partners after them.
     run_dir : str or os.PathLike
         Where weights, optimizer state and the log go.
     config : TrainConfig
@@ -507,8 +527,19 @@ def train(
 
     def batch(data, batch_rng, training=True):
         if model_config.pitch_conditioned:
-            audio, pitch = data.random_crops(config.batch_size, crop, batch_rng, with_pitch_channels=True)
             heard = None
+            if training and config.encoder_partner_interval:
+                audio, pitch, partners = data.random_crops(
+                    config.batch_size,
+                    crop,
+                    batch_rng,
+                    with_pitch_channels=True,
+                    partner_interval=config.encoder_partner_interval,
+                )
+                chosen = batch_rng.uniform(size=len(audio)) < config.encoder_shift_share
+                heard = np.where(chosen[:, None], partners, audio)
+            else:
+                audio, pitch = data.random_crops(config.batch_size, crop, batch_rng, with_pitch_channels=True)
             if training and config.encoder_pitch_shift:
                 heard = shift_for_encoder(
                     audio, config.encoder_pitch_shift, batch_rng, model_config.sample_rate, config.encoder_shift_share

@@ -382,3 +382,51 @@ def test_sounding_crops_start_where_the_note_still_sounds(tmp_path):
         ParameterError, match=r"`crops` must be one of \['sounding', 'uniform'\]\. Received: crops='loud'\."
     ):
         dataset.NoteDataset(tmp_path, "train", crops="loud")
+
+
+def test_partner_crops_are_the_same_moment_of_a_near_note_of_the_same_instrument_and_velocity(tmp_path):
+    # (instrument, pitch, velocity): keyboard_000 at 60 has partners 62 and 64 within 4 semitones at velocity
+    # 100; 80 is too far, the velocity-50 note and the other instrument are other groups, and have none.
+    keys = [(0, 60, 100), (0, 62, 100), (0, 64, 100), (0, 80, 100), (0, 62, 50), (1, 61, 100)]
+    (tmp_path / "audio").mkdir()
+    examples = {}
+    t = np.arange(fluidsynth.NOTE_SAMPLES) / SR
+    for program, pitch, velocity in keys:
+        note_id = f"keyboard_{program:03d}-{pitch:03d}-{velocity:03d}"
+        examples[note_id] = {
+            "note_str": note_id,
+            "instrument": program,
+            "instrument_str": f"keyboard_{program:03d}",
+            "family": 4,
+            "family_str": "keyboard",
+            "pitch": pitch,
+            "velocity": velocity,
+            "split": "train",
+            "sample_rate": SR,
+        }
+        frequency = 440.0 * 2 ** ((pitch - 69 + 0.3 * program) / 12)
+        soundfile.write(tmp_path / "audio" / f"{note_id}.wav", velocity / 200 * np.sin(2 * np.pi * frequency * t), SR)
+    (tmp_path / "examples.json").write_text(json.dumps(examples))
+    notes_ = dataset.NoteDataset(tmp_path, "train")
+    audio = np.stack([notes_.load(note_id) for note_id in notes_.note_ids])
+    allowed = {0: {1, 2}, 1: {0, 2}, 2: {0, 1}, 3: {3}, 4: {4}, 5: {5}}
+
+    crops, partners = notes_.random_crops(300, 1024, 7, partner_interval=4)
+    np.testing.assert_array_equal(crops, notes_.random_crops(300, 1024, 7))  # the crops are drawn as without
+    seen = {row: set() for row in allowed}
+    for crop, partner in zip(crops, partners):
+        ((row, start),) = [
+            (r, s)
+            for r in range(len(audio))
+            for s in np.flatnonzero(audio[r] == crop[0])
+            if s + 1024 <= len(audio[r])
+            if np.array_equal(audio[r, s : s + 1024], crop)
+        ]
+        (source,) = [r for r in range(len(audio)) if np.array_equal(audio[r, start : start + 1024], partner)]
+        assert source in allowed[row]
+        seen[row].add(source)
+    assert seen == allowed  # every allowed partner is drawn, and only those
+    with pytest.raises(
+        ParameterError, match=r"`partner_interval` must be an integer in \[0, 127\]\. Received: partner_interval=-1\."
+    ):
+        notes_.random_crops(2, 1024, 0, partner_interval=-1)

@@ -246,6 +246,38 @@ def test_the_encoder_can_hear_pitch_shifted_crops_while_the_decoder_learns_the_o
         TrainConfig(encoder_shift_share=0)
 
 
+class PartneredTones(PitchedTones):
+    """PitchedTones whose partners are the crops turned upside down (easy to tell from the crops)."""
+
+    def random_crops(self, batch, length, rng, with_pitch_channels=False, partner_interval=0):
+        crops, pitch = super().random_crops(batch, length, rng, with_pitch_channels=True)
+        return (crops, pitch, -crops) if partner_interval else (crops, pitch)
+
+
+@pytest.mark.parametrize("share", [1.0, 0.5])
+def test_the_encoder_can_hear_each_crops_partner_while_the_decoder_learns_the_crop(tmp_path, monkeypatch, share):
+    from nsynth_widgets.training import train as training
+
+    calls = []
+    original = training.model_inputs
+    monkeypatch.setattr(training, "model_inputs", lambda *a, **k: calls.append(a) or original(*a, **k))
+    config = CONFIG.replace(name="train-test-pitch", excitation_harmonics=2)
+    settings = dataclasses.replace(_settings(3), encoder_partner_interval=4, encoder_shift_share=share, eval_every=3)
+    train(config, PartneredTones(), tmp_path, settings, valid_data=PitchedTones())
+    validation, training_steps = calls[:2], calls[2:]
+    assert all(a[4] is None for a in validation) and len(training_steps) == 3
+    partnered = np.concatenate([np.all(a[4] == -a[1], axis=1) for a in training_steps])
+    own = np.concatenate([np.all(a[4] == a[1], axis=1) for a in training_steps])
+    assert np.all(partnered | own)  # each crop is heard as itself or as its partner, never anything else
+    assert partnered.all() if share == 1.0 else 0 < partnered.sum() < len(partnered)
+    with pytest.raises(ParameterError, match=r"`encoder_partner_interval` must be 0 for a model without pitch"):
+        train(CONFIG, Tones(), tmp_path / "plain", settings)
+    with pytest.raises(ParameterError, match=r"`encoder_pitch_shift` and `encoder_partner_interval` are two ways"):
+        TrainConfig(encoder_pitch_shift=3, encoder_partner_interval=4)
+    with pytest.raises(ParameterError, match=r"`encoder_partner_interval` must be an integer in \[0, 24\]"):
+        TrainConfig(encoder_partner_interval=25)
+
+
 def test_a_pitch_conditioned_run_can_start_from_a_model_without_pitch_channels(tmp_path):
     first = train(CONFIG, Tones(), tmp_path / "a", _settings(5))
     config = CONFIG.replace(name="train-test-pitch", excitation_harmonics=2)

@@ -50,8 +50,9 @@ def harmonic_tone(freq, n, partials=(1.0, 0.5, 0.25), decay=1.5, amplitude=0.4, 
 def write_keyboard_notes(folder, notes, tone):
     """A rendered-dataset folder (``audio/*.wav`` + ``examples.json``) of keyboard notes.
 
-    ``notes`` is a sequence of ``(split, program, pitch)``; ``tone(program, pitch)`` gives each
-    note's 64 000 samples (velocity 100).
+    ``notes`` is a sequence of ``(split, program, pitch)`` (velocity 100) or ``(split, program, pitch,
+    velocity)``; ``tone(program, pitch)``, or ``tone(program, pitch, velocity)`` for a note that gives
+    its velocity, returns the note's 64 000 samples.
     """
     import json
 
@@ -59,8 +60,9 @@ def write_keyboard_notes(folder, notes, tone):
 
     (folder / "audio").mkdir(parents=True)
     examples = {}
-    for split, program, pitch in notes:
-        note_id = f"keyboard_{program:03d}-{pitch:03d}-100"
+    for split, program, pitch, *given in notes:
+        velocity = given[0] if given else 100
+        note_id = f"keyboard_{program:03d}-{pitch:03d}-{velocity:03d}"
         examples[note_id] = {
             "note_str": note_id,
             "instrument": program,
@@ -68,11 +70,12 @@ def write_keyboard_notes(folder, notes, tone):
             "family": 4,
             "family_str": "keyboard",
             "pitch": pitch,
-            "velocity": 100,
+            "velocity": velocity,
             "split": split,
             "sample_rate": 16000,
         }
-        soundfile.write(folder / "audio" / f"{note_id}.wav", tone(program, pitch), 16000, subtype="PCM_16")
+        samples = tone(program, pitch, *given)
+        soundfile.write(folder / "audio" / f"{note_id}.wav", samples, 16000, subtype="PCM_16")
     (folder / "examples.json").write_text(json.dumps(examples))
 
 

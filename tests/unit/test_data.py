@@ -16,6 +16,7 @@ from nsynth_widgets.errors import AudioError, NSynthWidgetsError, ParameterError
 from nsynth_widgets.cli import main
 from nsynth_widgets.dsp.framing import SAMPLE_RATE
 from nsynth_widgets.training import dataset, fluidsynth, notes
+from ..conftest import midi_hz, write_keyboard_notes
 
 _MISSING = [
     reason
@@ -388,25 +389,12 @@ def test_partner_crops_are_the_same_moment_of_a_near_note_of_the_same_instrument
     # (instrument, pitch, velocity): keyboard_000 at 60 has partners 62 and 64 within 4 semitones at velocity
     # 100; 80 is too far, the velocity-50 note and the other instrument are other groups, and have none.
     keys = [(0, 60, 100), (0, 62, 100), (0, 64, 100), (0, 80, 100), (0, 62, 50), (1, 61, 100)]
-    (tmp_path / "audio").mkdir()
-    examples = {}
     t = np.arange(fluidsynth.NOTE_SAMPLES) / SR
-    for program, pitch, velocity in keys:
-        note_id = f"keyboard_{program:03d}-{pitch:03d}-{velocity:03d}"
-        examples[note_id] = {
-            "note_str": note_id,
-            "instrument": program,
-            "instrument_str": f"keyboard_{program:03d}",
-            "family": 4,
-            "family_str": "keyboard",
-            "pitch": pitch,
-            "velocity": velocity,
-            "split": "train",
-            "sample_rate": SR,
-        }
-        frequency = 440.0 * 2 ** ((pitch - 69 + 0.3 * program) / 12)
-        soundfile.write(tmp_path / "audio" / f"{note_id}.wav", velocity / 200 * np.sin(2 * np.pi * frequency * t), SR)
-    (tmp_path / "examples.json").write_text(json.dumps(examples))
+
+    def tone(program, pitch, velocity):
+        return velocity / 200 * np.sin(2 * np.pi * midi_hz(pitch + 0.3 * program) * t)
+
+    write_keyboard_notes(tmp_path, [("train", *key) for key in keys], tone)
     notes_ = dataset.NoteDataset(tmp_path, "train")
     audio = np.stack([notes_.load(note_id) for note_id in notes_.note_ids])
     allowed = {0: {1, 2}, 1: {0, 2}, 2: {0, 1}, 3: {3}, 4: {4}, 5: {5}}

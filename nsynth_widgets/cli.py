@@ -272,6 +272,9 @@ def _cmd_train(args):
         model_config = model_config.replace(
             name=f"{model_config.name}_h{args.excitation_harmonics}", excitation_harmonics=args.excitation_harmonics
         )
+    if args.pre_emphasis is not None:
+        with _flag_names("pre_emphasis"):
+            model_config = model_config.replace(pre_emphasis=args.pre_emphasis)
     with _flag_names(*(field.name for field in dataclasses.fields(TrainConfig))):  # flags named after the fields
         config = TrainConfig(
             steps=args.steps,
@@ -668,6 +671,14 @@ def build_parser():
         default=None,
         help="harmonics of the oscillator a pitch-conditioned decoder hears, instead of the config's "
         "(the embedded config: 8); 0 trains a model without pitch channels",
+    )
+    p.add_argument(
+        "--pre-emphasis",
+        type=float,
+        default=None,
+        help="pitch-conditioned models: the decoder reads and predicts the audio pre-emphasized by this "
+        "coefficient (e.g. 0.85) and its output is de-emphasized, which shapes its errors like the sound's "
+        "spectrum (LPCNet's noise shaping); 0, the config's, turns it off",
     )
     p.add_argument(
         "--freeze-encoder",

@@ -8,6 +8,7 @@ import dataclasses
 import json
 from pathlib import Path
 
+from ..dsp.emphasis import check_coefficient, pre_emphasis
 from ..dsp.framing import HOP_LENGTH, SAMPLE_RATE
 from ..errors import ParameterError, check_integer, describe
 
@@ -62,6 +63,12 @@ class ModelConfig:
         and voicing (:mod:`nsynth_widgets.dsp.pitch`) — and the decoder hears, at every sample,
         an oscillator of this many harmonics built from them (:mod:`nsynth_widgets.dsp.excitation`)
         through one 1×1 map per layer (``exc_map_i``).
+    pre_emphasis : float
+        0 for the published model. Above 0 (pitch-conditioned models only) the decoder's signal is
+        the audio pre-emphasized by this coefficient (:mod:`nsynth_widgets.dsp.emphasis`): it reads
+        and predicts the mu-law classes of ``x[n] - pre_emphasis * x[n - 1]``, and what it
+        generates is de-emphasized into audio, which shapes its errors like the sound's spectrum.
+        The encoder hears the audio itself.
     """
 
     name: str = "custom"
@@ -79,12 +86,16 @@ class ModelConfig:
     sample_rate: int = SAMPLE_RATE
     quantization_channels: int = 256
     excitation_harmonics: int = 0
+    pre_emphasis: float = 0.0
 
     def __post_init__(self):
         for field in dataclasses.fields(self):
             if field.name == "name":
                 if not isinstance(self.name, str):
                     raise ParameterError(f"`name` must be a string. Received: name={describe(self.name)}.")
+                continue
+            if field.name == "pre_emphasis":
+                object.__setattr__(self, field.name, check_coefficient(field.name, self.pre_emphasis))
                 continue
             smallest = 0 if field.name == "excitation_harmonics" else 1
             # NumPy integers are stored as ints, so that the configuration stays JSON-serialisable
@@ -93,6 +104,11 @@ class ModelConfig:
             raise ParameterError(
                 "`bottleneck_width` must be at least 3 for a pitch-conditioned model (learned channels + f0 + "
                 f"voicing). Received: bottleneck_width={self.bottleneck_width}."
+            )
+        if self.pre_emphasis and not self.pitch_conditioned:
+            raise ParameterError(
+                "`pre_emphasis` must be 0 for a model without pitch channels (its encoder and decoder read one "
+                f"input). Received: pre_emphasis={self.pre_emphasis} with excitation_harmonics=0."
             )
         if self.quantization_channels != 256:
             raise ParameterError(
@@ -152,9 +168,29 @@ class ModelConfig:
         """Samples the encoder sees around one time step, before pooling (centred window)."""
         return (self.ae_filter_length - 1) * (1 + sum(self.ae_dilations)) + 1
 
+    def decoder_signal(self, audio):
+        """What the decoder reads and predicts for ``audio``: the audio, pre-emphasized if so configured.
+
+        Parameters
+        ----------
+        audio : np.ndarray [shape=(..., time)], float in [-1, 1]
+
+        Returns
+        -------
+        signal : np.ndarray [shape=(..., time)], float32
+        """
+        return pre_emphasis(audio, self.pre_emphasis)
+
     def to_dict(self):
-        """Every field as a plain ``dict`` (JSON-serialisable)."""
-        return dataclasses.asdict(self)
+        """Every field as a plain ``dict`` (JSON-serialisable).
+
+        ``pre_emphasis`` is left out when it is 0, so that models without it are stored (and
+        digested) as before it existed, and weights files stay readable by earlier versions.
+        """
+        values = dataclasses.asdict(self)
+        if not self.pre_emphasis:
+            del values["pre_emphasis"]
+        return values
 
     def to_json(self):
         """The configuration as a JSON string (sorted keys), as stored in a weights file."""

@@ -13,7 +13,8 @@ import numpy as np
 from ..audio import validate_audio
 from ..dsp.excitation import excitation
 from ..dsp.framing import trim_to_hop
-from ..dsp.mulaw import mu_law_decode, mu_law_encode
+from ..dsp.emphasis import de_emphasis
+from ..dsp.mulaw import codes_to_classes, mu_law_decode, mu_law_encode
 from ..dsp.pitch import estimate_pitch, transpose_pitch
 from ..encodings import validate_encoding
 from ..errors import (
@@ -162,6 +163,42 @@ class NSynth:
     def _scaled_codes(self, audio, name="audio"):
         return (mu_law_encode(self._checked_audio(audio, name)) / 128.0).astype(np.float32)
 
+    def _decoder_codes(self, audio):
+        """What the decoder reads for ``audio``: the scaled codes of its signal (pre-emphasized, if so configured)."""
+        signal = self.config.decoder_signal(self._checked_audio(audio))
+        return (mu_law_encode(signal) / 128.0).astype(np.float32)
+
+    def round_trip(self, audio: np.ndarray) -> np.ndarray:
+        """``audio`` as the decoder's 8-bit signal holds it: what a perfect decoder would generate.
+
+        Parameters
+        ----------
+        audio : np.ndarray [shape=(..., time)], float in [-1, 1]
+
+        Returns
+        -------
+        audio : np.ndarray [shape=(..., time)], float32 in [-1, 1]
+        """
+        signal = self.config.decoder_signal(np.asarray(audio, np.float32))
+        return self.generated_audio(codes_to_classes(mu_law_encode(signal)))
+
+    def generated_audio(self, classes: np.ndarray) -> np.ndarray:
+        """The decoder's classes → audio in [-1, 1] (de-emphasized, if so configured).
+
+        Parameters
+        ----------
+        classes : np.ndarray [shape=(..., time)], int in [0, 255]
+            From the start of the generation (de-emphasis starts from rest).
+
+        Returns
+        -------
+        audio : np.ndarray [shape=(..., time)], float32
+        """
+        signal = classes_to_audio(classes)
+        if not self.config.pre_emphasis:
+            return signal
+        return np.clip(de_emphasis(signal, self.config.pre_emphasis), -1.0, 1.0)
+
     def encode(
         self,
         audio: np.ndarray,
@@ -267,8 +304,9 @@ class NSynth:
         Returns
         -------
         logits : np.ndarray [shape=(batch, n // hop_length * hop_length, 256)]
+            Over the classes of the decoder's signal (:meth:`ModelConfig.decoder_signal` of ``audio``).
         """
-        x = self._scaled_codes(audio)
+        x = self._decoder_codes(audio)
         enc = validate_encoding(encoding, self.config.bottleneck_width)
         if enc.shape[:2] != (x.shape[0], x.shape[1] // self.config.hop_length):
             raise EncodingError(
@@ -426,7 +464,7 @@ class NSynth:
             sampled_at = self.frame_temperatures(encodings, temperature, unvoiced_temperature)
 
         def on_chunk(done, total, classes):
-            progress(done, total, classes_to_audio(classes))
+            progress(done, total, self.generated_audio(classes))
 
         from . import fastgen
 
@@ -443,8 +481,8 @@ class NSynth:
                 threads=threads,
             )
         except SynthesisCancelled as stop:
-            raise SynthesisCancelled(stop.partial_classes, classes_to_audio(stop.partial_classes)) from None
-        audio = classes_to_audio(classes)
+            raise SynthesisCancelled(stop.partial_classes, self.generated_audio(stop.partial_classes)) from None
+        audio = self.generated_audio(classes)
         if lengths is None:
             return audio
         return [row[: n * self.config.hop_length] for row, n in zip(audio, lengths)]

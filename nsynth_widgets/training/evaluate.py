@@ -6,8 +6,8 @@ split: its instruments were never seen in training), each note is encoded and re
 
 * spectral distance (:func:`nsynth_widgets.metrics.spectral_distance`, multi-resolution
   log-STFT, dB, lower is better) of the resynthesis, next to two baselines that bracket it:
-  the mu-law round trip alone (:func:`nsynth_widgets.dsp.quantize`, the 8-bit floor every
-  NSynth model starts from) and :func:`envelope_noise` (white noise with the note's loudness
+  the mu-law round trip alone (``NSynth.round_trip``: the 8-bit floor every NSynth model starts
+  from, through the model's pre-emphasis if it has one) and :func:`envelope_noise` (white noise with the note's loudness
   contour: right dynamics, no pitch or timbre);
 * pitch error (:func:`~nsynth_widgets.metrics.f0_error_cents`, pYIN on both signals) and its sign
   (:func:`~nsynth_widgets.metrics.f0_offset_cents`);
@@ -41,7 +41,7 @@ import librosa
 import numpy as np
 
 from ..audio import validate_audio
-from ..dsp import codes_to_classes, interpolate, mu_law_encode, quantize
+from ..dsp import codes_to_classes, interpolate, mu_law_encode
 from ..dsp.framing import SAMPLE_RATE
 from ..errors import ParameterError, check_integer, describe
 from ..metrics import pitch_track, spectral_distance, track_error_cents, track_offset_cents, track_voiced_recall
@@ -277,7 +277,7 @@ def _evaluate(
                 "velocity": int(note["velocity"]),
                 "harmonic": note["family_str"] in harmonic_families,
                 "spectral_distance": spectral_distance(reference, resynthesis, sample_rate),
-                "mulaw_distance": spectral_distance(reference, quantize(reference), sample_rate),
+                "mulaw_distance": spectral_distance(reference, model.round_trip(reference), sample_rate),
                 "noise_distance": spectral_distance(
                     reference, envelope_noise(reference, np.random.default_rng([seed, index])), sample_rate
                 ),
@@ -539,7 +539,7 @@ def validation_loss(model, dataset, crops=64, crop_length=4096, seed=0, batch_si
             audio = dataset.random_crops(n, crop_length, rng)
             logits = model.decode_logits(audio, model.encode(audio))
         logits = np.asarray(logits, np.float64)
-        classes = codes_to_classes(mu_law_encode(audio))
+        classes = codes_to_classes(mu_law_encode(model.config.decoder_signal(audio)))
         peak = logits.max(axis=-1, keepdims=True)
         log_norm = peak[..., 0] + np.log(np.exp(logits - peak).sum(axis=-1))
         total += float((log_norm - np.take_along_axis(logits, classes[..., None], axis=-1)[..., 0]).sum())

@@ -228,14 +228,14 @@ def model_inputs(model_config, audio, pitch=None, phase_lock=True, encoder_audio
     """
     from ..dsp.excitation import excitation, locked_phase_offset
 
-    x, targets = batch_to_inputs(audio)
     c = model_config
+    x, targets = batch_to_inputs(c.decoder_signal(audio))
     if not c.pitch_conditioned:
         return x, targets
     pitch = np.asarray(pitch, dtype=np.float32)
     offset = locked_phase_offset(audio, pitch, c.hop_length, c.sample_rate) if phase_lock else None
     exc = excitation(pitch, c.excitation_harmonics, c.hop_length, c.sample_rate, phase_offset=offset)
-    encoder_x = x if encoder_audio is None else batch_to_inputs(encoder_audio)[0]
+    encoder_x = batch_to_inputs(audio if encoder_audio is None else encoder_audio)[0]
     inputs = {"audio": x, "encoder_audio": encoder_x, "pitch": pitch, "excitation": exc}
     if shifted_audio is not None:
         inputs["shifted_audio"] = batch_to_inputs(shifted_audio)[0]
@@ -283,14 +283,16 @@ def warm_start_arrays(arrays, source, target):
     model before it had them): every variable of the same shape is copied; ``ae_bottleneck``
     keeps its first ``target.learned_channels`` outputs; the rows of ``cond_map_i`` and
     ``cond_map_out1`` that read the pitch channels, and every ``exc_map_i``, start at zero, so
-    the starting model computes what the source computed from the channels they share.
+    the starting model computes what the source computed from the channels they share. For a
+    decoder that is to read a pre-emphasized signal (``pre_emphasis``), every variable is copied:
+    training then teaches it the new signal.
 
     Parameters
     ----------
     arrays : dict[str, np.ndarray]
         Checkpoint-layout weights of a ``source`` model.
     source, target : ModelConfig
-        Equal but for ``excitation_harmonics`` (and ``name``).
+        Equal but for ``excitation_harmonics`` and ``pre_emphasis`` (and ``name``).
 
     Returns
     -------
@@ -298,9 +300,11 @@ def warm_start_arrays(arrays, source, target):
     """
     from ..model.checkpoint import expected_variables
 
-    if source.replace(name=target.name, excitation_harmonics=target.excitation_harmonics) != target:
+    decoder_facts = {"name": target.name, "pre_emphasis": target.pre_emphasis}
+    if source.replace(excitation_harmonics=target.excitation_harmonics, **decoder_facts) != target:
         raise ParameterError(
-            "`init_weights` must hold a model of the configuration being trained (pitch channels aside). "
+            "`init_weights` must hold a model of the configuration being trained (pitch channels and "
+            "pre-emphasis aside). "
             f"Received: a model with config {source.to_dict()} (asked for {target.to_dict()})."
         )
     out = {}
@@ -500,10 +504,12 @@ def train(
         from ..model.transposition import map_arrays
 
         source, arrays = load_weights(init_weights)
-        if not (config.freeze_encoder and source == model_config):
+        # the same variables, whatever the name and the decoder's signal (pre-emphasis is learnt, not laid out)
+        same_layout = source.replace(name=model_config.name, pre_emphasis=model_config.pre_emphasis) == model_config
+        if not (config.freeze_encoder and same_layout):
             # a transposition map belongs to the encoder it was fitted on, which training changes: fit it again after
             arrays = {name: array for name, array in arrays.items() if name not in map_arrays(arrays)}
-        if source != model_config:
+        if not same_layout:
             arrays = warm_start_arrays(arrays, source, model_config)
         model = NSynth(model_config, arrays, source=f"weights {init_weights}")
     else:

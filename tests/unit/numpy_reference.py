@@ -126,3 +126,24 @@ def stft_magnitude(audio, n_fft, hop_length):
     starts = range(0, padded.size - n_fft + 1, hop_length)
     window = 0.5 - 0.5 * np.cos(2 * np.pi * np.arange(n_fft) / n_fft)  # periodic Hann
     return np.stack([np.abs(np.fft.rfft(padded[s : s + n_fft] * window)) for s in starts], axis=1)
+
+
+def pre_emphasis(x, a):
+    """y[n] = x[n] - a x[n-1] along the last axis, x[-1] = 0: an explicit loop."""
+    x = np.asarray(x, np.float64)
+    y = np.empty_like(x)
+    previous = np.zeros(x.shape[:-1])
+    for n in range(x.shape[-1]):
+        y[..., n] = x[..., n] - a * previous
+        previous = x[..., n]
+    return y
+
+
+def de_emphasis(y, a):
+    """x[n] = y[n] + a x[n-1] along the last axis, x[-1] = 0: an explicit loop."""
+    y = np.asarray(y, np.float64)
+    x = np.empty_like(y)
+    previous = np.zeros(y.shape[:-1])
+    for n in range(y.shape[-1]):
+        previous = x[..., n] = y[..., n] + a * previous
+    return x

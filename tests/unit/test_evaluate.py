@@ -449,6 +449,9 @@ class OscillatorModel:
 
         return NSynth.transpose(self, encoding, semitones)
 
+    def round_trip(self, audio):  # no pre-emphasis: the plain 8-bit floor
+        return quantize(audio)
+
     def synthesize(self, encodings, seed=0):
         from nsynth_widgets.dsp.excitation import excitation
 

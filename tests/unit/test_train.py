@@ -303,7 +303,9 @@ def test_a_run_started_from_weights_with_a_transposition_map_drops_it(tmp_path):
     assert NSynth.from_weights(tmp_path / "b" / "weights.npz").transposition_map is None
 
 
-def test_a_run_with_the_encoder_frozen_changes_the_decoder_only_and_keeps_the_map(tmp_path):
+@pytest.mark.parametrize("pre_emphasis", [0.0, 0.85])
+def test_a_run_with_the_encoder_frozen_changes_the_decoder_only_and_keeps_the_map(tmp_path, pre_emphasis):
+    """Also when the decoder is to learn a pre-emphasized signal: the encoder, and so its map, stay."""
     import dataclasses
 
     from nsynth_widgets.model.transposition import TranspositionMap
@@ -317,7 +319,10 @@ def test_a_run_with_the_encoder_frozen_changes_the_decoder_only_and_keeps_the_ma
     )
     init = first.save_weights(tmp_path / "with_map.npz")
     settings = dataclasses.replace(_settings(3), freeze_encoder=True)
-    trained = train(config, PitchedTones(), tmp_path / "b", settings, init_weights=init)
+    trained = train(
+        config.replace(pre_emphasis=pre_emphasis), PitchedTones(), tmp_path / "b", settings, init_weights=init
+    )
+    assert trained.config.pre_emphasis == pre_emphasis
     before, after = first.variables(), trained.variables()
     encoder = [name for name in before if name.startswith("ae_")]
     assert encoder and all(np.array_equal(before[name], after[name]) for name in encoder)

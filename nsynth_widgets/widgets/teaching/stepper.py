@@ -15,7 +15,6 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from ...audio import to_wav_bytes
-from ...dsp.mulaw import mu_law_decode
 from ...encodings import validate_encoding
 from ...errors import ParameterError, check_bool, check_integer, check_number, describe
 from ...plotting import figure_to_png
@@ -170,7 +169,7 @@ class Stepper(ipywidgets.VBox):
     @property
     def audio(self):
         """Generated audio so far: ``np.ndarray [shape=(position,)]``, float32."""
-        return mu_law_decode(self.classes - 128)
+        return self._synthesizer.model.generated_audio(self.classes)
 
     def reset(self):
         """Forget every generated sample and reseed the generator."""

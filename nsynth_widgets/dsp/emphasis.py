@@ -39,10 +39,9 @@ def pre_emphasis(audio, coefficient):
     """
     a = check_coefficient("coefficient", coefficient)
     audio = np.asarray(audio, np.float32)
-    if a == 0.0:
-        return audio.copy()
     out = audio.copy()
-    out[..., 1:] -= np.float32(a) * audio[..., :-1]
+    if a:
+        out[..., 1:] -= np.float32(a) * audio[..., :-1]
     return out
 
 

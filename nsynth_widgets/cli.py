@@ -270,7 +270,10 @@ def _cmd_train(args):
         )
     if args.excitation_harmonics is not None:
         model_config = model_config.replace(
-            name=f"{model_config.name}_h{args.excitation_harmonics}", excitation_harmonics=args.excitation_harmonics
+            name=f"{model_config.name}_h{args.excitation_harmonics}",
+            excitation_harmonics=args.excitation_harmonics,
+            # pre-emphasis belongs to the source-filter decoder: a model without pitch channels drops it
+            pre_emphasis=model_config.pre_emphasis if args.excitation_harmonics else 0.0,
         )
     if args.pre_emphasis is not None:
         with _flag_names("pre_emphasis"):
@@ -678,7 +681,8 @@ def build_parser():
         default=None,
         help="pitch-conditioned models: the decoder reads and predicts the audio pre-emphasized by this "
         "coefficient (e.g. 0.85) and its output is de-emphasized, which shapes its errors like the sound's "
-        "spectrum (LPCNet's noise shaping); 0, the config's, turns it off",
+        "spectrum (LPCNet's noise shaping); 0 turns it off (default: the config's, 0.85 for the embedded "
+        "config, which a model trained without pitch channels drops)",
     )
     p.add_argument(
         "--freeze-encoder",

@@ -225,6 +225,7 @@ EMBEDDED = ModelConfig(
     ae_num_stages=10,
     ae_width=64,
     excitation_harmonics=8,
+    pre_emphasis=0.85,
 )
 
 #: The embedded default model's weights, shipped with the package (see ``assets/MODEL_CARD.md``).
@@ -235,4 +236,4 @@ DEFAULT_WEIGHTS = Path(__file__).resolve().parent.parent / "assets" / "default_m
 DEFAULT_MODEL_TEMPERATURE = 0.1
 #: Its temperature in unvoiced frames (between, it follows the voicing channel; see
 #: ``NSynth.synthesize``), chosen with :data:`DEFAULT_MODEL_TEMPERATURE`.
-DEFAULT_MODEL_UNVOICED_TEMPERATURE = 0.5
+DEFAULT_MODEL_UNVOICED_TEMPERATURE = 1.0

@@ -11,6 +11,7 @@ import soundfile as sf
 
 from nsynth_widgets.cli import build_parser, main
 from nsynth_widgets.encodings import load_encoding, save_encoding
+from nsynth_widgets.model.config import EMBEDDED
 from ..conftest import midi_hz, write_keyboard_notes
 
 
@@ -425,6 +426,7 @@ def test_train_a_wider_candidate_from_rendered_notes(tmp_path, capsys, monkeypat
     assert (config.name, config.width, config.skip_width, config.ae_width) == ("embedded_w8", 8, 8, 64)
 
     assert config.pitch_conditioned and (data_dir / "pitch.npz").is_file()  # measured once, for every note
+    assert config.pre_emphasis == EMBEDDED.pre_emphasis > 0  # the embedded configuration's decoder signal
 
     assert (
         main(
@@ -449,4 +451,5 @@ def test_train_a_wider_candidate_from_rendered_notes(tmp_path, capsys, monkeypat
         )
         == 0
     )
-    assert not NSynth.from_weights(tmp_path / "plain" / "weights.npz").config.pitch_conditioned
+    plain = NSynth.from_weights(tmp_path / "plain" / "weights.npz").config
+    assert not plain.pitch_conditioned and plain.pre_emphasis == 0  # pre-emphasis goes with the pitch channels

@@ -297,6 +297,7 @@ def _cmd_train(args):
             invariance_shift=args.invariance_shift,
             invariance_frames=args.invariance_frames,
             freeze_encoder=args.freeze_encoder,
+            partners_through_map=args.partners_through_map,
         )
         config.check_model(model_config)  # before the notes are read (or their pitch measured)
     train_data = NoteDataset(args.data_dir, "train", crops=args.crops)
@@ -717,6 +718,13 @@ def build_parser():
         default=defaults.encoder_shift_share,
         help="with --encoder-pitch-shift or --encoder-partner-interval: the share of crops the encoder hears "
         "shifted or as their partner (the others as they are, as when it encodes) (default: %(default)s)",
+    )
+    p.add_argument(
+        "--partners-through-map",
+        action="store_true",
+        help="with --encoder-partner-interval and --freeze-encoder, from weights with a transposition map: the "
+        "decoder hears a partnered crop as `transpose` would make it, the partner's learned channels moved by "
+        "the map to the crop's pitch",
     )
     p.add_argument(
         "--invariance-weight",

@@ -463,6 +463,11 @@ CLI = [
         "train {out} {out}/run --excitation-harmonics 0 --invariance-weight 1",
         "`--invariance-weight` must be 0 for a model without pitch channels",
     ),
+    (
+        "partners through the map without partners",
+        "train {out} {out}/run --partners-through-map --freeze-encoder",
+        "`--partners-through-map` needs `--encoder-partner-interval` > 0 (the partners) and `--freeze-encoder`",
+    ),
 ]
 
 

@@ -16,6 +16,7 @@ The workflow::
 
 import json
 import os
+from typing import NamedTuple
 
 import numpy as np
 import soundfile
@@ -25,7 +26,7 @@ from ..dsp.framing import HOP_LENGTH, SAMPLE_RATE
 from ..errors import AudioError, ParameterError, check_choice, check_integer, describe
 from .fluidsynth import NOTE_SAMPLES
 
-__all__ = ["SOUNDING_RMS_DB", "CROP_MODES", "NoteDataset", "measure_pitch"]
+__all__ = ["SOUNDING_RMS_DB", "CROP_MODES", "NoteDataset", "PartnerCrops", "measure_pitch"]
 
 # A 512-sample frame whose RMS is below this (dB re full scale) counts as silence when crops are
 # drawn where notes sound (``NoteDataset(..., crops="sounding")``).
@@ -93,6 +94,25 @@ def _read_pitch(path):
         return {}
     with np.load(path, allow_pickle=False) as stored:
         return dict(zip(stored["note_ids"].tolist(), stored["pitch"]))
+
+
+class PartnerCrops(NamedTuple):
+    """The partners of a batch of crops (:meth:`NoteDataset.random_crops` with ``partner_interval``).
+
+    Attributes
+    ----------
+    audio : np.ndarray [shape=(batch, length)], float32
+        The same samples of each crop's partner note.
+    pitch_channels : np.ndarray [shape=(batch, length // 512, 2)], float32, or None
+        The partners' measured pitch channels (when the crops' were asked for).
+    semitones : np.ndarray [shape=(batch,)], float32
+        How far each partner is below its crop: the crop's MIDI pitch minus the partner's (0 where
+        the crop is its own partner).
+    """
+
+    audio: np.ndarray
+    pitch_channels: np.ndarray | None
+    semitones: np.ndarray
 
 
 class NoteDataset:
@@ -213,7 +233,7 @@ class NoteDataset:
         crops : np.ndarray [shape=(batch, length)], float32
         pitch_channels : np.ndarray [shape=(batch, length // 512, 2)], float32
             Only when ``with_pitch_channels``.
-        partners : np.ndarray [shape=(batch, length)], float32
+        partners : PartnerCrops
             Only when ``partner_interval`` is positive.
         """
         batch = check_integer("batch", batch, 1)
@@ -239,7 +259,14 @@ class NoteDataset:
         if check_integer("partner_interval", partner_interval, 0, 127):
             candidates = self._partners(partner_interval)
             partner_rows = np.array([rng.choice(candidates[row]) if len(candidates[row]) else row for row in rows])
-            out.append(self._audio[partner_rows[:, None], samples].astype(np.float32) / 32768.0)
+            pitches = np.array([self.examples[note_id]["pitch"] for note_id in self.note_ids])
+            out.append(
+                PartnerCrops(
+                    self._audio[partner_rows[:, None], samples].astype(np.float32) / 32768.0,
+                    self.pitch_channels[partner_rows[:, None], frames] if with_pitch_channels else None,
+                    (pitches[rows] - pitches[partner_rows]).astype(np.float32),
+                )
+            )
         return out[0] if len(out) == 1 else tuple(out)
 
     def _partners(self, max_interval):

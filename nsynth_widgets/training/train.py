@@ -119,6 +119,12 @@ class TrainConfig:
         Train the decoder only: the encoder's weights, and so every encoding, stay as they are (a
         run started from weights with a transposition map then keeps the map, which belongs to
         the encoder).
+    partners_through_map : bool
+        With ``encoder_partner_interval`` and ``freeze_encoder``, and weights that hold a
+        transposition map: the decoder hears a partnered crop's encoding as ``model.transpose``
+        would make it — the partner's encoding with its learned channels moved by the map to the
+        crop's pitch, and the crop's own pitch channels — so that it learns to play what a
+        transposed encoding asks for.
     """
 
     steps: int = 6000
@@ -139,6 +145,7 @@ class TrainConfig:
     invariance_shift: float = 7.0
     invariance_frames: str = "all"
     freeze_encoder: bool = False
+    partners_through_map: bool = False
 
     def __post_init__(self):
         checked = {
@@ -167,6 +174,13 @@ class TrainConfig:
         checked["invariance_frames"] = check_choice("invariance_frames", self.invariance_frames, INVARIANCE_FRAMES)
         checked["phase_lock"] = check_bool("phase_lock", self.phase_lock)
         checked["freeze_encoder"] = check_bool("freeze_encoder", self.freeze_encoder)
+        checked["partners_through_map"] = check_bool("partners_through_map", self.partners_through_map)
+        if checked["partners_through_map"] and not (checked["encoder_partner_interval"] and checked["freeze_encoder"]):
+            raise ParameterError(
+                "`partners_through_map` needs `encoder_partner_interval` > 0 (the partners) and `freeze_encoder` "
+                "(the map belongs to the encoder it was fitted on). Received: encoder_partner_interval="
+                f"{self.encoder_partner_interval}, freeze_encoder={self.freeze_encoder}."
+            )
         for name, value in checked.items():  # NumPy scalars become their Python counterparts
             object.__setattr__(self, name, value)
 
@@ -379,7 +393,7 @@ def invariance_loss(learned, shifted, frame_weights=None):
     return ops.mean(difference / spread)
 
 
-def _trainee(net, input_noise, seed, invariance_weight=0.0, invariance_frames="all"):
+def _trainee(net, input_noise, seed, invariance_weight=0.0, invariance_frames="all", learned_given=False):
     """The model that training steps: the autoencoder, or a wrapper adding input noise or invariance.
 
     Parameters
@@ -395,6 +409,10 @@ def _trainee(net, input_noise, seed, invariance_weight=0.0, invariance_frames="a
         :func:`invariance_loss` of the learned channels to the loss.
     invariance_frames : {"all", "voiced"}
         The frames that term weighs: all alike, or each by its voicing channel.
+    learned_given : bool
+        Training inputs may hold ``"learned"`` ``[batch, frames, learned_channels]``: the learned
+        channels the decoder hears, in place of the encoder's (a frozen encoder's, computed
+        outside, e.g. moved by the transposition map).
 
     Returns
     -------
@@ -402,7 +420,7 @@ def _trainee(net, input_noise, seed, invariance_weight=0.0, invariance_frames="a
         ``call(inputs)`` (those of ``net.call``) returns the audio logits ``[batch, time, 256]``;
         ``net`` itself when there is nothing to add.
     """
-    if not input_noise and not invariance_weight:
+    if not input_noise and not invariance_weight and not learned_given:
         return net
     import keras
 
@@ -414,7 +432,11 @@ def _trainee(net, input_noise, seed, invariance_weight=0.0, invariance_frames="a
 
         def call(self, inputs, training=False):
             x_scaled, encoder_input, pitch, excitation = self.autoencoder.unpack(inputs)
-            encoding = self.autoencoder.full_encoding(encoder_input, pitch)
+            if "learned" in inputs:
+                learned = inputs["learned"]
+                encoding = keras.ops.concatenate([learned, keras.ops.cast(pitch, learned.dtype)], axis=-1)
+            else:
+                encoding = self.autoencoder.full_encoding(encoder_input, pitch)
             if training and invariance_weight and "shifted_audio" in inputs:
                 learned = encoding[..., : self.autoencoder.config.learned_channels]
                 shifted = self.autoencoder.encode(inputs["shifted_audio"])
@@ -429,6 +451,32 @@ def _trainee(net, input_noise, seed, invariance_weight=0.0, invariance_frames="a
             return self.autoencoder.decode_logits(past, encoding, excitation)
 
     return Trainee()
+
+
+def _learned_through_map(model, heard, partners, chosen):
+    """The learned channels a decoder hears when partnered crops come to it through the transposition map.
+
+    Parameters
+    ----------
+    model : NSynth
+        Pitch-conditioned, frozen encoder, with a transposition map.
+    heard : np.ndarray [shape=(batch, time)], float32
+        What the encoder hears: the partner where ``chosen``, else the crop.
+    partners : PartnerCrops
+        With pitch channels.
+    chosen : np.ndarray [shape=(batch,)], bool
+
+    Returns
+    -------
+    learned : np.ndarray [shape=(batch, time // hop_length, learned_channels)], float32
+        The encoder's channels of ``heard``; where ``chosen``, moved by the map from the partner's
+        pitch (its own pitch channels) by ``partners.semitones``, as ``model.transpose`` moves them.
+    """
+    learned = np.array(model.keras_model.encode(batch_to_inputs(heard)[0]), dtype=np.float32)  # a writable copy
+    for i in np.flatnonzero(chosen):
+        encoding = np.concatenate([learned[i : i + 1], partners.pitch_channels[i : i + 1]], axis=-1)
+        learned[i] = model.transposition_map(encoding, float(partners.semitones[i]))[0]
+    return learned
 
 
 def train(
@@ -515,6 +563,11 @@ def train(
     else:
         keras.utils.set_random_seed(config.seed)
         model = NSynth(model_config)
+    if config.partners_through_map and model.transposition_map is None:
+        raise ParameterError(
+            "`partners_through_map` needs weights that hold a transposition map (`init_weights` written by "
+            f"`fit-transposition`, or a run started from them). Received: {model.source} has none."
+        )
     net = model.keras_model
     net.encoder.trainable = not config.freeze_encoder
     resuming_optimizer = resume and optimizer_path.is_file() and weights_path.is_file()
@@ -522,7 +575,14 @@ def train(
         with np.load(optimizer_path) as state:
             start_step = int(state["step"])
     noise_seed = int(np.random.default_rng([config.seed, start_step, 3]).integers(2**31))  # new noise on resuming
-    trainee = _trainee(net, config.input_noise, noise_seed, config.invariance_weight, config.invariance_frames)
+    trainee = _trainee(
+        net,
+        config.input_noise,
+        noise_seed,
+        config.invariance_weight,
+        config.invariance_frames,
+        learned_given=config.partners_through_map,
+    )
     optimizer = keras.optimizers.Adam(learning_rate=_schedule(config), global_clipnorm=1.0)
     trainee.compile(optimizer=optimizer, loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
     optimizer.build(trainee.trainable_variables)
@@ -533,7 +593,7 @@ def train(
 
     def batch(data, batch_rng, training=True):
         if model_config.pitch_conditioned:
-            heard = None
+            heard = learned = None
             if training and config.encoder_partner_interval:
                 audio, pitch, partners = data.random_crops(
                     config.batch_size,
@@ -543,7 +603,9 @@ def train(
                     partner_interval=config.encoder_partner_interval,
                 )
                 chosen = batch_rng.uniform(size=len(audio)) < config.encoder_shift_share
-                heard = np.where(chosen[:, None], partners, audio)
+                heard = np.where(chosen[:, None], partners.audio, audio)
+                if config.partners_through_map:
+                    learned = _learned_through_map(model, heard, partners, chosen)
             else:
                 audio, pitch = data.random_crops(config.batch_size, crop, batch_rng, with_pitch_channels=True)
             if training and config.encoder_pitch_shift:
@@ -553,7 +615,10 @@ def train(
             shifted = None
             if training and config.invariance_weight:
                 shifted = shift_for_encoder(audio, config.invariance_shift, batch_rng, model_config.sample_rate)
-            return model_inputs(model_config, audio, pitch, config.phase_lock, heard, shifted)
+            inputs, targets = model_inputs(model_config, audio, pitch, config.phase_lock, heard, shifted)
+            if learned is not None:
+                inputs["learned"] = learned
+            return inputs, targets
         return batch_to_inputs(data.random_crops(config.batch_size, crop, batch_rng))
 
     rng = np.random.default_rng([config.seed, start_step])

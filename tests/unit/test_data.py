@@ -401,8 +401,9 @@ def test_partner_crops_are_the_same_moment_of_a_near_note_of_the_same_instrument
 
     crops, partners = notes_.random_crops(300, 1024, 7, partner_interval=4)
     np.testing.assert_array_equal(crops, notes_.random_crops(300, 1024, 7))  # the crops are drawn as without
+    assert partners.pitch_channels is None
     seen = {row: set() for row in allowed}
-    for crop, partner in zip(crops, partners):
+    for crop, partner, semitones in zip(crops, partners.audio, partners.semitones):
         ((row, start),) = [
             (r, s)
             for r in range(len(audio))
@@ -412,8 +413,13 @@ def test_partner_crops_are_the_same_moment_of_a_near_note_of_the_same_instrument
         ]
         (source,) = [r for r in range(len(audio)) if np.array_equal(audio[r, start : start + 1024], partner)]
         assert source in allowed[row]
+        assert semitones == keys[row][1] - keys[source][1]
         seen[row].add(source)
     assert seen == allowed  # every allowed partner is drawn, and only those
+    crops, pitch, partners = notes_.random_crops(50, 1024, 8, with_pitch_channels=True, partner_interval=4)
+    for crop_pitch, partner_pitch, semitones in zip(pitch, partners.pitch_channels, partners.semitones):
+        # each crop's pitch channels come from its own note, its partner's from the partner's note
+        np.testing.assert_allclose(12 * (crop_pitch[1:-1, 0] - partner_pitch[1:-1, 0]), semitones, atol=0.05)
     with pytest.raises(
         ParameterError, match=r"`partner_interval` must be an integer in \[0, 127\]\. Received: partner_interval=-1\."
     ):

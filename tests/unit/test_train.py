@@ -247,11 +247,14 @@ def test_the_encoder_can_hear_pitch_shifted_crops_while_the_decoder_learns_the_o
 
 
 class PartneredTones(PitchedTones):
-    """PitchedTones whose partners are the crops turned upside down (easy to tell from the crops)."""
+    """PitchedTones whose partners are the crops turned upside down (easy to tell from the crops), 3 semitones below."""
 
     def random_crops(self, batch, length, rng, with_pitch_channels=False, partner_interval=0):
+        from nsynth_widgets.training.dataset import PartnerCrops
+
         crops, pitch = super().random_crops(batch, length, rng, with_pitch_channels=True)
-        return (crops, pitch, -crops) if partner_interval else (crops, pitch)
+        partners = PartnerCrops(-crops, pitch[..., ::-1].copy(), np.full(batch, 3.0, np.float32))
+        return (crops, pitch, partners) if partner_interval else (crops, pitch)
 
 
 @pytest.mark.parametrize("share", [1.0, 0.5])
@@ -276,6 +279,54 @@ def test_the_encoder_can_hear_each_crops_partner_while_the_decoder_learns_the_cr
         TrainConfig(encoder_pitch_shift=3, encoder_partner_interval=4)
     with pytest.raises(ParameterError, match=r"`encoder_partner_interval` must be an integer in \[0, 24\]"):
         TrainConfig(encoder_partner_interval=25)
+
+
+def test_through_the_map_the_decoder_hears_a_partner_as_transpose_would_move_it(tmp_path, monkeypatch):
+    """The partner's learned channels, moved by the map from its pitch channels by the interval; the others as heard."""
+    from nsynth_widgets.model.transposition import TranspositionMap
+    from nsynth_widgets.training import train as training
+
+    config = CONFIG.replace(name="train-test-pitch", excitation_harmonics=2)
+    per_octave = np.linspace(-1.0, 1.0, 14)  # a map whose change does not depend on the encoding: easy to predict
+    first = NSynth(config)
+    first.transposition_map = TranspositionMap(
+        [(np.zeros((3 * 16 + 1, 4)), np.zeros(4)), (np.zeros((4, 14)), per_octave)], 16, 14
+    )
+    init = first.save_weights(tmp_path / "with_map.npz")
+    steps = []
+    original = training._trainee
+
+    def recording_trainee(*args, **kwargs):
+        trainee = original(*args, **kwargs)
+        step = trainee.train_on_batch
+        trainee.train_on_batch = lambda x, y, **k: steps.append(x) or step(x, y, **k)
+        return trainee
+
+    monkeypatch.setattr(training, "_trainee", recording_trainee)
+    settings = dataclasses.replace(
+        _settings(3),
+        encoder_partner_interval=4,
+        encoder_shift_share=0.5,
+        freeze_encoder=True,
+        partners_through_map=True,
+    )
+    train(config, PartneredTones(), tmp_path / "b", settings, init_weights=init)
+    assert len(steps) == 3
+    mapped = own = 0
+    for x in steps:
+        heard = x["encoder_audio"]
+        learned = np.asarray(first.keras_model.encode(heard))
+        partnered = ~np.all(heard == x["audio"], axis=1)  # the decoder's signal is the crop (no pre-emphasis)
+        expected = learned + np.where(partnered[:, None, None], 3.0 / 12.0 * per_octave, 0.0)
+        np.testing.assert_allclose(x["learned"], expected, atol=1e-5)
+        mapped, own = mapped + partnered.sum(), own + (~partnered).sum()
+    assert mapped and own  # this seed draws both kinds
+    with pytest.raises(ParameterError, match=r"`partners_through_map` needs `encoder_partner_interval` > 0"):
+        TrainConfig(partners_through_map=True, freeze_encoder=True)
+    with pytest.raises(ParameterError, match=r"freeze_encoder=False"):
+        TrainConfig(partners_through_map=True, encoder_partner_interval=4)
+    with pytest.raises(ParameterError, match=r"`partners_through_map` needs weights that hold a transposition map"):
+        train(config, PartneredTones(), tmp_path / "c", settings)
 
 
 def test_a_pitch_conditioned_run_can_start_from_a_model_without_pitch_channels(tmp_path):

@@ -432,14 +432,15 @@ def _trainee(net, input_noise, seed, invariance_weight=0.0, invariance_frames="a
 
         def call(self, inputs, training=False):
             x_scaled, encoder_input, pitch, excitation = self.autoencoder.unpack(inputs)
-            if "learned" in inputs:
-                learned = inputs["learned"]
+            extra = inputs if isinstance(inputs, dict) else {}
+            if "learned" in extra:
+                learned = extra["learned"]
                 encoding = keras.ops.concatenate([learned, keras.ops.cast(pitch, learned.dtype)], axis=-1)
             else:
                 encoding = self.autoencoder.full_encoding(encoder_input, pitch)
-            if training and invariance_weight and "shifted_audio" in inputs:
+            if training and invariance_weight and "shifted_audio" in extra:
                 learned = encoding[..., : self.autoencoder.config.learned_channels]
-                shifted = self.autoencoder.encode(inputs["shifted_audio"])
+                shifted = self.autoencoder.encode(extra["shifted_audio"])
                 c = self.autoencoder.config
                 weights = pitch[..., c.voicing_channel - c.f0_channel] if invariance_frames == "voiced" else None
                 self.add_loss(invariance_weight * invariance_loss(learned, shifted, weights))

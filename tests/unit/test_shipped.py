@@ -85,8 +85,8 @@ def test_embedded_model_plays_bundled_notes_an_octave_down():
     """The first second of five bundled harmonic notes transposed down an octave (encoding only, the
     learned channels moved by the model's transposition map), four draws each in one batch: pYIN's
     median pitch of at least 8 draws is within 100 cents of the octave below, where a model that
-    does not transpose lands none. (Measured on the shipped weights: 10 of 20 — marimba and bass in
-    every draw, the piano in half, ocarina and horn in none; on the weights before, 15.)"""
+    does not transpose lands none. (Measured on the shipped weights: 12 of 20 — marimba and bass in
+    every draw, the horn in three, the piano in one, the ocarina in none; on the weights before, 10.)"""
     import librosa
 
     model = NSynth.default()
